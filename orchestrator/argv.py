@@ -1,0 +1,110 @@
+"""Plan -> the exact buildx command lines and the equivalent bake definition.
+
+Flag mapping follows python-on-whales' rule: one flag per field, `None`/`False`/empty simply drops
+the flag. Both renderings come from the same TargetPlan, and a unit test checks they agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from orchestrator.plan import Plan, TargetPlan
+
+
+def _repeat(flag: str, values: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for value in values:
+        out += [flag, value]
+    return out
+
+
+def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
+    """`docker buildx build ...` for one target; secrets by id and source name only."""
+    argv = ["docker", "buildx", "build", "--file", t.dockerfile, "--target", t.stage]
+    if t.platforms:
+        argv += ["--platform", ",".join(t.platforms)]
+    argv += _repeat("--build-arg", [f"{k}={v}" for k, v in sorted(t.args.items())])
+    argv += _repeat("--label", [f"{k}={v}" for k, v in sorted(t.labels.items())])
+    if t.load:
+        argv += _repeat("--tag", list(t.tags))
+    argv += _repeat("--build-context", [f"{k}={v}" for k, v in sorted(t.build_contexts.items())])
+    argv += _repeat("--secret", [s.spec() for s in t.secrets])
+    argv += _repeat("--ssh", [s.spec() for s in t.ssh])
+    argv += _repeat("--cache-from", list(t.cache_from))
+    argv += _repeat("--cache-to", list(t.cache_to))
+    argv += _repeat("--output", list(t.outputs))
+    if t.provenance is not None:
+        argv.append(f"--provenance={t.provenance}")
+    if t.sbom:
+        argv.append("--sbom=true")
+    if t.no_cache:
+        argv.append("--no-cache")
+    if metadata_file:
+        argv += ["--metadata-file", metadata_file]
+    argv.append(t.context)
+    return argv
+
+
+def publish_argv(t: TargetPlan, digest: str) -> list[str]:
+    """Attach the tags to a pushed-by-digest image: a carbon copy, so the digest is unchanged."""
+    if not t.push or not t.tags:
+        return []
+    return [
+        "docker",
+        "buildx",
+        "imagetools",
+        "create",
+        *_repeat("--tag", list(t.tags)),
+        f"{t.repository}@{digest}",
+    ]
+
+
+def bake_target(t: TargetPlan) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "context": t.context,
+        "dockerfile": t.dockerfile,
+        "target": t.stage,
+    }
+    if t.platforms:
+        data["platforms"] = list(t.platforms)
+    if t.args:
+        data["args"] = dict(sorted(t.args.items()))
+    if t.labels:
+        data["labels"] = dict(sorted(t.labels.items()))
+    if t.load and t.tags:
+        data["tags"] = list(t.tags)
+    if t.build_contexts:
+        data["contexts"] = dict(sorted(t.build_contexts.items()))
+    if t.secrets:
+        data["secret"] = [s.spec() for s in t.secrets]
+    if t.ssh:
+        data["ssh"] = [s.spec() for s in t.ssh]
+    if t.cache_from:
+        data["cache-from"] = list(t.cache_from)
+    if t.cache_to:
+        data["cache-to"] = list(t.cache_to)
+    if t.outputs:
+        data["output"] = list(t.outputs)
+    attest = []
+    if t.provenance is not None:
+        attest.append(
+            "type=provenance,disabled=true"
+            if t.provenance == "false"
+            else f"type=provenance,{t.provenance}"
+        )
+    if t.sbom:
+        attest.append("type=sbom")
+    if attest:
+        data["attest"] = attest
+    if t.no_cache:
+        data["no-cache"] = True
+    return data
+
+
+def bake_definition(plan: Plan) -> dict[str, Any]:
+    """A bake JSON file; `docker buildx bake -f FILE --print` accepts it unchanged."""
+    return {
+        "group": {"default": {"targets": [t.name for t in plan.targets]}},
+        "target": {t.name: bake_target(t) for t in plan.targets},
+    }

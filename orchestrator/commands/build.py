@@ -1,0 +1,149 @@
+"""`orchestrator build`: plan -> checks -> preflight -> bake -> publish tags -> report."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from orchestrator import argv, console, executor, guards, preflight, sources
+from orchestrator.commands.common import load
+from orchestrator.errors import BuildFailed, Interrupted, UserError
+from orchestrator.live import Display
+from orchestrator.plan import Plan, TargetPlan
+from orchestrator.progress import Tracker
+from orchestrator.report import (
+    BaseUsed,
+    Report,
+    TargetResult,
+    print_summary,
+    write_github_outputs,
+    write_json,
+    write_step_summary,
+)
+
+
+def _run_dir(root: Path) -> Path:
+    # One directory per run: concurrent runs in the same repo never share scratch files.
+    base = root / ".orchestrator" / "runs"
+    base.mkdir(parents=True, exist_ok=True)
+    path = base / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+    path.mkdir()
+    return path
+
+
+def _validate(plan: Plan, allow_secret_args: bool) -> None:
+    found = sources.problems(plan)
+    secret_args = guards.problems(plan)
+    if secret_args and not allow_secret_args:
+        found += [f"{p}: {guards.FIX}" for p in secret_args]
+    found += preflight.undeclared_mounts(plan)
+    found += preflight.pin_problems(plan)
+    if found:
+        raise UserError(
+            f"{len(found)} problem(s) before building; nothing was started", problems=found
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load(args)
+    plan = loaded.plan
+    ci = args.ci or console.is_ci()
+    _validate(plan, args.allow_secret_args)
+    if not args.skip_checks:
+        preflight.run_checks(loaded, args)
+    engine = executor.engine_info()
+    preflight.check_engine(plan, engine)
+
+    root = Path(plan.root)
+    run_dir = _run_dir(root)
+    definition = run_dir / "bake.json"
+    definition.write_text(json.dumps(argv.bake_definition(plan), indent=2), encoding="utf-8")
+    metadata = run_dir / "metadata.json"
+    names = [t.name for t in plan.targets]
+    tracker = Tracker(names)
+    started = time.monotonic()
+    with Display(tracker, plain=ci) as display:
+        result = executor.bake(definition, names, metadata, display.feed, builder=args.builder)
+    elapsed = time.monotonic() - started
+
+    report = Report(
+        project=plan.project,
+        version=plan.variables.get("VERSION", ""),
+        commit=plan.variables.get("GIT_COMMIT", ""),
+        status="ok",
+        duration_s=round(elapsed, 2),
+        targets=[],
+        engine=engine.to_dict(),
+        notes=[n for t in plan.targets for n in t.notes],
+    )
+    failed = result.returncode != 0 or result.interrupted
+    for t in plan.targets:
+        report.targets.append(_result(t, tracker, result.metadata, failed))
+    if not failed:
+        _publish(plan, report)
+    else:
+        report.status = "interrupted" if result.interrupted else "failed"
+
+    report_path = args.report or root / ".orchestrator" / "report.json"
+    write_json(report, report_path)
+    if ci:
+        write_step_summary(report)
+        write_github_outputs(report)
+    print_summary(report)
+    console.err.print(f"report: {report_path}", markup=False)
+    if result.interrupted:
+        raise Interrupted("interrupted; no tags were pushed (see the report for what finished)")
+    if failed:
+        lines = [line for name in names for line in tracker.failure_lines(name)]
+        lines += tracker.other_lines[-10:]
+        raise BuildFailed("build failed; no tags were pushed", problems=lines[-40:])
+    return 0
+
+
+def _result(
+    t: TargetPlan, tracker: Tracker, metadata: dict[str, object], failed: bool
+) -> TargetResult:
+    progress = tracker.targets[t.name]
+    meta = metadata.get(t.name)
+    digest = meta.get("containerimage.digest") if isinstance(meta, dict) else None
+    if digest:
+        status = "ok"
+    elif failed:
+        status = (
+            "failed" if progress.failed else ("not finished" if progress.total else "not started")
+        )
+    else:
+        status = "ok"
+    duration = None
+    if progress.started_at is not None and progress.finished_at is not None:
+        duration = round(progress.finished_at - progress.started_at, 2)
+    return TargetResult(
+        name=t.name,
+        status=status,
+        tags=list(t.tags) if (t.load or t.push) else [],
+        digest=str(digest) if digest else None,
+        duration_s=duration,
+        steps=progress.total,
+        cached_steps=progress.cached,
+        base_images=[
+            BaseUsed(b.ref, b.source, b.digest, b.digest is not None) for b in t.base_images
+        ],
+    )
+
+
+def _publish(plan: Plan, report: Report) -> None:
+    """Tags go on only after every target built: all or nothing under a release tag."""
+    for t, res in zip(plan.targets, report.targets, strict=True):
+        if not t.push:
+            continue
+        if not res.digest:
+            raise BuildFailed(f"{t.name}: buildx reported no digest; nothing was tagged")
+        source = f"{t.repository}@{res.digest}"
+        if t.tags:
+            console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
+            executor.publish(t.tags, source)
+        res.pushed = True
+        res.platforms = executor.platform_digests(source)

@@ -1,0 +1,49 @@
+"""`orchestrator plan`: print what `build` would run; touches no daemon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+
+from orchestrator import argv, console, sources
+from orchestrator.commands.common import load
+from orchestrator.plan import Plan
+
+
+def render_text(plan: Plan) -> str:
+    lines = [
+        f"project {plan.project}  VERSION={plan.variables.get('VERSION')}  "
+        f"GIT_COMMIT={plan.variables.get('GIT_COMMIT')}"
+    ]
+    for t in plan.targets:
+        lines.append("")
+        lines.append(f"target {t.name}  (stage {t.stage}, pin {t.pin})")
+        lines.append(f"  platforms: {', '.join(t.platforms) or 'builder default'}")
+        lines.append(f"  tags:      {', '.join(t.tags) or '-'}")
+        lines.append(f"  outputs:   {', '.join(t.outputs)}")
+        for base in t.base_images:
+            via = f" -> {base.context}" if base.context else ""
+            lines.append(f"  base:      {base.ref} (stage {base.stage}){via}")
+        for note in t.notes:
+            lines.append(f"  note:      {note}")
+        lines.append("  $ " + shlex.join(argv.build_argv(t)))
+        publish = argv.publish_argv(t, "<digest>")
+        if publish:
+            lines.append("  $ " + shlex.join(publish))
+    return "\n".join(lines) + "\n"
+
+
+def run(args: argparse.Namespace) -> int:
+    loaded = load(args)
+    plan = loaded.plan
+    for problem in sources.problems(plan):
+        console.err.print(f"warning: {problem}", markup=False)
+    if args.format == "json":
+        text = json.dumps(plan.to_dict(), indent=2) + "\n"
+    elif args.format == "bake":
+        text = json.dumps(argv.bake_definition(plan), indent=2) + "\n"
+    else:
+        text = render_text(plan)
+    console.out.print(text, markup=False, highlight=False, end="", soft_wrap=True)
+    return 0

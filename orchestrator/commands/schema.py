@@ -1,0 +1,19 @@
+"""`orchestrator schema`: the JSON Schema of builds.yaml, for editor completion."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from orchestrator import console
+from orchestrator.manifest import json_schema
+
+
+def run(args: argparse.Namespace) -> int:
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+        console.err.print(f"wrote {args.output}")
+    else:
+        console.out.print(text, markup=False, highlight=False, end="")
+    return 0

@@ -1,0 +1,33 @@
+"""The one console object for all human output.
+
+Diagnostics and progress go to stderr so that `plan --format json > p.json` stays clean.
+Build logs contain `[` characters, so they are printed with markup and highlighting off.
+"""
+
+from __future__ import annotations
+
+import os
+
+from rich.console import Console
+
+
+def _make(stderr: bool) -> Console:
+    # CI logs are not terminals; rich already honours NO_COLOR and COLUMNS.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+err = _make(stderr=True)
+out = _make(stderr=False)
+
+
+def is_ci() -> bool:
+    """True in CI systems we know, so progress becomes plain lines and a report is written."""
+    return any(
+        os.environ.get(name, "").lower() not in ("", "0", "false")
+        for name in ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "BUILDKITE", "JENKINS_URL", "TF_BUILD")
+    )
+
+
+def plain(line: str) -> None:
+    """Print a log line verbatim to stderr (no markup: buildx output is full of brackets)."""
+    err.print(line, markup=False, highlight=False)

@@ -1,0 +1,240 @@
+"""A read-only model of a Dockerfile: stages, their bases, and which stages a target needs.
+
+Tokenising (line continuations, escape directive, comments) is dockerfile-parse's job; this module
+adds the build-graph view buildx has and the parser lacks: `FROM` bases after ARG expansion,
+stage dependencies via `FROM <stage>`, `COPY --from` and `RUN --mount=from=`, and the set of
+stages a `--target` actually builds (BuildKit skips the rest, so checks and pins must too).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dockerfile_parse import DockerfileParser
+
+from orchestrator.errors import UserError
+
+_FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
+_VAR_RE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}"
+    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
+)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str  # upper-case: RUN, COPY, ...
+    line: int  # 1-based first line
+    end_line: int
+    flags: tuple[tuple[str, str], ...]  # leading --name=value options, in order
+    args: str  # the rest after the flags
+    content: str  # the raw text, continuation lines included
+
+    def flag(self, name: str) -> str | None:
+        for key, value in self.flags:
+            if key == name:
+                return value
+        return None
+
+    def flag_all(self, name: str) -> list[str]:
+        return [value for key, value in self.flags if key == name]
+
+
+@dataclass(frozen=True)
+class Stage:
+    index: int
+    name: str | None  # lower-cased `AS` name
+    base: str  # FROM argument as written, e.g. `${GO_IMAGE}` or `scratch`
+    platform: str | None  # --platform value as written
+    line: int
+    instructions: tuple[Instruction, ...]
+
+    @property
+    def label(self) -> str:
+        return self.name or str(self.index)
+
+
+@dataclass(frozen=True)
+class Comment:
+    line: int
+    text: str  # without the leading '#', stripped
+
+
+@dataclass(frozen=True)
+class Dockerfile:
+    path: Path
+    global_args: Mapping[str, str | None]
+    stages: tuple[Stage, ...]
+    comments: tuple[Comment, ...] = field(default=())
+    directives: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # syntax, escape, check
+
+    # -- lookups ----------------------------------------------------------------------------
+    def stage_names(self) -> list[str]:
+        return [s.name for s in self.stages if s.name]
+
+    def find_stage(self, ref: str) -> Stage | None:
+        key = ref.lower()
+        for stage in self.stages:
+            if stage.name == key or (stage.name is None and str(stage.index) == key):
+                return stage
+        if key.isdigit() and int(key) < len(self.stages):
+            return self.stages[int(key)]
+        return None
+
+    def target_stage(self, target: str | None) -> Stage:
+        if not self.stages:
+            raise UserError(f"{self.path}: no FROM instruction")
+        if target is None:
+            return self.stages[-1]
+        stage = self.find_stage(target)
+        if stage is None or stage.name is None:
+            known = ", ".join(self.stage_names()) or "none"
+            raise UserError(f"{self.path}: no stage named {target!r} (stages: {known})")
+        return stage
+
+    def dependencies(self, stage: Stage) -> list[Stage]:
+        """Stages `stage` reads from directly (its base, COPY --from, RUN --mount from=)."""
+        refs = [stage.base]
+        for ins in stage.instructions:
+            if ins.keyword in ("COPY", "ADD") and ins.flag("from"):
+                refs.append(ins.flag("from") or "")
+            if ins.keyword == "RUN":
+                for mount in ins.flag_all("mount"):
+                    opts = dict(_kv(part) for part in mount.split(","))
+                    if "from" in opts:
+                        refs.append(opts["from"])
+        out: list[Stage] = []
+        for ref in refs:
+            dep = self.find_stage(ref)
+            if dep is not None and dep.index < stage.index and dep not in out:
+                out.append(dep)
+        return out
+
+    def stages_for(self, target: str | None) -> list[Stage]:
+        """Every stage BuildKit builds for `--target target`, in file order."""
+        wanted: set[int] = set()
+        todo = [self.target_stage(target)]
+        while todo:
+            stage = todo.pop()
+            if stage.index in wanted:
+                continue
+            wanted.add(stage.index)
+            todo.extend(self.dependencies(stage))
+        return [s for s in self.stages if s.index in wanted]
+
+    def external_images(self, stage: Stage, args: Mapping[str, str]) -> list[tuple[str, int]]:
+        """Registry images this stage pulls: its base and `COPY --from=<image>`, ARGs expanded."""
+        found: list[tuple[str, int]] = []
+        base = self.expand(stage.base, args)
+        if self.find_stage(base) is None and base.lower() != "scratch":
+            found.append((base, stage.line))
+        for ins in stage.instructions:
+            source = ins.flag("from") if ins.keyword in ("COPY", "ADD") else None
+            if source and self.find_stage(source) is None:
+                found.append((self.expand(source, args), ins.line))
+        return found
+
+    def expand(self, text: str, args: Mapping[str, str]) -> str:
+        """Expand `$VAR`/`${VAR}`/`${VAR:-x}` the way FROM does: global ARGs, then build args."""
+        values = {k: v for k, v in self.global_args.items() if v is not None}
+        values.update({k: v for k, v in args.items() if k in self.global_args})
+
+        def repl(match: re.Match[str]) -> str:
+            name = match.group("braced") or match.group("bare")
+            value = values.get(name, "")
+            if not value and match.group("default") is not None:
+                return match.group("default")
+            return value
+
+        return _VAR_RE.sub(repl, text)
+
+
+def _kv(part: str) -> tuple[str, str]:
+    key, _, value = part.partition("=")
+    return key.strip().lower(), value.strip()
+
+
+def _split_flags(value: str) -> tuple[tuple[tuple[str, str], ...], str]:
+    flags: list[tuple[str, str]] = []
+    rest = value.strip()
+    while rest.startswith("--"):
+        token, _, remainder = rest.partition(" ")
+        match = _FLAG_RE.match(token)
+        if match is None:
+            break
+        flags.append((match.group("name"), match.group("value") or ""))
+        rest = remainder.strip()
+    return tuple(flags), rest
+
+
+def _parse_from(args: str) -> tuple[str, str | None]:
+    parts = args.split()
+    if len(parts) >= 3 and parts[-2].lower() == "as":
+        return parts[0], parts[-1].lower()
+    return (parts[0] if parts else ""), None
+
+
+def parse(text: str, path: Path) -> Dockerfile:
+    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
+    global_args: dict[str, str | None] = {}
+    stages: list[Stage] = []
+    comments: list[Comment] = []
+    directives: dict[str, tuple[str, int]] = {}
+    current: dict[str, object] | None = None
+    body: list[Instruction] = []
+    seen_instruction = False
+
+    def close() -> None:
+        if current is not None:
+            stages.append(Stage(instructions=tuple(body), **current))  # type: ignore[arg-type]
+
+    for item in parser.structure:
+        keyword = str(item["instruction"]).upper()
+        line = int(item["startline"]) + 1
+        value = str(item["value"])
+        if keyword == "COMMENT":
+            comments.append(Comment(line, value.strip()))
+            directive = re.match(r"^\s*([a-z]+)\s*=\s*(.+?)\s*$", value, re.IGNORECASE)
+            # Parser directives only count above the first instruction and before other comments.
+            if directive and not seen_instruction and len(comments) == len(directives) + 1:
+                directives[directive.group(1).lower()] = (directive.group(2), line)
+            continue
+        seen_instruction = True
+        flags, rest = _split_flags(value)
+        ins = Instruction(
+            keyword, line, int(item["endline"]) + 1, flags, rest, str(item["content"])
+        )
+        if keyword == "FROM":
+            close()
+            base, name = _parse_from(rest)
+            current = {
+                "index": len(stages),
+                "name": name,
+                "base": base,
+                "platform": ins.flag("platform"),
+                "line": line,
+            }
+            body = []
+        elif current is None:
+            if keyword == "ARG":
+                for decl in rest.split():
+                    name, eq, default = decl.partition("=")
+                    global_args[name] = default.strip("\"'") if eq else None
+        else:
+            body.append(ins)
+    close()
+    return Dockerfile(path, global_args, tuple(stages), tuple(comments), directives)
+
+
+def load(path: Path) -> Dockerfile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError(f"{path}: Dockerfile not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"{path}: cannot read Dockerfile: {exc}") from None
+    return parse(text, path)

@@ -1,0 +1,99 @@
+"""The two kinds of failure, kept apart as pre-commit does.
+
+* `UserError` and its children are expected: bad input, a missing engine, a failed build.
+  They print one clear line (or one line per problem) and exit with their code, no traceback.
+* Anything else is our bug: exit 3, "unexpected error", traceback kept for the bug report.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import traceback
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_BUILD_FAILED = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """A failure the user can fix; never shows a traceback."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = tuple(problems)
+
+    def lines(self) -> list[str]:
+        return [self.message, *self.problems] if self.problems else [self.message]
+
+
+class ManifestError(UserError):
+    """builds.yaml (or an override) is invalid: one line per problem, file:line: key: cause."""
+
+
+class PreflightError(UserError):
+    """The engine or builder cannot do what the plan needs; nothing was started."""
+
+
+class BuildFailed(UserError):
+    """buildx ran and failed (exit 1)."""
+
+    exit_code = EXIT_BUILD_FAILED
+
+
+class Interrupted(UserError):
+    """SIGINT/SIGTERM during a run (exit 130)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+def _write(lines: Sequence[str]) -> None:
+    for line in lines:
+        sys.stderr.write(f"{line}\n")
+    sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def error_handler(log_dir: Path | None = None) -> Iterator[list[int]]:
+    """Turn exceptions into exit codes; the caller reads the code from the yielded cell."""
+    cell = [EXIT_OK]
+    try:
+        yield cell
+    except UserError as exc:
+        _write([f"error: {line}" if i == 0 else f"  {line}" for i, line in enumerate(exc.lines())])
+        cell[0] = exc.exit_code
+    except KeyboardInterrupt:
+        _write(["error: interrupted"])
+        cell[0] = EXIT_INTERRUPTED
+    except Exception as exc:
+        detail = traceback.format_exc()
+        where = _save_crash(detail, log_dir)
+        _write(
+            [
+                f"error: unexpected error ({type(exc).__name__}: {exc})",
+                f"  this is a bug in orchestrator; details saved to {where}" if where else detail,
+            ]
+        )
+        if os.environ.get("ORCH_DEBUG"):
+            _write([detail])
+        cell[0] = EXIT_BUG
+
+
+def _save_crash(detail: str, log_dir: Path | None) -> Path | None:
+    if log_dir is None:
+        return None
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_dir / "orchestrator-crash.log"
+        path.write_text(detail, encoding="utf-8")
+    except OSError:
+        return None
+    return path

@@ -1,0 +1,289 @@
+"""The only module that talks to docker and buildx.
+
+Short queries (versions, builder and engine info, registry manifests, tagging) go through
+python-on-whales, which maps flags 1:1 and parses inspect JSON into models. The long build runs
+`docker buildx bake` on a generated definition through `spawn()`, our one process seam: python-on-
+whales' streaming runner gives no handle on the child, and we need one to stop buildx's whole
+process group on SIGTERM and to read the `rawjson` progress stream (not in its types).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator.errors import PreflightError, UserError
+
+RETRYABLE = (
+    "500 Internal Server Error",
+    "502 Bad Gateway",
+    "503 Service Unavailable",
+    "504 Gateway Timeout",
+    "connection reset by peer",
+    "i/o timeout",
+    "EOF",
+)
+NOT_RETRYABLE = ("401 Unauthorized", "403 Forbidden", "denied", "unauthorized")
+
+
+def _whales() -> Any:
+    # Imported lazily: python-on-whales costs ~0.3 s to import and `plan` must stay fast.
+    from python_on_whales import DockerClient
+
+    return DockerClient()
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What the engine and the current builder can do; read once per run for preflight."""
+
+    server_version: str
+    buildx_version: str
+    driver: str
+    containerd_store: bool
+    platforms: tuple[str, ...]
+    builder: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _not_running(detail: str) -> UserError:
+    host = os.environ.get("DOCKER_HOST", "the default socket")
+    first = detail.strip().splitlines()[-1] if detail.strip() else "no answer"
+    return PreflightError(
+        f"docker engine not reachable at {host}: {first} "
+        "(start it with `make engine`, then `. .engine/env`)"
+    )
+
+
+def docker_json(args: Sequence[str]) -> Any:
+    """Run a docker query that prints JSON (the bits python-on-whales has no model for)."""
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise (
+            _not_running(proc.stderr)
+            if "Cannot connect" in proc.stderr or ("connect:" in proc.stderr)
+            else UserError(f"docker {' '.join(args[:2])}: {proc.stderr.strip()}")
+        )
+    return json.loads(proc.stdout)
+
+
+def engine_info() -> Engine:
+    """Versions, driver and platforms of the current builder."""
+    try:
+        info = docker_json(["info", "--format", "{{json .}}"])
+    except FileNotFoundError:
+        raise PreflightError("docker CLI not found on PATH (run `make engine`)") from None
+    if info.get("ServerErrors") or not info.get("ServerVersion"):
+        raise _not_running("; ".join(info.get("ServerErrors") or []))
+    driver_status = {k: v for k, v in (info.get("DriverStatus") or []) if isinstance(k, str)}
+    containerd = "snapshotter" in str(driver_status.get("driver-type", "")) or str(
+        info.get("Driver", "")
+    ).startswith(("overlayfs", "stargz"))
+    inspect = subprocess.run(
+        ["docker", "buildx", "inspect"], capture_output=True, text=True, check=False
+    )
+    if inspect.returncode != 0:
+        raise PreflightError(
+            f"docker buildx not usable: {inspect.stderr.strip() or 'no output'} "
+            "(install the buildx plugin; `make engine` does)"
+        )
+    builder, driver, platforms = _parse_inspect(inspect.stdout)
+    version = subprocess.run(
+        ["docker", "buildx", "version"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    return Engine(
+        server_version=str(info.get("ServerVersion")),
+        buildx_version=version[1] if len(version) > 1 else "unknown",
+        driver=driver,
+        containerd_store=containerd,
+        platforms=platforms,
+        builder=builder,
+    )
+
+
+def _parse_inspect(text: str) -> tuple[str, str, tuple[str, ...]]:
+    """`docker buildx inspect` has no JSON output (buildx 0.13); its lines are stable enough."""
+    name = driver = ""
+    platforms: list[str] = []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key, value = key.strip(), value.strip()
+        if key == "Name" and not name:
+            name = value
+        elif key == "Driver" and not driver:
+            driver = value
+        elif key == "Platforms":
+            platforms += [p.strip().rstrip("*") for p in value.split(",") if p.strip()]
+    return name, driver, tuple(dict.fromkeys(platforms))
+
+
+# --- the process seam -------------------------------------------------------------------
+@dataclass
+class Running:
+    proc: subprocess.Popen[str]
+
+    def lines(self) -> Iterator[str]:
+        if self.proc.stderr is not None:
+            yield from self.proc.stderr
+
+    def stop(self, grace: float = 10.0) -> None:
+        """SIGINT the whole group (buildx cancels the solve cleanly), then SIGKILL after `grace`."""
+        if self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+
+def spawn(argv: Sequence[str], env: Mapping[str, str] | None = None) -> Running:
+    """Start `argv` in its own process group with stderr piped (buildx writes progress there)."""
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        start_new_session=True,  # our own group: a SIGTERM to us can end all of buildx
+        env=dict(os.environ if env is None else env),
+    )
+    return Running(proc)
+
+
+@dataclass
+class BakeRun:
+    returncode: int
+    metadata: dict[str, Any]
+    other_lines: list[str] = field(default_factory=list)
+    interrupted: bool = False
+
+
+def bake(
+    definition_file: Path,
+    targets: Sequence[str],
+    metadata_file: Path,
+    on_line: Callable[[str], None],
+    *,
+    builder: str | None = None,
+) -> BakeRun:
+    argv = [
+        "docker",
+        "buildx",
+        "bake",
+        "--file",
+        str(definition_file),
+        "--metadata-file",
+        str(metadata_file),
+        "--progress",
+        "rawjson",
+    ]
+    if builder:
+        argv += ["--builder", builder]
+    argv += list(targets)
+    running = spawn(argv)
+    interrupted = False
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        for line in running.lines():
+            on_line(line)
+        running.proc.wait()
+    except KeyboardInterrupt:
+        interrupted = True
+        running.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    metadata: dict[str, Any] = {}
+    if metadata_file.is_file() and metadata_file.stat().st_size:
+        with contextlib.suppress(json.JSONDecodeError):
+            metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
+    return BakeRun(running.proc.returncode, metadata, interrupted=interrupted)
+
+
+def print_bake(definition_file: Path, targets: Sequence[str]) -> dict[str, Any]:
+    """`docker buildx bake --print`: buildx's own reading of our definition."""
+    result: dict[str, Any] = _whales().buildx.bake(
+        targets=list(targets), files=[str(definition_file)], print=True
+    )
+    return result
+
+
+# --- registry ---------------------------------------------------------------------------
+def _with_retry(action: Callable[[], Any], what: str, attempts: int = 4) -> Any:
+    """Retry transient registry failures with backoff; auth failures are final at once."""
+    from python_on_whales.exceptions import DockerException
+
+    delay = 0.5
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except DockerException as exc:
+            text = (exc.stderr or "") + (exc.stdout or "")
+            last = text.strip().splitlines()[-1] if text.strip() else str(exc)
+            if any(s in text for s in NOT_RETRYABLE) or not any(s in text for s in RETRYABLE):
+                raise UserError(f"{what}: {last}") from None
+            if attempt == attempts:
+                raise UserError(f"{what}: {last} (gave up after {attempts} attempts)") from None
+            time.sleep(delay)
+            delay *= 2
+    raise AssertionError("unreachable")
+
+
+def publish(tags: Sequence[str], source: str) -> None:
+    """Point `tags` at `source` (repo@digest). A one-source create is a carbon copy."""
+    whales = _whales()
+    _with_retry(
+        lambda: whales.buildx.imagetools.create(sources=[source], tags=list(tags)),
+        f"tagging {source}",
+    )
+
+
+def manifest(ref: str) -> dict[str, Any]:
+    """The raw manifest or index of `ref` in its registry (dict form of the JSON)."""
+    whales = _whales()
+    result = _with_retry(lambda: whales.buildx.imagetools.inspect(ref), f"inspecting {ref}")
+    data: dict[str, Any] = result.model_dump(by_alias=True, exclude_none=True)
+    return data
+
+
+def platform_digests(ref: str) -> dict[str, str]:
+    """`os/arch[/variant]` -> manifest digest, without attestation manifests."""
+    data = manifest(ref)
+    out: dict[str, str] = {}
+    for entry in data.get("manifests") or []:
+        plat = entry.get("platform") or {}
+        os_, arch = plat.get("os"), plat.get("architecture")
+        if not os_ or os_ == "unknown":
+            continue  # provenance/SBOM attestation manifests are `unknown/unknown`
+        key = f"{os_}/{arch}" + (f"/{plat['variant']}" if plat.get("variant") else "")
+        out[key] = str(entry.get("digest"))
+    return out
+
+
+def image_digest(ref: str) -> str | None:
+    """Digest of a loaded image in the engine's store, or None."""
+    proc = subprocess.run(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None

@@ -1,0 +1,57 @@
+"""Refuse build args that would carry a secret into the image history.
+
+`ARG` values are recorded in the image config history and, with provenance mode=max, in the
+attestation; BuildKit secrets are not. So a build arg whose name or value looks like a secret, or
+whose value equals a declared secret, stops the build unless the user explicitly allows it.
+Messages name the arg, never the value.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+from orchestrator.plan import Plan, SecretRef
+
+SECRET_NAME = re.compile(
+    r"(?i)(passw(or)?d|secret|token|api[_-]?key|private[_-]?key|credential|access[_-]?key|auth)"
+)
+SECRET_VALUE = re.compile(
+    r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\bgh[pousr]_[A-Za-z0-9]{20,}|\bglpat-[A-Za-z0-9_-]{20,}"
+    r"|\bAKIA[0-9A-Z]{16}\b|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsk-[A-Za-z0-9]{20,})"
+)
+
+
+def _secret_value(secret: SecretRef, env: Mapping[str, str]) -> str | None:
+    if secret.source == "env":
+        return env.get(secret.name) or None
+    try:
+        return Path(secret.name).read_text(encoding="utf-8").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def problems(plan: Plan, environ: Mapping[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    out: list[str] = []
+    for t in plan.targets:
+        values = {s.id: _secret_value(s, env) for s in t.secrets}
+        for name, value in t.args.items():
+            if name == "SOURCE_DATE_EPOCH":
+                continue
+            if SECRET_NAME.search(name):
+                out.append(f"{t.name}: build arg {name} looks like a secret by its name")
+            elif SECRET_VALUE.search(value):
+                out.append(f"{t.name}: build arg {name} has a value that looks like a credential")
+            for sid, secret_value in values.items():
+                if secret_value and (value == secret_value or secret_value in value):
+                    out.append(f"{t.name}: build arg {name} carries the value of secret {sid!r}")
+    return out
+
+
+FIX = (
+    "build args are stored in the image history; declare a `secrets:` entry and use "
+    "RUN --mount=type=secret instead (or pass --allow-secret-args if this is not a secret)"
+)

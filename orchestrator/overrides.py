@@ -1,0 +1,95 @@
+"""`--set TARGET.KEY=VALUE` overrides, in the spirit of `docker buildx bake --set`.
+
+TARGET may be `*` (every target). KEY is a manifest key (`platforms`, `tags`, `outputs`, `pin`,
+`stage`, `no-cache`, `provenance`, `sbom`, `image`, `reproducible`), a mapping entry
+(`args.NAME`, `labels.NAME`) or `cache.from` / `cache.to`. Lists take comma-separated values.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.errors import UserError
+
+LIST_KEYS = ("platforms", "tags", "outputs")
+SCALAR_KEYS = (
+    "stage",
+    "image",
+    "context",
+    "dockerfile",
+    "pin",
+    "provenance",
+    "sbom",
+    "no-cache",
+    "reproducible",
+    "description",
+)
+BOOL_KEYS = ("sbom", "no-cache", "reproducible")
+
+
+@dataclass(frozen=True)
+class Override:
+    target: str
+    key: str
+    value: str
+    text: str
+
+    def applies_to(self, name: str) -> bool:
+        return fnmatch.fnmatchcase(name, self.target)
+
+    def check_targets(self, names: list[str]) -> None:
+        if not any(self.applies_to(n) for n in names):
+            raise UserError(f"--set {self.text}: no target matches {self.target!r}")
+
+    def merge_into(self, extra: dict[str, Any]) -> None:
+        head, _, sub = self.key.partition(".")
+        if head in ("args", "labels"):
+            extra.setdefault(head, {})[sub] = self.value
+        elif head == "cache":
+            field = "from" if sub == "from" else "to"
+            extra.setdefault("cache", {})[field] = _split(self.value)
+        elif head in LIST_KEYS:
+            extra[head] = _split(self.value)
+        elif head in BOOL_KEYS:
+            extra[head] = _bool(self.value, self.text)
+        elif head == "provenance":
+            lowered = self.value.lower()
+            extra[head] = {"true": True, "false": False}.get(lowered, self.value)
+        else:
+            extra[head] = self.value
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()] if value else []
+
+
+def _bool(value: str, text: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise UserError(f"--set {text}: expected true or false")
+
+
+def parse(text: str) -> Override:
+    target_key, eq, value = text.partition("=")
+    target, dot, key = target_key.partition(".")
+    if not eq or not dot or not target or not key:
+        raise UserError(
+            f"--set {text}: expected TARGET.KEY=VALUE, e.g. production.platforms=linux/amd64"
+        )
+    head, _, sub = key.partition(".")
+    valid = (
+        (head in ("args", "labels") and sub)
+        or (head == "cache" and sub in ("from", "to"))
+        or (not sub and head in (*LIST_KEYS, *SCALAR_KEYS))
+    )
+    if not valid:
+        known = ", ".join(
+            [*LIST_KEYS, *SCALAR_KEYS, "args.NAME", "labels.NAME", "cache.from", "cache.to"]
+        )
+        raise UserError(f"--set {text}: unknown key {key!r} (known: {known})")
+    return Override(target, key, value, text)

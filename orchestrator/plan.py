@@ -1,0 +1,461 @@
+"""The plan: a pure, frozen, printable resolution of builds.yaml. Needs no daemon.
+
+Merge order, as bake does it: defaults -> target -> command-line overrides (--set) -> normalise
+(variables interpolated, tags expanded, OCI labels added, mirrors and lock applied, outputs turned
+into buildx exporter specs). `plan` prints this; `build` runs exactly this.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from orchestrator import dockerfile, refs, tags, variables, yamlsrc
+from orchestrator.errors import ManifestError, UserError
+from orchestrator.gitinfo import GitInfo
+from orchestrator.manifest import Manifest, TargetSpec, errors_to_lines
+from orchestrator.overrides import Override
+
+OCI = "org.opencontainers.image"
+REPRODUCIBLE_NOTE = "reproducible: provenance off (it records build times)"
+
+
+@dataclass(frozen=True)
+class SecretRef:
+    """A secret by id and where its value comes from; never the value itself."""
+
+    id: str
+    source: str  # "env" or "file"
+    name: str  # env var name or absolute file path
+
+    def spec(self) -> str:
+        return (
+            f"id={self.id},env={self.name}"
+            if self.source == "env"
+            else (f"id={self.id},src={self.name}")
+        )
+
+
+@dataclass(frozen=True)
+class SshRef:
+    id: str
+    paths: tuple[str, ...] = ()
+
+    def spec(self) -> str:
+        return f"{self.id}={','.join(self.paths)}" if self.paths else self.id
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    """An image a target's stages pull, as written after ARG expansion, and what it resolves to."""
+
+    ref: str  # as the Dockerfile says, e.g. golang:1.23-bookworm
+    stage: str
+    line: int
+    source: str  # what BuildKit will pull: the mirror copy or the ref itself
+    digest: str | None  # locked digest, when the lock has one
+    context: str | None  # --build-context value that redirects the FROM, if any
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    name: str
+    context: str
+    dockerfile: str
+    stage: str
+    platforms: tuple[str, ...]
+    repository: str
+    tags: tuple[str, ...]  # full references repository:tag
+    args: Mapping[str, str]
+    labels: Mapping[str, str]
+    secrets: tuple[SecretRef, ...]
+    ssh: tuple[SshRef, ...]
+    cache_from: tuple[str, ...]
+    cache_to: tuple[str, ...]
+    outputs: tuple[str, ...]  # buildx --output specs
+    push: bool  # pushed by digest, tags published only after every target built
+    load: bool
+    provenance: str | None  # "false", "mode=min", "mode=max" or None (buildx default)
+    sbom: bool
+    pin: str
+    no_cache: bool
+    reproducible: bool
+    build_contexts: Mapping[str, str]
+    base_images: tuple[BaseImage, ...]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        from orchestrator import argv  # local: argv imports this module for the types
+
+        data = asdict(self)
+        data["argv"] = argv.build_argv(self)
+        data["publish"] = argv.publish_argv(self, "<digest>")
+        return data
+
+
+@dataclass(frozen=True)
+class Plan:
+    manifest: str
+    root: str
+    project: str
+    variables: Mapping[str, str]
+    targets: tuple[TargetPlan, ...]
+    notes: tuple[str, ...] = field(default=())
+
+    def target(self, name: str) -> TargetPlan:
+        return next(t for t in self.targets if t.name == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "manifest": self.manifest,
+            "project": self.project,
+            "variables": dict(self.variables),
+            "targets": [t.to_dict() for t in self.targets],
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class LockView:
+    """What the plan needs from builds.lock: normalised reference -> (resolved source, digest)."""
+
+    entries: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+
+# --- selection -----------------------------------------------------------------------------
+def select(manifest: Manifest, names: Sequence[str]) -> list[str]:
+    """Targets for the names given (targets or groups); default group, else every target."""
+    if not names:
+        names = ["default"] if "default" in manifest.groups else list(manifest.targets)
+    out: list[str] = []
+
+    def add(name: str, trail: tuple[str, ...]) -> None:
+        if name in manifest.targets:
+            if name not in out:
+                out.append(name)
+        elif name in manifest.groups:
+            if name in trail:
+                raise ManifestError(f"group cycle: {' -> '.join((*trail, name))}")
+            for member in manifest.groups[name]:
+                add(member, (*trail, name))
+        else:
+            known = ", ".join([*manifest.targets, *manifest.groups])
+            raise UserError(f"no target or group named {name!r} (known: {known})")
+
+    for name in names:
+        add(name, ())
+    return out
+
+
+# --- merging -------------------------------------------------------------------------------
+def _merged(defaults: TargetSpec, target: TargetSpec, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """defaults -> target -> overrides; mappings (args, labels) merge by key, the rest replace."""
+    base = defaults.model_dump(by_alias=True, exclude_none=True)
+    for key, value in target.model_dump(by_alias=True, exclude_none=True).items():
+        if key in ("args", "labels") and key in base:
+            base[key] = {**base[key], **value}
+        else:
+            base[key] = value
+    for key, value in extra.items():
+        if key in ("args", "labels") or key == "cache":
+            base[key] = {**base.get(key, {}), **value}
+        else:
+            base[key] = value
+    return base
+
+
+def _interp(text: str, values: Mapping[str, str], where: str) -> str:
+    try:
+        return variables.interpolate(text, values)
+    except variables.UnknownVariableError as exc:
+        raise ManifestError(
+            f"{where}: unknown variable ${{{exc.name}}} "
+            "(define it under `variables:`, in the environment, or with --var)"
+        ) from None
+
+
+def _abs(base: Path, text: str) -> Path:
+    return (base / Path(text).expanduser()).resolve()
+
+
+def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]:
+    epoch = int(values.get("SOURCE_DATE_EPOCH") or 0)
+    # `created` is the commit time, not now: the same commit must give the same image bytes.
+    created = dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    labels = {
+        f"{OCI}.title": manifest.project.name,
+        f"{OCI}.version": values.get("VERSION", ""),
+        f"{OCI}.revision": values.get("GIT_COMMIT_FULL", ""),
+        f"{OCI}.created": created,
+    }
+    source = manifest.project.source or values.get("GIT_REMOTE_URL", "")
+    if source:
+        labels[f"{OCI}.source"] = source
+    return labels
+
+
+def _outputs(
+    kinds: Sequence[str], repository: str, full_tags: Sequence[str], root: Path, reproducible: bool
+) -> tuple[list[str], bool, bool]:
+    specs: list[str] = []
+    push = load = False
+    stamp = ",rewrite-timestamp=true" if reproducible else ""
+    for kind in kinds:
+        name, _, dest = kind.partition(":")
+        if name == "push":
+            push = True
+            # Push by digest only; tags are attached after every target succeeded, so a failed or
+            # interrupted run never leaves a release tag pointing at a half-built set of images.
+            specs.append(
+                f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true"
+            )
+        elif name == "load":
+            load = True
+            specs.append("type=docker")
+        elif name in ("oci", "docker"):
+            ref = f",name={full_tags[0]}" if full_tags else ""
+            specs.append(f"type={name},dest={_abs(root, dest)}{ref}{stamp}")
+        elif name == "tar":
+            specs.append(f"type=tar,dest={_abs(root, dest)}")
+        elif name == "local":
+            specs.append(f"type=local,dest={_abs(root, dest)}")
+    return specs, push, load
+
+
+def resolve(
+    manifest: Manifest,
+    located: yamlsrc.Located,
+    git: GitInfo,
+    *,
+    names: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    cli_vars: Mapping[str, str] | None = None,
+    overrides: Sequence[Override] = (),
+    lock: LockView | None = None,
+    extra_builtins: Mapping[str, str] | None = None,
+) -> Plan:
+    env = dict(os.environ if environ is None else environ)
+    manifest_path = located.path
+    root = manifest_path.parent.resolve()
+    builtins = {**git.variables(), **(extra_builtins or {})}
+    values = variables.resolve(
+        builtins,
+        {
+            k: _interp(
+                v, builtins, f"{manifest_path}:{located.line_of(('variables', k))}: variables.{k}"
+            )
+            for k, v in manifest.variables.items()
+        },
+        env,
+        cli_vars or {},
+    )
+    lock = lock or LockView()
+    selected = select(manifest, names)
+    for override in overrides:
+        override.check_targets(list(manifest.targets))
+    plans = [
+        _resolve_target(manifest, located, name, values, env, overrides, lock, root)
+        for name in selected
+    ]
+    return Plan(
+        manifest=str(manifest_path),
+        root=str(root),
+        project=manifest.project.name,
+        variables=values,
+        targets=tuple(plans),
+    )
+
+
+def _resolve_target(
+    manifest: Manifest,
+    located: yamlsrc.Located,
+    name: str,
+    values: Mapping[str, str],
+    env: Mapping[str, str],
+    overrides: Sequence[Override],
+    lock: LockView,
+    root: Path,
+) -> TargetPlan:
+    where_line = located.line_of(("targets", name))
+    where = f"{located.path}:{where_line}: targets.{name}"
+    extra: dict[str, Any] = {}
+    for override in overrides:
+        if override.applies_to(name):
+            override.merge_into(extra)
+    raw = _merged(manifest.defaults, manifest.targets[name], extra)
+    try:
+        spec = TargetSpec.model_validate(raw)
+    except ValidationError as exc:
+        # Only overrides can make a valid manifest invalid here: say which --set did it.
+        lines = errors_to_lines(exc, located, prefix=f"(after --set) targets.{name}.")
+        raise ManifestError(f"targets.{name}: invalid after overrides", problems=lines) from None
+
+    notes: list[str] = []
+    stage = spec.stage or name
+    context = _abs(root, _interp(spec.context or manifest.project.context, values, where))
+    df_path = context / _interp(spec.dockerfile or manifest.project.dockerfile, values, where)
+    args = {k: _arg_text(v) for k, v in (spec.args or {}).items()}
+    args = {k: _interp(v, values, f"{where}.args.{k}") for k, v in args.items()}
+    reproducible = bool(spec.reproducible)
+    if reproducible:
+        args.setdefault("SOURCE_DATE_EPOCH", values.get("SOURCE_DATE_EPOCH", "0"))
+
+    try:
+        parsed = dockerfile.load(df_path)
+        stages = parsed.stages_for(stage)
+    except UserError as exc:
+        line = located.line_of(("targets", name, "stage"))
+        raise ManifestError(f"{located.path}:{line}: targets.{name}.stage: {exc.message}") from None
+
+    repository = _interp(spec.image or manifest.project.image, values, f"{where}.image")
+    try:
+        repo_ref = refs.parse_reference(repository)
+    except refs.InvalidReferenceError as exc:
+        raise ManifestError(f"{where}.image: {exc}") from None
+    if repo_ref.tag or repo_ref.digest:
+        raise ManifestError(f"{where}.image: {repository!r} must be a repository without a tag")
+    try:
+        tag_list = tags.expand(spec.tags or [], values)
+    except (ValueError, variables.UnknownVariableError) as exc:
+        line = located.line_of(("targets", name, "tags"))
+        raise ManifestError(f"{located.path}:{line}: targets.{name}.tags: {exc}") from None
+    full_tags = [f"{repository}:{t}" for t in tag_list]
+
+    labels = _oci_labels(manifest, values)
+    labels.update(
+        {k: _interp(v, values, f"{where}.labels") for k, v in (spec.labels or {}).items()}
+    )
+
+    secrets = _secrets(spec, root, env, notes)
+    ssh = _ssh(spec, root, env, notes)
+    base_images, contexts = _bases(parsed, stages, args, manifest.mirrors, lock)
+
+    outputs, push, load = _outputs(
+        [_interp(o, values, f"{where}.outputs") for o in (spec.outputs or ["load"])],
+        repository,
+        full_tags,
+        root,
+        reproducible,
+    )
+    provenance: str | None
+    if reproducible:
+        provenance = "false"
+        notes.append(REPRODUCIBLE_NOTE)
+    elif spec.provenance is None:
+        provenance = None
+    elif spec.provenance is False:
+        provenance = "false"
+    else:
+        # `true` alone would mean mode=max to buildx, which records build-arg values: never implied.
+        provenance = "mode=max" if spec.provenance == "max" else "mode=min"
+    cache = spec.cache
+    return TargetPlan(
+        name=name,
+        context=str(context),
+        dockerfile=str(df_path),
+        stage=stage,
+        platforms=tuple(spec.platforms or []),
+        repository=repository,
+        tags=tuple(full_tags),
+        args=args,
+        labels=labels,
+        secrets=secrets,
+        ssh=ssh,
+        cache_from=tuple(
+            _interp(c, values, f"{where}.cache") for c in (cache.from_ if cache else [])
+        ),
+        cache_to=tuple(_interp(c, values, f"{where}.cache") for c in (cache.to if cache else [])),
+        outputs=tuple(outputs),
+        push=push,
+        load=load,
+        provenance=provenance,
+        sbom=bool(spec.sbom),
+        pin=spec.pin or "none",
+        no_cache=bool(spec.no_cache),
+        reproducible=reproducible,
+        build_contexts=contexts,
+        base_images=tuple(base_images),
+        notes=tuple(notes),
+    )
+
+
+def _arg_text(value: str | int | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _secrets(
+    spec: TargetSpec, root: Path, env: Mapping[str, str], notes: list[str]
+) -> tuple[SecretRef, ...]:
+    out: list[SecretRef] = []
+    for secret in spec.secrets or []:
+        if secret.env is not None:
+            present = secret.env in env
+            ref = SecretRef(secret.id, "env", secret.env)
+        else:
+            path = _abs(root, secret.file or "")
+            present = path.is_file()
+            ref = SecretRef(secret.id, "file", str(path))
+        if present or secret.required:
+            out.append(ref)  # a missing required one is reported by sources.check() before builds
+        else:
+            notes.append(f"secret {secret.id!r} skipped: {ref.source} {ref.name} not available")
+    return tuple(out)
+
+
+def _ssh(
+    spec: TargetSpec, root: Path, env: Mapping[str, str], notes: list[str]
+) -> tuple[SshRef, ...]:
+    out: list[SshRef] = []
+    for entry in spec.ssh or []:
+        paths = tuple(str(_abs(root, p)) for p in entry.paths)
+        available = (
+            all(Path(p).exists() for p in paths) if paths else bool(env.get("SSH_AUTH_SOCK"))
+        )
+        if available or entry.required:
+            out.append(SshRef(entry.id, paths))
+        else:
+            notes.append(f"ssh {entry.id!r} skipped: no agent socket or key available")
+    return tuple(out)
+
+
+def _bases(
+    parsed: dockerfile.Dockerfile,
+    stages: Sequence[dockerfile.Stage],
+    args: Mapping[str, str],
+    mirrors: Mapping[str, str],
+    lock: LockView,
+) -> tuple[list[BaseImage], dict[str, str]]:
+    mirror_by_key = {_key(k): v for k, v in mirrors.items()}
+    images: list[BaseImage] = []
+    contexts: dict[str, str] = {}
+    for stage in stages:
+        for ref, line in parsed.external_images(stage, args):
+            key = _key(ref)
+            source = mirror_by_key.get(key, ref)
+            locked = lock.entries.get(key)
+            digest = locked[1] if locked else None
+            context = None
+            if locked or key in mirror_by_key:
+                # A named context redirects this FROM without editing the Dockerfile: the file
+                # keeps a readable tag, BuildKit pulls exactly the mirror copy / locked bytes.
+                target = refs.parse_reference(source)
+                pinned = target.with_digest(digest) if digest else target
+                context = f"docker-image://{pinned}"
+                contexts[ref] = context
+            images.append(BaseImage(ref, stage.label, line, source, digest, context))
+    return images, contexts
+
+
+def _key(ref: str) -> str:
+    try:
+        return str(refs.parse_reference(ref).normalized())
+    except refs.InvalidReferenceError:
+        return ref

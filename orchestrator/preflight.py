@@ -1,0 +1,161 @@
+"""Everything checked before buildx starts: each shortfall is one line with its fix, exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orchestrator import dockerfile, pinning, refs
+from orchestrator.errors import PreflightError
+from orchestrator.plan import Plan, TargetPlan
+
+if TYPE_CHECKING:
+    from orchestrator.commands.common import Loaded
+    from orchestrator.executor import Engine
+
+CONTAINERD_FIX = (
+    'enable the containerd image store (daemon.json: {"features": {"containerd-snapshotter": '
+    "true}}; `make engine` does) or use a docker-container builder"
+)
+
+
+def _mount_opts(mount: str) -> dict[str, str]:
+    out = {}
+    for part in mount.split(","):
+        key, _, value = part.partition("=")
+        out[key.strip().lower()] = value.strip()
+    return out
+
+
+def undeclared_mounts(plan: Plan) -> list[str]:
+    """Secret mounts in the stages a target builds that builds.yaml does not declare."""
+    out: list[str] = []
+    for t in plan.targets:
+        parsed = dockerfile.load(_path(t.dockerfile))
+        declared = {s.id for s in t.secrets}
+        for stage in parsed.stages_for(t.stage):
+            for ins in stage.instructions:
+                if ins.keyword != "RUN":
+                    continue
+                for mount in ins.flag_all("mount"):
+                    opts = _mount_opts(mount)
+                    if opts.get("type") != "secret":
+                        continue
+                    sid = opts.get("id") or Path(opts.get("target", "")).name or "?"
+                    if sid not in declared and opts.get("required", "false") == "true":
+                        out.append(
+                            f"{t.dockerfile}:{ins.line}: {t.name}: secret {sid!r} is mounted "
+                            "(required=true) but not declared under `secrets:` in builds.yaml"
+                        )
+                    elif sid not in declared and sid not in _skipped(t):
+                        out.append(
+                            f"{t.dockerfile}:{ins.line}: {t.name}: secret {sid!r} is mounted but "
+                            "not declared under `secrets:` in builds.yaml"
+                        )
+    return out
+
+
+def _skipped(t: TargetPlan) -> set[str]:
+    """Secrets declared `required: false` and skipped because their source is missing."""
+    return {n.split("'")[1] for n in t.notes if n.startswith("secret '")}
+
+
+def _path(text: str) -> Path:
+    return Path(text)
+
+
+def pin_problems(plan: Plan) -> list[str]:
+    out = []
+    for t in plan.targets:
+        for base in t.base_images:
+            why = pinning.violation(base.ref, t.pin, base.digest)
+            if why:
+                fix = pinning.FIXES.get(t.pin, "")
+                out.append(f"{t.dockerfile}:{base.line}: {t.name} (pin: {t.pin}): {why}; {fix}")
+    return out
+
+
+def run_checks(loaded: Loaded, args: argparse.Namespace) -> None:
+    """Dockerfile checks before building (see `orchestrator check`)."""
+    from orchestrator.commands import check
+
+    check.gate(loaded, args)
+
+
+def _needs_emulation(t: TargetPlan, platform: str, native: str) -> list[int]:
+    """Lines of RUN steps that would execute under `platform` on a `native` builder."""
+    if platform == native:
+        return []
+    parsed = dockerfile.load(_path(t.dockerfile))
+    lines = []
+    for stage in parsed.stages_for(t.stage):
+        if stage.platform and "BUILDPLATFORM" in stage.platform:
+            continue  # this stage runs natively and cross-compiles
+        lines += [ins.line for ins in stage.instructions if ins.keyword == "RUN"]
+    return lines
+
+
+def check_engine(plan: Plan, engine: Engine) -> None:
+    out: list[str] = []
+    docker_driver = engine.driver == "docker"
+    native = engine.platforms[0] if engine.platforms else "linux/amd64"
+    for t in plan.targets:
+        if docker_driver and not engine.containerd_store:
+            if len(t.platforms) > 1:
+                out.append(
+                    f"{t.name}: multi-platform build needs more than the docker driver "
+                    f"without the containerd image store: {CONTAINERD_FIX}"
+                )
+            if t.cache_to and not all(c.startswith("type=inline") for c in t.cache_to):
+                out.append(
+                    f"{t.name}: cache export is not supported by the docker driver "
+                    f"without the containerd image store: {CONTAINERD_FIX}"
+                )
+        for cache in (*t.cache_from, *t.cache_to):
+            if cache.startswith("type=gha") and not os.environ.get("ACTIONS_RUNTIME_TOKEN"):
+                out.append(
+                    f"{t.name}: {cache.split(',')[0]} cache needs GitHub Actions "
+                    "(ACTIONS_RUNTIME_TOKEN is not set); use type=registry or type=local"
+                )
+        for platform in t.platforms:
+            base = "/".join(platform.split("/")[:2])
+            supported = {"/".join(p.split("/")[:2]) for p in engine.platforms}
+            if base in supported:
+                continue
+            runs = _needs_emulation(t, platform, native)
+            if runs:
+                out.append(
+                    f"{t.name}: builder {engine.builder!r} cannot run {platform} steps "
+                    f"(RUN at {t.dockerfile}:{runs[0]}); it supports "
+                    f"{', '.join(engine.platforms) or 'nothing'}: enable QEMU binfmt "
+                    "(`make engine` does) or add a native node"
+                )
+        if t.push:
+            problem = registry_problem(t.repository)
+            if problem:
+                out.append(f"{t.name}: {problem}")
+    if out:
+        raise PreflightError(f"{len(out)} preflight problem(s); nothing was started", problems=out)
+
+
+def registry_problem(repository: str) -> str | None:
+    """None when the registry answers /v2/ at all (200 or 401 both mean it is there)."""
+    ref = refs.parse_reference(repository)
+    host = ref.domain or "registry-1.docker.io"
+    local = host.split(":")[0] in ("localhost", "127.0.0.1") or host.startswith("127.")
+    conn: http.client.HTTPConnection
+    conn = (http.client.HTTPConnection if local else http.client.HTTPSConnection)(host, timeout=5)
+    try:
+        conn.request("GET", "/v2/")
+        status = conn.getresponse().status
+    except OSError as exc:
+        reason = exc.strerror or exc
+        return f"registry {host} is not reachable ({reason}); start it or check the name"
+    finally:
+        conn.close()
+    if status >= 500:
+        return f"registry {host} answered HTTP {status}"
+    return None

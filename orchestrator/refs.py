@@ -1,0 +1,162 @@
+"""Image references and platform strings, validated by the grammars buildx itself uses.
+
+The reference grammar is transcribed from distribution/reference (grammar in its `reference.go`
+docs): there is no maintained Python port (docker-image-py last shipped years ago), and the
+grammar is short enough that a transcription plus property tests is the safer dependency.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# --- distribution/reference grammar -------------------------------------------------------
+_ALNUM = r"[a-z0-9]+"
+_SEPARATOR = r"(?:[._]|__|[-]+)"
+_PATH_COMPONENT = rf"{_ALNUM}(?:{_SEPARATOR}{_ALNUM})*"
+_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN_NAME = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*"
+_IPV6 = r"\[(?:[a-fA-F0-9:]+)\]"
+_HOST = rf"(?:{_DOMAIN_NAME}|{_IPV6})"
+_DOMAIN = rf"{_HOST}(?::[0-9]+)?"
+TAG_PATTERN = r"[\w][\w.-]{0,127}"
+DIGEST_PATTERN = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
+_NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+REFERENCE_RE = re.compile(
+    rf"^(?P<name>{_NAME})(?::(?P<tag>{TAG_PATTERN}))?(?:@(?P<digest>{DIGEST_PATTERN}))?$"
+)
+TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
+NAME_MAX = 255
+DEFAULT_DOMAIN = "docker.io"
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A parsed image reference. `domain` and `path` are as written (not normalised)."""
+
+    domain: str | None
+    path: str
+    tag: str | None
+    digest: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.domain}/{self.path}" if self.domain else self.path
+
+    def __str__(self) -> str:
+        text = self.name
+        if self.tag:
+            text += f":{self.tag}"
+        if self.digest:
+            text += f"@{self.digest}"
+        return text
+
+    def familiar(self) -> str:
+        """`golang:1.23` for `docker.io/library/golang:1.23` (how people write it)."""
+        domain, path = self.domain, self.path
+        if domain in (None, DEFAULT_DOMAIN, "index.docker.io"):
+            domain = None
+            path = path.removeprefix("library/")
+        return str(Reference(domain, path, self.tag, self.digest))
+
+    def normalized(self) -> Reference:
+        """`docker.io/library/golang:1.23` for `golang:1.23`: the key lock files and mirrors use."""
+        domain = self.domain or DEFAULT_DOMAIN
+        path = self.path
+        if domain == DEFAULT_DOMAIN and "/" not in path:
+            path = f"library/{path}"
+        return Reference(domain, path, self.tag, self.digest)
+
+    def with_digest(self, digest: str) -> Reference:
+        return Reference(self.domain, self.path, self.tag, digest)
+
+
+class InvalidReferenceError(ValueError):
+    """An invalid image reference; the message says which rule it broke."""
+
+
+def _split_domain(name: str) -> tuple[str | None, str]:
+    # The same rule as distribution: the first component is a registry host when it contains
+    # a '.' or a ':', or is 'localhost', or has upper-case letters (paths are lower-case only).
+    first, sep, rest = name.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost" or first != first.lower()):
+        return first, rest
+    return None, name
+
+
+def parse_reference(text: str) -> Reference:
+    """Parse `text` or raise InvalidReferenceError naming the broken rule."""
+    if not text:
+        raise InvalidReferenceError("empty image reference")
+    match = REFERENCE_RE.match(text)
+    if match is None:
+        raise InvalidReferenceError(f"invalid image reference {text!r}: {_why(text)}")
+    name = match.group("name")
+    if len(name) > NAME_MAX:
+        raise InvalidReferenceError(
+            f"invalid image reference {text!r}: name longer than {NAME_MAX}"
+        )
+    domain, path = _split_domain(name)
+    if domain is None and name != name.lower():
+        raise InvalidReferenceError(
+            f"invalid image reference {text!r}: repository must be lowercase"
+        )
+    if domain is not None and not re.fullmatch(_PATH_COMPONENT + rf"(?:/{_PATH_COMPONENT})*", path):
+        raise InvalidReferenceError(
+            f"invalid image reference {text!r}: bad repository path {path!r}"
+        )
+    return Reference(domain, path, match.group("tag"), match.group("digest"))
+
+
+def _why(text: str) -> str:
+    name = text.split("@", 1)[0]
+    last = name.rsplit("/", 1)[-1]
+    if "@" in text and not re.fullmatch(DIGEST_PATTERN, text.split("@", 1)[1]):
+        return "digest must look like sha256:<64 hex digits>"
+    if ":" in last and not TAG_RE.match(last.split(":", 1)[1]):
+        return "tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
+    if name != name.lower() and "/" not in name:
+        return "repository must be lowercase"
+    return "repository must be lowercase letters, digits and separators (., _, __, -)"
+
+
+def is_valid_reference(text: str) -> bool:
+    try:
+        parse_reference(text)
+    except InvalidReferenceError:
+        return False
+    return True
+
+
+def is_valid_tag(tag: str) -> bool:
+    return bool(TAG_RE.match(tag))
+
+
+def sanitize_tag(text: str) -> str:
+    """Make a git branch usable as a tag the way metadata-action does: `feat/x` -> `feat-x`."""
+    cleaned = re.sub(r"[^\w.-]", "-", text).lstrip(".-") or "unknown"
+    return cleaned[:128]
+
+
+# --- platforms ----------------------------------------------------------------------------
+KNOWN_OS = frozenset({"linux", "windows", "darwin", "freebsd"})
+KNOWN_ARCH = frozenset(
+    {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"}
+)
+_VARIANTS = {"arm": {"v5", "v6", "v7"}, "arm64": {"v8"}, "amd64": {"v1", "v2", "v3", "v4"}}
+PLATFORM_RE = re.compile(r"^(?P<os>[a-z0-9]+)/(?P<arch>[a-z0-9]+)(?:/(?P<variant>[a-z0-9]+))?$")
+
+
+def parse_platform(text: str) -> str:
+    """Return the canonical `os/arch[/variant]` string or raise ValueError with the reason."""
+    match = PLATFORM_RE.match(text)
+    if match is None:
+        raise ValueError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/arm64")
+    os_, arch, variant = match.group("os"), match.group("arch"), match.group("variant")
+    if os_ not in KNOWN_OS:
+        raise ValueError(f"invalid platform {text!r}: unknown OS {os_!r}")
+    if arch not in KNOWN_ARCH:
+        raise ValueError(f"invalid platform {text!r}: unknown architecture {arch!r}")
+    if variant is not None and variant not in _VARIANTS.get(arch, set()):
+        raise ValueError(f"invalid platform {text!r}: unknown variant {variant!r} for {arch}")
+    return text

@@ -1,0 +1,128 @@
+"""What a build produced, as data, and its three renderings: console table, JSON, Markdown.
+
+The JSON report is the machine interface for later CI steps (digests as outputs); the Markdown
+goes to $GITHUB_STEP_SUMMARY when that is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from orchestrator import console
+
+
+@dataclass
+class BaseUsed:
+    ref: str
+    source: str
+    digest: str | None
+    locked: bool
+
+
+@dataclass
+class TargetResult:
+    name: str
+    status: str  # "ok" | "failed" | "not finished" | "not started"
+    tags: list[str] = field(default_factory=list)
+    digest: str | None = None
+    platforms: dict[str, str] = field(default_factory=dict)
+    duration_s: float | None = None
+    steps: int = 0
+    cached_steps: int = 0
+    pushed: bool = False
+    base_images: list[BaseUsed] = field(default_factory=list)
+    error: str = ""
+
+
+@dataclass
+class Report:
+    project: str
+    version: str
+    commit: str
+    status: str
+    duration_s: float
+    targets: list[TargetResult]
+    engine: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def write_json(report: Report, path: Path) -> None:
+    """Atomic write: two concurrent runs never leave a half-written report behind."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
+    ) as handle:
+        json.dump(report.to_dict(), handle, indent=2, sort_keys=False)
+        handle.write("\n")
+        tmp = Path(handle.name)
+    tmp.replace(path)
+
+
+def markdown(report: Report) -> str:
+    lines = [
+        f"### {report.project} {report.version} ({report.commit}): {report.status}",
+        "",
+        "| target | status | tags | digest | platforms | cached | time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for t in report.targets:
+        plats = "<br>".join(f"{p} `{d[:19]}`" for p, d in t.platforms.items()) or "-"
+        tags = "<br>".join(f"`{x}`" for x in t.tags) or "-"
+        dur = f"{t.duration_s:.1f}s" if t.duration_s is not None else "-"
+        lines.append(
+            f"| {t.name} | {t.status} | {tags} | `{t.digest or '-'}` | {plats} | "
+            f"{t.cached_steps}/{t.steps} | {dur} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_step_summary(report: Report) -> None:
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            handle.write(markdown(report))
+
+
+def write_github_outputs(report: Report) -> None:
+    """`digest-<target>` and `tags-<target>` as step outputs for later GitHub Actions steps."""
+    target = os.environ.get("GITHUB_OUTPUT")
+    if target:
+        with Path(target).open("a", encoding="utf-8") as handle:
+            for t in report.targets:
+                if t.digest:
+                    handle.write(f"digest-{t.name}={t.digest}\n")
+                handle.write(f"tags-{t.name}={','.join(t.tags)}\n")
+
+
+def print_summary(report: Report) -> None:
+    table = Table(title=f"{report.project} {report.version} ({report.commit})", show_lines=False)
+    for col in ("target", "status", "tags", "digest", "platforms", "cached", "time"):
+        table.add_column(col, overflow="fold")
+    for t in report.targets:
+        table.add_row(
+            t.name,
+            t.status,
+            "\n".join(t.tags) or "-",
+            t.digest or "-",
+            "\n".join(f"{p} {d[:19]}" for p, d in t.platforms.items()) or "-",
+            f"{t.cached_steps}/{t.steps}",
+            f"{t.duration_s:.1f}s" if t.duration_s is not None else "-",
+        )
+    console.err.print(table)
+    for t in report.targets:
+        for base in t.base_images:
+            state = "locked" if base.locked else "unlocked"
+            console.plain(
+                f"  {t.name}: base {base.ref} <- {base.source}"
+                f"{'@' + base.digest if base.digest else ''} ({state})"
+            )

@@ -1,0 +1,38 @@
+"""Checks that the inputs a build needs exist, without ever reading a secret's value.
+
+Run before any build (exit 2, nothing started); `plan` shows the same problems as warnings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from orchestrator.plan import Plan
+
+
+def problems(plan: Plan, environ: dict[str, str] | None = None) -> list[str]:
+    env = os.environ if environ is None else environ
+    out: list[str] = []
+    for t in plan.targets:
+        for secret in t.secrets:
+            if secret.source == "env" and secret.name not in env:
+                out.append(
+                    f"{t.name}: secret {secret.id!r} needs environment variable {secret.name}, "
+                    "which is not set (export it, or mark the secret `required: false`)"
+                )
+            if secret.source == "file" and not Path(secret.name).is_file():
+                out.append(
+                    f"{t.name}: secret {secret.id!r} needs file {secret.name}, which does not "
+                    "exist (create it, or mark the secret `required: false`)"
+                )
+        for ssh in t.ssh:
+            missing = [p for p in ssh.paths if not Path(p).exists()]
+            if missing:
+                out.append(f"{t.name}: ssh {ssh.id!r}: {', '.join(missing)} not found")
+            if not ssh.paths and not env.get("SSH_AUTH_SOCK"):
+                out.append(
+                    f"{t.name}: ssh {ssh.id!r} needs an agent (SSH_AUTH_SOCK is not set); "
+                    "start ssh-agent, list key paths, or mark it `required: false`"
+                )
+    return out

@@ -1,0 +1,104 @@
+"""Load YAML into plain data while remembering where every key and item came from.
+
+PyYAML's loaders throw positions away and silently keep the last of duplicate keys. We compose
+the node tree ourselves, so that every validation error can name `file:line` and the key path,
+and a duplicated key is an error instead of a surprise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestrator.errors import ManifestError
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class Located:
+    """Plain data plus `line_of`: key path -> 1-based line."""
+
+    data: Any
+    path: Path
+    lines: dict[Loc, int] = field(default_factory=dict)
+
+    def line_of(self, loc: Loc) -> int:
+        """The line of the deepest known prefix of `loc` (errors often point below a key)."""
+        for end in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:end]))
+            if line is not None:
+                return line
+        return 1
+
+
+def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
+    out.lines.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _convert(key_node, (*loc, "<key>"), out)
+            out.lines.pop((*loc, "<key>"), None)
+            if not isinstance(key, str | int | float | bool):
+                raise ManifestError(
+                    f"{out.path}:{key_node.start_mark.line + 1}: keys must be plain scalars"
+                )
+            skey = str(key)
+            if skey in result:
+                raise ManifestError(
+                    f"{out.path}:{key_node.start_mark.line + 1}: {_dotted((*loc, skey))}: "
+                    "duplicate key (the first one would be silently ignored)"
+                )
+            out.lines[(*loc, skey)] = key_node.start_mark.line + 1
+            result[skey] = _convert(value_node, (*loc, skey), out)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, (*loc, i), out) for i, item in enumerate(node.value)]
+    if node.tag == "tag:yaml.org,2002:float":
+        # A build manifest has no real floats, only versions: `GO_VERSION: 1.20` must stay "1.20".
+        return str(node.value)
+    # Other scalars: the safe constructor applies the YAML 1.1 core types (int, bool, null...).
+    return yaml.SafeLoader("").construct_object(node, deep=True)
+
+
+def _dotted(loc: Loc) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def dotted(loc: Loc) -> str:
+    """`targets.production.tags[2]` for a key path."""
+    return _dotted(loc)
+
+
+def load(path: Path) -> Located:
+    """Read `path`; a syntax error becomes one `file:line:col: cause` line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ManifestError(
+            f"{path}: no such file (create it, or point --file at your manifest)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ManifestError(f"{path}: cannot read: {exc}") from None
+    return loads(text, path)
+
+
+def loads(text: str, path: Path) -> Located:
+    """Parse YAML text that claims to come from `path` (used by tests with in-memory files)."""
+    out = Located(data=None, path=path)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ManifestError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
+    except yaml.YAMLError as exc:
+        raise ManifestError(f"{path}: invalid YAML: {exc}") from None
+    out.data = {} if node is None else _convert(node, (), out)
+    return out

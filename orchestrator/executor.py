@@ -173,6 +173,33 @@ class BakeRun:
     interrupted: bool = False
 
 
+def bake_with_retry(
+    definition_file: Path,
+    targets: Sequence[str],
+    metadata_file: Path,
+    on_line: Callable[[str], None],
+    *,
+    builder: str | None = None,
+    attempts: int = 3,
+    backoff: float = 2.0,
+) -> BakeRun:
+    """Run bake; when it failed only because the registry answered 5xx, run it again.
+
+    Everything built is cached, so a retry costs the push, not the build. Auth errors and build
+    errors are never retried.
+    """
+    run = bake(definition_file, targets, metadata_file, on_line, builder=builder)
+    for attempt in range(1, attempts):
+        text = "\n".join(run.other_lines[-20:])
+        transient = any(s in text for s in RETRYABLE) and not any(s in text for s in NOT_RETRYABLE)
+        if run.returncode == 0 or run.interrupted or not transient:
+            break
+        on_line(f"registry error, retrying bake ({attempt + 1}/{attempts})\n")
+        time.sleep(backoff * attempt)
+        run = bake(definition_file, targets, metadata_file, on_line, builder=builder)
+    return run
+
+
 def bake(
     definition_file: Path,
     targets: Sequence[str],
@@ -197,6 +224,7 @@ def bake(
     argv += list(targets)
     running = spawn(argv)
     interrupted = False
+    tail: list[str] = []
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -205,6 +233,8 @@ def bake(
     try:
         for line in running.lines():
             on_line(line)
+            if not line.startswith((" ", "{", "}", "\t")):
+                tail = [*tail[-40:], line.rstrip()]
         running.proc.wait()
     except KeyboardInterrupt:
         interrupted = True
@@ -215,7 +245,7 @@ def bake(
     if metadata_file.is_file() and metadata_file.stat().st_size:
         with contextlib.suppress(json.JSONDecodeError):
             metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
-    return BakeRun(running.proc.returncode, metadata, interrupted=interrupted)
+    return BakeRun(running.proc.returncode, metadata, tail, interrupted=interrupted)
 
 
 def print_bake(definition_file: Path, targets: Sequence[str]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from rich.live import Live
 from rich.table import Table
 
 from orchestrator import console
-from orchestrator.progress import Tracker
+from orchestrator.progress import Tracker, is_failure
 
 
 class Display:
@@ -37,7 +37,7 @@ class Display:
     def feed(self, line: str) -> None:
         for step in self.tracker.feed(line):
             if self.plain:
-                mark = "CACHED" if step.cached else ("ERROR" if step.error else "done")
+                mark = "CACHED" if step.cached else ("ERROR" if is_failure(step) else "done")
                 elapsed = time.monotonic() - self.started
                 console.plain(f"[{step.target or '-'}] {elapsed:6.1f}s {mark:6} {step.name}")
         if self.live is not None:

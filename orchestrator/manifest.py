@@ -263,9 +263,11 @@ def _message(err: Any) -> str:
     if kind == "missing":
         return "required key is missing"
     msg = str(err["msg"])
-    msg = msg.removeprefix("Value error, ")
-    if kind.endswith("_type") or kind in ("literal_error", "string_pattern_mismatch"):
-        msg += f" (got {err.get('input')!r})"
+    if msg.startswith("Value error, "):
+        return msg.removeprefix("Value error, ")  # our validators already name the value
+    value = err.get("input")
+    if isinstance(value, str | int | float | bool | list) and not isinstance(value, dict):
+        msg += f" (got {value!r})"
     return msg
 
 
@@ -274,7 +276,7 @@ def errors_to_lines(exc: ValidationError, located: yamlsrc.Located, prefix: str 
     found: dict[tuple[str | int, ...], tuple[int, str]] = {}
     for err in exc.errors():
         loc = tuple(_kebab(p) if isinstance(p, str) else p for p in err["loc"])
-        if err["type"] != "extra_forbidden":
+        if err["type"] not in ("extra_forbidden", "missing"):
             # Trailing parts that name no key of the file are pydantic's union branches.
             while loc and loc not in located.lines:
                 loc = loc[:-1]

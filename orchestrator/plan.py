@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from orchestrator import dockerfile, refs, tags, variables, yamlsrc
 from orchestrator.errors import ManifestError, UserError
 from orchestrator.gitinfo import GitInfo
-from orchestrator.manifest import Manifest, TargetSpec, errors_to_lines
+from orchestrator.manifest import Manifest, TargetSpec
 from orchestrator.overrides import Override
 
 OCI = "org.opencontainers.image"
@@ -200,8 +200,17 @@ def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]
     return labels
 
 
+def staging_tag(target: str) -> str:
+    return f"orchestrator-staging-{target}"
+
+
 def _outputs(
-    kinds: Sequence[str], repository: str, full_tags: Sequence[str], root: Path, reproducible: bool
+    kinds: Sequence[str],
+    repository: str,
+    full_tags: Sequence[str],
+    root: Path,
+    reproducible: bool,
+    target: str,
 ) -> tuple[list[str], bool, bool]:
     specs: list[str] = []
     push = load = False
@@ -210,11 +219,10 @@ def _outputs(
         name, _, dest = kind.partition(":")
         if name == "push":
             push = True
-            # Push by digest only; tags are attached after every target succeeded, so a failed or
-            # interrupted run never leaves a release tag pointing at a half-built set of images.
-            specs.append(
-                f"type=image,name={repository},push-by-digest=true,name-canonical=true,push=true"
-            )
+            # Pushed under a per-target staging tag; release tags are attached (by digest, from the
+            # metadata file) only after every target built, so a failed or interrupted run never
+            # moves a release tag. The docker driver cannot push-by-digest, hence the staging tag.
+            specs.append(f"type=image,name={repository}:{staging_tag(target)},push=true")
         elif name == "load":
             load = True
             specs.append("type=docker")
@@ -293,8 +301,10 @@ def _resolve_target(
         spec = TargetSpec.model_validate(raw)
     except ValidationError as exc:
         # Only overrides can make a valid manifest invalid here: say which --set did it.
-        lines = errors_to_lines(exc, located, prefix=f"(after --set) targets.{name}.")
-        raise ManifestError(f"targets.{name}: invalid after overrides", problems=lines) from None
+        raise ManifestError(
+            f"targets.{name}: invalid after --set overrides",
+            problems=_override_errors(exc, name, overrides, located),
+        ) from None
 
     notes: list[str] = []
     stage = spec.stage or name
@@ -342,6 +352,7 @@ def _resolve_target(
         full_tags,
         root,
         reproducible,
+        name,
     )
     provenance: str | None
     if reproducible:
@@ -383,6 +394,25 @@ def _resolve_target(
         base_images=tuple(base_images),
         notes=tuple(notes),
     )
+
+
+def _override_errors(
+    exc: ValidationError, name: str, overrides: Sequence[Override], located: yamlsrc.Located
+) -> list[str]:
+    lines = []
+    for err in exc.errors():
+        head = str(err["loc"][0]).replace("_", "-").rstrip("-") if err["loc"] else ""
+        culprit = next(
+            (o for o in reversed(overrides) if o.applies_to(name) and o.key.split(".")[0] == head),
+            None,
+        )
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if culprit is not None:
+            lines.append(f"--set {culprit.text}: {msg}")
+        else:
+            line = located.line_of(("targets", name, head))
+            lines.append(f"{located.path}:{line}: targets.{name}.{head}: {msg}")
+    return lines
 
 
 def _arg_text(value: str | int | bool) -> str:

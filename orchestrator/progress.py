@@ -48,7 +48,20 @@ class TargetProgress:
 
     @property
     def failed(self) -> list[Step]:
-        return [s for s in self.steps.values() if s.error]
+        return [s for s in self.steps.values() if is_failure(s)]
+
+
+def is_failure(step: Step) -> bool:
+    """A step error that failed the build, not BuildKit's own bookkeeping.
+
+    BuildKit cancels duplicate vertices (same step for two platforms or targets) with "context
+    canceled", and a first build has no registry cache to import yet: neither is the cause.
+    """
+    if not step.error:
+        return False
+    if "context canceled" in step.error:
+        return False
+    return not step.name.startswith("importing cache manifest")
 
 
 class Tracker:
@@ -61,6 +74,8 @@ class Tracker:
         self.logs: dict[str, list[str]] = {}
         self.log_tail = log_tail
         self.other_lines: list[str] = []
+        self._buffer = ""
+        self._decoder = json.JSONDecoder()
 
     def _target_of(self, name: str) -> str | None:
         if self.single:
@@ -71,16 +86,32 @@ class Tracker:
         return None
 
     def feed(self, line: str) -> list[Step]:
-        """Feed one line; returns the steps that completed with it (for plain progress)."""
-        try:
-            status = json.loads(line)
-        except json.JSONDecodeError:
+        """Feed one line of output; returns the steps completed by it (for plain progress).
+
+        buildx 0.13 pretty-prints each SolveStatus over many lines, and prints plain text (the
+        final `ERROR: ...`) in between, so objects are cut out of a buffer as they complete.
+        """
+        if not self._buffer and not line.lstrip().startswith("{"):
             if line.strip():
                 self.other_lines.append(line.rstrip())
             return []
-        if not isinstance(status, dict):
-            return []
-        return self._apply(status)
+        self._buffer += line
+        completed: list[Step] = []
+        while self._buffer:
+            text = self._buffer.lstrip()
+            try:
+                status, end = self._decoder.raw_decode(text)
+            except json.JSONDecodeError:
+                if len(text) > 64 * 1024 * 1024:  # not JSON after all: don't grow forever
+                    self.other_lines.append(text[:200])
+                    self._buffer = ""
+                break
+            self._buffer = text[end:]
+            if isinstance(status, dict):
+                completed += self._apply(status)
+            if not self._buffer.strip():
+                self._buffer = ""
+        return completed
 
     def _apply(self, status: dict[str, Any]) -> list[Step]:
         now = time.monotonic()
@@ -119,7 +150,7 @@ class Tracker:
         tp = self.targets[target]
         out: list[str] = []
         for digest, step in tp.steps.items():
-            if step.error:
+            if is_failure(step):
                 out.append(f"{step.name}: {step.error}")
                 out.extend(f"  | {line}" for line in self.logs.get(digest, [])[-15:])
         return out

@@ -18,7 +18,7 @@ from rich.table import Table
 from orchestrator import console
 
 
-@dataclass
+@dataclass(frozen=True)
 class BaseUsed:
     ref: str
     source: str
@@ -105,6 +105,9 @@ def write_github_outputs(report: Report) -> None:
 
 
 def print_summary(report: Report) -> None:
+    if not console.err.is_terminal:
+        _print_plain(report)
+        return
     table = Table(title=f"{report.project} {report.version} ({report.commit})", show_lines=False)
     for col in ("target", "status", "tags", "digest", "platforms", "cached", "time"):
         table.add_column(col, overflow="fold")
@@ -126,3 +129,24 @@ def print_summary(report: Report) -> None:
                 f"  {t.name}: base {base.ref} <- {base.source}"
                 f"{'@' + base.digest if base.digest else ''} ({state})"
             )
+
+
+def _print_plain(report: Report) -> None:
+    """CI logs: one fact per line, nothing wrapped, easy to grep."""
+    console.plain(
+        f"{report.project} {report.version} ({report.commit}): {report.status} "
+        f"in {report.duration_s:.1f}s"
+    )
+    for t in report.targets:
+        dur = f"{t.duration_s:.1f}s" if t.duration_s is not None else "-"
+        console.plain(f"  {t.name}: {t.status}, {t.cached_steps}/{t.steps} steps cached, {dur}")
+        if t.digest:
+            console.plain(f"    digest {t.digest}")
+        for plat, digest in t.platforms.items():
+            console.plain(f"    {plat} {digest}")
+        for tag in t.tags:
+            console.plain(f"    tag {tag}")
+        for base in t.base_images:
+            state = "locked" if base.locked else "unlocked"
+            pin = f"@{base.digest}" if base.digest else ""
+            console.plain(f"    base {base.ref} <- {base.source}{pin} ({state})")

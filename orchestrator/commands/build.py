@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     tracker = Tracker(names)
     started = time.monotonic()
     with Display(tracker, plain=ci) as display:
-        result = executor.bake(definition, names, metadata, display.feed, builder=args.builder)
+        result = executor.bake_with_retry(
+            definition, names, metadata, display.feed, builder=args.builder
+        )
     elapsed = time.monotonic() - started
 
     report = Report(

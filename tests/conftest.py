@@ -1,0 +1,117 @@
+"""Test harness: unit tests need nothing; integration tests need the real engine.
+
+The `engine` session fixture uses the engine `. .engine/env` points at, or starts one with
+`engine/up.sh`. Under CI=true an engine that cannot be reached FAILS the run: a skipped
+integration suite must never look green.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.integration)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`export KEY=value` / `KEY=value` lines (the formats of .engine/env and images.env)."""
+    out: dict[str, str] = {}
+    if not path.is_file():
+        return out
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        line = line.removeprefix("export ").strip()
+        key, eq, value = line.partition("=")
+        if eq:
+            out[key.strip()] = value.strip().strip("'\"")
+    return out
+
+
+@dataclass(frozen=True)
+class Engine:
+    env: dict[str, str]  # full environment for subprocesses (DOCKER_HOST set)
+    registry: str  # host:port of the local registry
+    images: dict[str, str]  # engine/images.env
+
+    def run(
+        self, *argv: str, check: bool = True, cwd: Path | None = None, timeout: float = 900
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            list(argv),
+            env=self.env,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and proc.returncode != 0:
+            pytest.fail(f"{' '.join(argv)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def unique_repo(self, name: str) -> str:
+        return f"{self.registry}/test-{uuid.uuid4().hex[:8]}/{name}"
+
+
+def _reachable(env: dict[str, str]) -> bool:
+    try:
+        proc = subprocess.run(
+            ["docker", "info", "--format", "{{.ServerVersion}}"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def _engine_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(read_env_file(ROOT / ".engine" / "env"))
+    env.setdefault("NO_COLOR", "1")
+    return env
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    env = _engine_env()
+    if not _reachable(env):
+        # Bring it up ourselves (idempotent); this is what `make engine` runs.
+        proc = subprocess.run(
+            ["bash", str(ROOT / "engine" / "up.sh")],
+            capture_output=True,
+            text=True,
+            timeout=3600,
+            check=False,
+        )
+        env = _engine_env()
+        if proc.returncode != 0 or not _reachable(env):
+            message = (
+                "docker engine not reachable and engine/up.sh could not start it:\n"
+                f"{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+            )
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail(message)  # under CI a missing engine is a failure, never a skip
+            pytest.skip(message)
+    images = read_env_file(ROOT / "engine" / "images.env")
+    return Engine(
+        env=env,
+        registry=env.get("ORCH_REGISTRY", images.get("REGISTRY", "localhost:5000")),
+        images=images,
+    )

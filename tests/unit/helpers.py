@@ -1,0 +1,89 @@
+"""In-memory manifests for plan tests: a temp dir with builds.yaml + Dockerfile, no daemon."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from orchestrator import manifest, plan, yamlsrc
+from orchestrator.gitinfo import GitInfo
+from orchestrator.overrides import parse as parse_override
+
+GIT = GitInfo(
+    commit="0123456789abcdef0123456789abcdef01234567",
+    short="0123456",
+    branch="main",
+    dirty=False,
+    tag="v1.2.3",
+    commit_time=1700000000,
+    version="1.2.3",
+)
+
+DOCKERFILE = """\
+ARG GO_IMAGE=golang:1.23-bookworm
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS builder
+RUN --mount=type=secret,id=token,required=false echo build
+FROM ${GO_IMAGE} AS development
+CMD ["sh"]
+FROM scratch AS production
+COPY --from=builder /out/app /app
+USER 10001:10001
+ENTRYPOINT ["/app"]
+"""
+
+BASE = """\
+version: 1
+project:
+  name: app
+  image: localhost:5000/app
+defaults:
+  args: {VERSION: "${VERSION}", GIT_COMMIT: "${GIT_COMMIT}"}
+  labels: {team: core}
+  platforms: [linux/amd64]
+targets:
+  development:
+    stage: development
+    tags: [dev]
+    outputs: [load]
+  production:
+    stage: production
+    platforms: [linux/amd64, linux/arm64]
+    tags: [semver, latest, sha]
+    outputs: [push]
+    args: {EXTRA: "1"}
+    secrets: [{id: token, env: TOKEN}]
+groups:
+  default: [production]
+  all: [development, production]
+"""
+
+
+def write_project(tmp: Path, yaml_text: str = BASE, dockerfile: str = DOCKERFILE) -> Path:
+    (tmp / "Dockerfile").write_text(dockerfile, encoding="utf-8")
+    path = tmp / "builds.yaml"
+    path.write_text(textwrap.dedent(yaml_text), encoding="utf-8")
+    return path
+
+
+def resolve(
+    path: Path,
+    names: list[str] | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    cli: dict[str, str] | None = None,
+    sets: list[str] | None = None,
+    git: GitInfo = GIT,
+    lock: plan.LockView | None = None,
+) -> plan.Plan:
+    located = yamlsrc.load(path)
+    man = manifest.validate(located)
+    return plan.resolve(
+        man,
+        located,
+        git,
+        names=names or [],
+        environ={"TOKEN": "x"} if env is None else env,
+        cli_vars=cli or {},
+        overrides=[parse_override(s) for s in sets or []],
+        lock=lock,
+    )

@@ -1,0 +1,274 @@
+"""Plans resolved from in-memory manifests: merge order, variables, tags, mirrors, lock, argv."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator import argv
+from orchestrator.errors import ManifestError, UserError
+from orchestrator.plan import LockView
+
+from .helpers import BASE, GIT, resolve, write_project
+
+DIGEST = "sha256:" + "a" * 64
+
+
+def test_default_group_and_group_expansion(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    assert [t.name for t in resolve(path).targets] == ["production"]
+    assert [t.name for t in resolve(path, ["all"]).targets] == ["development", "production"]
+    with pytest.raises(UserError, match="no target or group named 'nope'"):
+        resolve(path, ["nope"])
+
+
+def test_merge_order_defaults_then_target_then_overrides(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    prod = resolve(path, ["production"]).target("production")
+    # mappings merge by key; lists replace
+    assert prod.args == {"VERSION": "1.2.3", "GIT_COMMIT": "0123456", "EXTRA": "1"}
+    assert prod.platforms == ("linux/amd64", "linux/arm64")
+    assert prod.labels["team"] == "core"
+    dev = resolve(path, ["development"]).target("development")
+    assert dev.platforms == ("linux/amd64",)  # from defaults
+    over = resolve(
+        path,
+        ["production"],
+        sets=["production.platforms=linux/arm64", "*.args.EXTRA=2", "production.labels.team=x"],
+    ).target("production")
+    assert over.platforms == ("linux/arm64",)
+    assert over.args["EXTRA"] == "2"
+    assert over.labels["team"] == "x"
+
+
+def test_invalid_override_value_is_reported_with_its_key(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    with pytest.raises(ManifestError) as info:
+        resolve(path, ["production"], sets=["production.platforms=linux/arm65"])
+    assert info.value.problems == (
+        "--set production.platforms=linux/arm65: invalid platform 'linux/arm65': "
+        "unknown architecture 'arm65'",
+    )
+    with pytest.raises(UserError, match="unknown key 'platfrom'"):
+        resolve(path, sets=["production.platfrom=x"])
+    with pytest.raises(UserError, match="no target matches 'prod'"):
+        resolve(path, sets=["prod.tags=x"])
+
+
+def test_variables_precedence_git_then_manifest_then_env_then_cli(tmp_path: Path) -> None:
+    text = BASE.replace("version: 1\n", "version: 1\nvariables:\n  REGISTRY: reg.example:5000\n")
+    text = text.replace("image: localhost:5000/app", "image: ${REGISTRY}/app")
+    path = write_project(tmp_path, text)
+    plan = resolve(path)
+    assert plan.target("production").repository == "reg.example:5000/app"
+    plan = resolve(path, env={"TOKEN": "x", "REGISTRY": "env.example", "VERSION": "2.0.0"})
+    assert plan.target("production").repository == "env.example/app"
+    assert plan.variables["VERSION"] == "2.0.0"
+    plan = resolve(path, env={"TOKEN": "x", "VERSION": "2.0.0"}, cli={"VERSION": "3.1.0"})
+    assert plan.target("production").args["VERSION"] == "3.1.0"
+    assert plan.target("production").tags == (
+        "reg.example:5000/app:3.1.0",
+        "reg.example:5000/app:3.1",
+        "reg.example:5000/app:3",
+        "reg.example:5000/app:latest",
+        "reg.example:5000/app:sha-0123456",
+    )
+
+
+def test_undeclared_env_var_does_not_override(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    plan = resolve(path, env={"TOKEN": "x", "SOMETHING": "1"})
+    assert "SOMETHING" not in plan.variables
+
+
+def test_prerelease_gets_no_latest_and_no_short_tags(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    prod = resolve(path, cli={"VERSION": "1.3.0-rc.1"}).target("production")
+    assert prod.tags == ("localhost:5000/app:1.3.0-rc.1", "localhost:5000/app:sha-0123456")
+
+
+def test_unknown_variable_names_its_place(tmp_path: Path) -> None:
+    path = write_project(tmp_path, BASE.replace("tags: [dev]", 'tags: ["${NOPE}"]'))
+    with pytest.raises(ManifestError, match=r"targets.development.tags: .*NOPE"):
+        resolve(path, ["development"])
+
+
+def test_invalid_tag_after_expansion(tmp_path: Path) -> None:
+    path = write_project(tmp_path, BASE.replace("tags: [dev]", 'tags: ["bad tag"]'))
+    with pytest.raises(
+        ManifestError, match=r"builds.yaml:\d+: targets.development.tags: tag 'bad tag'"
+    ):
+        resolve(path, ["development"])
+
+
+def test_missing_stage_names_the_manifest_line_and_known_stages(tmp_path: Path) -> None:
+    path = write_project(tmp_path, BASE.replace("stage: production", "stage: prod"))
+    with pytest.raises(ManifestError) as info:
+        resolve(path)
+    assert info.value.message == (
+        f"{path}:15: targets.production.stage: {tmp_path / 'Dockerfile'}: no stage named 'prod' "
+        "(stages: builder, development, production)"
+    )
+
+
+def test_invalid_repository(tmp_path: Path) -> None:
+    path = write_project(tmp_path, BASE.replace("localhost:5000/app", "localhost:5000/App!"))
+    with pytest.raises(ManifestError, match="invalid image reference"):
+        resolve(path)
+
+
+def test_oci_labels_are_filled_from_git_and_are_reproducible(tmp_path: Path) -> None:
+    labels = resolve(write_project(tmp_path)).target("production").labels
+    assert labels["org.opencontainers.image.version"] == "1.2.3"
+    assert labels["org.opencontainers.image.revision"] == GIT.commit
+    assert labels["org.opencontainers.image.created"] == "2023-11-14T22:13:20Z"  # commit time
+    assert labels["org.opencontainers.image.title"] == "app"
+
+
+def test_mirror_and_lock_become_named_contexts(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "version: 1\n",
+        "version: 1\nmirrors:\n  golang:1.23-bookworm: localhost:5000/library/golang:1.23-bookworm\n",
+    )
+    path = write_project(tmp_path, text)
+    dev = resolve(path, ["development"]).target("development")
+    assert dev.build_contexts == {
+        "golang:1.23-bookworm": "docker-image://localhost:5000/library/golang:1.23-bookworm"
+    }
+    lock = LockView({"docker.io/library/golang:1.23-bookworm": ("x", DIGEST)})
+    dev = resolve(path, ["development"], lock=lock).target("development")
+    assert dev.build_contexts["golang:1.23-bookworm"] == (
+        f"docker-image://localhost:5000/library/golang:1.23-bookworm@{DIGEST}"
+    )
+    assert dev.base_images[0].digest == DIGEST
+
+
+def test_only_stages_the_target_builds_contribute_base_images(tmp_path: Path) -> None:
+    plan = resolve(write_project(tmp_path), ["all"])
+    assert [(b.ref, b.stage) for b in plan.target("production").base_images] == [
+        ("golang:1.23-bookworm", "builder")
+    ]
+    assert [(b.ref, b.stage) for b in plan.target("development").base_images] == [
+        ("golang:1.23-bookworm", "development")
+    ]
+
+
+def test_push_goes_to_a_staging_tag_and_release_tags_are_published_after(tmp_path: Path) -> None:
+    prod = resolve(write_project(tmp_path)).target("production")
+    assert prod.outputs == (
+        "type=image,name=localhost:5000/app:orchestrator-staging-production,push=true",
+    )
+    cmd = argv.build_argv(prod)
+    assert "--tag" not in cmd
+    assert argv.publish_argv(prod, DIGEST) == [
+        "docker",
+        "buildx",
+        "imagetools",
+        "create",
+        "--tag",
+        "localhost:5000/app:1.2.3",
+        "--tag",
+        "localhost:5000/app:1.2",
+        "--tag",
+        "localhost:5000/app:1",
+        "--tag",
+        "localhost:5000/app:latest",
+        "--tag",
+        "localhost:5000/app:sha-0123456",
+        f"localhost:5000/app@{DIGEST}",
+    ]
+
+
+def test_exact_build_argv(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "    outputs: [load]\n",
+        "    outputs: [load]\n    provenance: true\n"
+        "    cache: {from: ['type=local,src=/c'], to: ['type=local,dest=/c']}\n"
+        "    ssh: [{id: default}]\n    no-cache: true\n",
+    )
+    dev = resolve(write_project(tmp_path, text), ["development"]).target("development")
+    assert argv.build_argv(dev) == [
+        "docker",
+        "buildx",
+        "build",
+        "--file",
+        str(tmp_path / "Dockerfile"),
+        "--target",
+        "development",
+        "--platform",
+        "linux/amd64",
+        "--build-arg",
+        "GIT_COMMIT=0123456",
+        "--build-arg",
+        "VERSION=1.2.3",
+        "--label",
+        "org.opencontainers.image.created=2023-11-14T22:13:20Z",
+        "--label",
+        f"org.opencontainers.image.revision={GIT.commit}",
+        "--label",
+        "org.opencontainers.image.title=app",
+        "--label",
+        "org.opencontainers.image.version=1.2.3",
+        "--label",
+        "team=core",
+        "--tag",
+        "localhost:5000/app:dev",
+        "--ssh",
+        "default",
+        "--cache-from",
+        "type=local,src=/c",
+        "--cache-to",
+        "type=local,dest=/c",
+        "--output",
+        "type=docker",
+        "--provenance=mode=min",  # `true` means min here, never buildx's max
+        "--no-cache",
+        str(tmp_path),
+    ]
+
+
+def test_secrets_appear_by_id_and_source_only(tmp_path: Path) -> None:
+    plan = resolve(write_project(tmp_path), env={"TOKEN": "s3cr3t-value"})
+    text = json.dumps(plan.to_dict()) + json.dumps(argv.bake_definition(plan))
+    assert "id=token,env=TOKEN" in text
+    assert "s3cr3t-value" not in text
+
+
+def test_optional_secret_missing_is_skipped_with_a_note(tmp_path: Path) -> None:
+    text = BASE.replace(
+        "secrets: [{id: token, env: TOKEN}]", "secrets: [{id: token, env: TOKEN, required: false}]"
+    )
+    prod = resolve(write_project(tmp_path, text), env={}).target("production")
+    assert prod.secrets == ()
+    assert prod.notes == ("secret 'token' skipped: env TOKEN not available",)
+
+
+def test_bake_definition_matches_build_argv(tmp_path: Path) -> None:
+    plan = resolve(write_project(tmp_path), ["all"])
+    bake = argv.bake_definition(plan)
+    assert bake["group"]["default"]["targets"] == ["development", "production"]
+    for t in plan.targets:
+        entry = bake["target"][t.name]
+        cmd = argv.build_argv(t)
+        assert entry["target"] == cmd[cmd.index("--target") + 1]
+        assert entry.get("output") == [cmd[i + 1] for i, a in enumerate(cmd) if a == "--output"]
+        assert entry.get("secret", []) == [cmd[i + 1] for i, a in enumerate(cmd) if a == "--secret"]
+        assert [f"{k}={v}" for k, v in entry.get("args", {}).items()] == [
+            cmd[i + 1] for i, a in enumerate(cmd) if a == "--build-arg"
+        ]
+
+
+def test_reproducible_sets_epoch_rewrites_timestamps_and_disables_provenance(
+    tmp_path: Path,
+) -> None:
+    text = BASE.replace(
+        "    outputs: [load]\n", "    outputs: ['oci:dist/dev.tar']\n    reproducible: true\n"
+    )
+    dev = resolve(write_project(tmp_path, text), ["development"]).target("development")
+    assert dev.args["SOURCE_DATE_EPOCH"] == "1700000000"
+    assert dev.outputs == (
+        f"type=oci,dest={tmp_path / 'dist/dev.tar'},name=localhost:5000/app:dev,rewrite-timestamp=true",
+    )
+    assert dev.provenance == "false"

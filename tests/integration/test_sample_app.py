@@ -1,0 +1,193 @@
+"""Issue 3: sample-go-app built by the orchestrator for amd64+arm64, pushed, run, probed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from orchestrator import gitinfo
+from tests.conftest import ROOT, Engine
+
+from .orchestrate import orchestrator
+
+VERSION = "4.5.6"
+
+
+@pytest.fixture(scope="module")
+def released(engine: Engine) -> dict[str, object]:
+    """One release of the production target to a private repository, shared by the tests."""
+    registry = engine.unique_repo("rel").rsplit("/", 1)[0]
+    report = ROOT / ".orchestrator" / f"test-sample-{registry.rsplit('/', 1)[-1]}.json"
+    orchestrator(
+        engine,
+        "build",
+        "production",
+        "--var",
+        f"VERSION={VERSION}",
+        "--var",
+        f"REGISTRY={registry}",
+        "--report",
+        str(report),
+    )
+    data = json.loads(report.read_text())
+    return {"repo": f"{registry}/sample-go-app", "report": data}
+
+
+def test_release_tags_and_both_platforms(engine: Engine, released: dict[str, object]) -> None:
+    repo = released["repo"]
+    for tag in (VERSION, "4.5", "4", "latest"):
+        raw = json.loads(
+            engine.run("docker", "buildx", "imagetools", "inspect", "--raw", f"{repo}:{tag}").stdout
+        )
+        plats = {
+            f"{m['platform']['os']}/{m['platform']['architecture']}"
+            for m in raw["manifests"]
+            if m["platform"]["os"] != "unknown"
+        }
+        assert plats == {"linux/amd64", "linux/arm64"}
+
+
+@pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
+def test_image_prints_release_version_and_git_commit(
+    engine: Engine, released: dict[str, object], platform: str
+) -> None:
+    commit = gitinfo.read(ROOT).short
+    out = engine.run(
+        "docker",
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--platform",
+        platform,
+        f"{released['repo']}:{VERSION}",
+        "--version",
+    )
+    assert out.stdout.strip() == f"sample-go-app {VERSION} (commit {commit})"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, attempts: int = 50) -> str:
+    last: Exception | None = None
+    for _ in range(attempts):  # bounded: ~10 s
+        try:
+            with urllib.request.urlopen(url, timeout=2) as resp:  # noqa: S310 - 127.0.0.1 only
+                return str(resp.read().decode())
+        except OSError as exc:
+            last = exc
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered: {last}")
+
+
+def test_production_container_health_user_and_graceful_stop(
+    engine: Engine, released: dict[str, object]
+) -> None:
+    port = _free_port()
+    name = f"sample-{port}"
+    engine.run(
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        f"{released['repo']}:{VERSION}",
+    )
+    try:
+        body = json.loads(_get(f"http://127.0.0.1:{port}/health"))
+        assert body["status"] == "ok"
+        assert body["version"] == VERSION
+        user = engine.run("docker", "inspect", "--format", "{{.Config.User}}", name).stdout.strip()
+        assert user == "10001:10001"
+        status = ""
+        for _ in range(60):  # bounded: HEALTHCHECK interval is 5 s
+            status = engine.run(
+                "docker", "inspect", "--format", "{{.State.Health.Status}}", name
+            ).stdout.strip()
+            if status == "healthy":
+                break
+            time.sleep(0.5)
+        assert status == "healthy"
+        # -t 2: docker sends SIGKILL after 2 s; exit code 0 proves a graceful SIGTERM exit in time.
+        engine.run("docker", "stop", "-t", "2", name)
+        code = engine.run(
+            "docker", "inspect", "--format", "{{.State.ExitCode}}", name
+        ).stdout.strip()
+        assert code == "0"
+    finally:
+        engine.run("docker", "rm", "-f", name, check=False)
+
+
+def test_production_image_is_small(engine: Engine, released: dict[str, object]) -> None:
+    report = released["report"]
+    assert isinstance(report, dict)
+    amd64 = next(t for t in report["targets"] if t["name"] == "production")["platforms"][
+        "linux/amd64"
+    ]
+    raw = json.loads(
+        engine.run(
+            "docker", "buildx", "imagetools", "inspect", "--raw", f"{released['repo']}@{amd64}"
+        ).stdout
+    )
+    size = sum(layer["size"] for layer in raw["layers"])
+    assert size < 10 * 1024 * 1024, size  # scratch + static Go binary: a few MB compressed
+
+
+def test_development_target_picks_up_a_source_change_without_rebuild(
+    engine: Engine, tmp_path: Path
+) -> None:
+    tag = engine.unique_repo("dev") + ":dev"
+    orchestrator(
+        engine, "build", "development", "--set", f"development.image={tag.rsplit(':', 1)[0]}"
+    )
+    src = tmp_path / "src"
+    shutil.copytree(ROOT / "sample-go-app", src)
+    port = _free_port()
+    name = f"dev-{port}"
+    engine.run(
+        "docker",
+        "run",
+        "-d",
+        "--name",
+        name,
+        "-p",
+        f"127.0.0.1:{port}:8080",
+        "-v",
+        f"{src}:/src",
+        tag,
+    )
+    try:
+        assert "hello from sample-go-app" in _get(f"http://127.0.0.1:{port}/", attempts=300)
+        greeting = src / "cmd" / "server" / "greeting.go"
+        greeting.write_text(
+            greeting.read_text().replace("hello from sample-go-app", "hello, live reload")
+        )
+        text = ""
+        for _ in range(150):  # bounded: ~60 s for a rebuild inside the container
+            try:
+                text = _get(f"http://127.0.0.1:{port}/", attempts=1)
+            except AssertionError:
+                text = ""
+            if "hello, live reload" in text:
+                break
+            time.sleep(0.4)
+        assert "hello, live reload" in text
+    finally:
+        logs = subprocess.run(
+            ["docker", "logs", name], env=engine.env, capture_output=True, text=True, check=False
+        )
+        engine.run("docker", "rm", "-f", name, check=False)
+        print(logs.stdout[-2000:], logs.stderr[-2000:])

@@ -1,0 +1,3 @@
+module example.com/sample-go-app
+
+go 1.23

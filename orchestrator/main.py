@@ -130,6 +130,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from orchestrator.commands import pin
 
         return pin.run(args)
+    if args.command == "release":
+        from orchestrator.commands import release
+
+        return release.run(args)
     if args.command == "check":
         from orchestrator.commands import check
 

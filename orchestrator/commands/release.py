@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 from orchestrator import console, tags
 from orchestrator.commands.common import load

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from orchestrator.plan import Plan, TargetPlan
+from orchestrator.plan import Plan, TargetPlan, staging_tag
 
 
 def _repeat(flag: str, values: Sequence[str]) -> list[str]:
@@ -46,8 +46,34 @@ def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
     return argv
 
 
+def oci_archive_of(t: TargetPlan) -> str | None:
+    """The OCI archive a reproducible push target exports before it is copied, if any."""
+    for spec in t.outputs:
+        if spec.startswith("type=oci,") and f":{staging_tag(t.name)}" in spec:
+            return spec.split("dest=", 1)[1].split(",", 1)[0]
+    return None
+
+
+def copy_argv(t: TargetPlan) -> list[str]:
+    """skopeo copy of the OCI archive to the staging tag; --all keeps the index digest."""
+    archive = oci_archive_of(t)
+    if archive is None:
+        return []
+    host = t.repository.split("/", 1)[0]
+    insecure = host.startswith(("localhost", "127.")) or host.split(":")[0] == "localhost"
+    return [
+        "skopeo",
+        "copy",
+        "--all",
+        "--preserve-digests",
+        *(["--dest-tls-verify=false"] if insecure else []),
+        f"oci-archive:{archive}",
+        f"docker://{t.repository}:{staging_tag(t.name)}",
+    ]
+
+
 def publish_argv(t: TargetPlan, digest: str) -> list[str]:
-    """Attach the tags to a pushed-by-digest image: a carbon copy, so the digest is unchanged."""
+    """Attach the tags to the staged image by digest: a carbon copy, the digest is unchanged."""
     if not t.push or not t.tags:
         return []
     return [

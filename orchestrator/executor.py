@@ -317,3 +317,44 @@ def image_digest(ref: str) -> str | None:
         check=False,
     )
     return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def index_digest(ref: str) -> str:
+    """The digest `ref` resolves to in its registry now: the index digest of a multi-platform
+    image, else its manifest digest. `manifest()` cannot give it: python-on-whales parses `--raw`
+    into a model, and the digest is computed over the exact bytes, so ask buildx for the
+    descriptor instead."""
+    from python_on_whales.utils import run
+
+    argv = [*_whales().docker_cmd, "buildx", "imagetools", "inspect", ref]
+    argv += ["--format", "{{json .Manifest}}"]
+    text = _with_retry(lambda: run(argv), f"resolving {ref}")
+    try:
+        digest = json.loads(str(text)).get("digest")
+    except (json.JSONDecodeError, AttributeError):
+        digest = None
+    if not isinstance(digest, str) or not digest.startswith("sha256:"):
+        raise UserError(f"resolving {ref}: the registry answered without a digest")
+    return digest
+
+
+def copy_archive(argv: Sequence[str], what: str, attempts: int = 4) -> None:
+    """Run a `skopeo copy` of an OCI archive (argv from argv.copy_argv), retrying 5xx."""
+    delay = 0.5
+    for attempt in range(1, attempts + 1):
+        try:
+            proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+        except FileNotFoundError:
+            raise PreflightError(
+                "skopeo not found: reproducible pushes copy the OCI archive with it "
+                "(apt-get install skopeo; `make engine` does)"
+            ) from None
+        if proc.returncode == 0:
+            return
+        text = proc.stderr.strip()
+        last = text.splitlines()[-1] if text else f"exit {proc.returncode}"
+        transient = any(s in text for s in RETRYABLE) and not any(s in text for s in NOT_RETRYABLE)
+        if not transient or attempt == attempts:
+            raise UserError(f"{what}: {last}")
+        time.sleep(delay)
+        delay *= 2

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="plain progress lines, JSON report, GitHub outputs/summary (automatic when CI=true)",
     )
     b.add_argument("--skip-checks", action="store_true", help="do not run `check` first")
+    b.add_argument(
+        "--verify-reproducible",
+        action="store_true",
+        help="build twice without cache and compare digests before tagging "
+        "(targets need `reproducible: true`)",
+    )
     b.add_argument("--builder", metavar="NAME", help="buildx builder to use")
     b.add_argument(
         "--allow-secret-args",

@@ -47,9 +47,11 @@ class Override:
         head, _, sub = self.key.partition(".")
         if head in ("args", "labels"):
             extra.setdefault(head, {})[sub] = self.value
+        elif head == "cache" and sub in ("from", "to"):
+            extra.setdefault("cache", {})[sub] = _split(self.value)
         elif head == "cache":
-            field = "from" if sub == "from" else "to"
-            extra.setdefault("cache", {})[field] = _split(self.value)
+            value: object = _bool(self.value, self.text) if sub == "inline" else self.value
+            extra.setdefault("cache", {})[sub] = value
         elif head in LIST_KEYS:
             extra[head] = _split(self.value)
         elif head in BOOL_KEYS:
@@ -84,12 +86,18 @@ def parse(text: str) -> Override:
     head, _, sub = key.partition(".")
     valid = (
         (head in ("args", "labels") and sub)
-        or (head == "cache" and sub in ("from", "to"))
+        or (head == "cache" and sub in ("from", "to", "registry", "local", "inline"))
         or (not sub and head in (*LIST_KEYS, *SCALAR_KEYS))
     )
     if not valid:
         known = ", ".join(
-            [*LIST_KEYS, *SCALAR_KEYS, "args.NAME", "labels.NAME", "cache.from", "cache.to"]
+            [
+                *LIST_KEYS,
+                *SCALAR_KEYS,
+                "args.NAME",
+                "labels.NAME",
+                "cache.from|to|registry|local|inline",
+            ]
         )
         raise UserError(f"--set {text}: unknown key {key!r} (known: {known})")
     return Override(target, key, value, text)

@@ -95,6 +95,7 @@ class TargetPlan:
 
         data = asdict(self)
         data["argv"] = argv.build_argv(self)
+        data["copy"] = argv.copy_argv(self)
         data["publish"] = argv.publish_argv(self, "<digest>")
         return data
 
@@ -200,6 +201,11 @@ def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]
     return labels
 
 
+def oci_archive(root: Path, target: str) -> Path:
+    """Where a reproducible push target's OCI archive is written before it is copied."""
+    return root / ".orchestrator" / "oci" / f"{target}.tar"
+
+
 def staging_tag(target: str) -> str:
     return f"orchestrator-staging-{target}"
 
@@ -217,7 +223,16 @@ def _outputs(
     stamp = ",rewrite-timestamp=true" if reproducible else ""
     for kind in kinds:
         name, _, dest = kind.partition(":")
-        if name == "push":
+        if name == "push" and reproducible:
+            push = True
+            # rewrite-timestamp conflicts with the docker driver's image exporter ("conflicts
+            # with unpack"), so a reproducible push exports an OCI archive with clamped
+            # timestamps and copies it with skopeo, which keeps the digests (see publish_argv).
+            specs.append(
+                f"type=oci,dest={oci_archive(root, target)},name={repository}:"
+                f"{staging_tag(target)}{stamp}"
+            )
+        elif name == "push":
             push = True
             # Pushed under a per-target staging tag; release tags are attached (by digest, from the
             # metadata file) only after every target built, so a failed or interrupted run never
@@ -365,7 +380,7 @@ def _resolve_target(
     else:
         # `true` alone would mean mode=max to buildx, which records build-arg values: never implied.
         provenance = "mode=max" if spec.provenance == "max" else "mode=min"
-    cache = spec.cache
+    cache_from, cache_to = _cache(spec, values, where)
     return TargetPlan(
         name=name,
         context=str(context),
@@ -378,10 +393,8 @@ def _resolve_target(
         labels=labels,
         secrets=secrets,
         ssh=ssh,
-        cache_from=tuple(
-            _interp(c, values, f"{where}.cache") for c in (cache.from_ if cache else [])
-        ),
-        cache_to=tuple(_interp(c, values, f"{where}.cache") for c in (cache.to if cache else [])),
+        cache_from=tuple(cache_from),
+        cache_to=tuple(cache_to),
         outputs=tuple(outputs),
         push=push,
         load=load,
@@ -413,6 +426,41 @@ def _override_errors(
             line = located.line_of(("targets", name, head))
             lines.append(f"{located.path}:{line}: targets.{name}.{head}: {msg}")
     return lines
+
+
+def _cache(spec: TargetSpec, values: Mapping[str, str], where: str) -> tuple[list[str], list[str]]:
+    """Expand the cache shorthands (see manifest.CacheSpec), then the raw entries."""
+    cache = spec.cache
+    if cache is None:
+        return [], []
+    cache_from: list[str] = []
+    cache_to: list[str] = []
+    if cache.registry:
+        text = _interp(cache.registry, values, f"{where}.cache.registry")
+        try:
+            ref = refs.parse_reference(text)
+        except refs.InvalidReferenceError as exc:
+            raise ManifestError(f"{where}.cache.registry: {exc}") from None
+        prefix = f"{ref.tag}-" if ref.tag else "cache-"
+        branch = refs.sanitize_tag(values.get("GIT_BRANCH") or cache.default_branch)
+        default = refs.sanitize_tag(cache.default_branch)
+
+        def at(name: str) -> str:
+            return f"{ref.name}:{prefix}{name}"[: len(ref.name) + 129]
+
+        cache_from.append(f"type=registry,ref={at(branch)}")
+        if branch != default:  # a new branch starts warm from the default branch's cache
+            cache_from.append(f"type=registry,ref={at(default)}")
+        cache_to.append(f"type=registry,ref={at(branch)},mode=max")
+    if cache.local:
+        path = _interp(cache.local, values, f"{where}.cache.local")
+        cache_from.append(f"type=local,src={path}")
+        cache_to.append(f"type=local,dest={path},mode=max")
+    if cache.inline:
+        cache_to.append("type=inline")
+    cache_from += [_interp(c, values, f"{where}.cache.from") for c in cache.from_]
+    cache_to += [_interp(c, values, f"{where}.cache.to") for c in cache.to]
+    return cache_from, cache_to
 
 
 def _arg_text(value: str | int | bool) -> str:
@@ -463,15 +511,20 @@ def _bases(
     mirrors: Mapping[str, str],
     lock: LockView,
 ) -> tuple[list[BaseImage], dict[str, str]]:
-    mirror_by_key = {_key(k): v for k, v in mirrors.items()}
+    mirror_by_key = {image_key(k): v for k, v in mirrors.items()}
     images: list[BaseImage] = []
     contexts: dict[str, str] = {}
     for stage in stages:
         for ref, line in parsed.external_images(stage, args):
-            key = _key(ref)
+            key = image_key(ref)
             source = mirror_by_key.get(key, ref)
             locked = lock.entries.get(key)
-            digest = locked[1] if locked else None
+            if locked and image_key(locked[0]) != image_key(source):
+                # Locked from another source (the mirror changed since): those are not the bytes
+                # this build pulls. `pin --check` reports it; `pin` resolves the new source.
+                locked = None
+            # A digest written in the FROM line wins over the lock: the file is explicit.
+            digest = _written_digest(ref) or (locked[1] if locked else None)
             context = None
             if locked or key in mirror_by_key:
                 # A named context redirects this FROM without editing the Dockerfile: the file
@@ -484,8 +537,22 @@ def _bases(
     return images, contexts
 
 
-def _key(ref: str) -> str:
+def image_key(ref: str) -> str:
+    """The key of `ref` in mirrors and builds.lock: normalised, `:latest` made explicit, and
+    without a digest written after a tag (`golang:1.23@sha256:…` is still `golang:1.23`)."""
     try:
-        return str(refs.parse_reference(ref).normalized())
+        parsed = refs.parse_reference(ref).normalized()
     except refs.InvalidReferenceError:
         return ref
+    if parsed.tag and parsed.digest:
+        parsed = refs.Reference(parsed.domain, parsed.path, parsed.tag, None)
+    elif not parsed.tag and not parsed.digest:
+        parsed = refs.Reference(parsed.domain, parsed.path, "latest", None)
+    return str(parsed)
+
+
+def _written_digest(ref: str) -> str | None:
+    try:
+        return refs.parse_reference(ref).digest
+    except refs.InvalidReferenceError:
+        return None

@@ -84,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     failed = result.returncode != 0 or result.interrupted
     for t in plan.targets:
         report.targets.append(_result(t, tracker, result.metadata, failed))
+    if not failed and args.verify_reproducible:
+        _verify_reproducible(plan, report, definition, run_dir, args.builder)
     if not failed:
         _publish(plan, report)
     else:
@@ -143,9 +145,49 @@ def _publish(plan: Plan, report: Report) -> None:
             continue
         if not res.digest:
             raise BuildFailed(f"{t.name}: buildx reported no digest; nothing was tagged")
+        copy = argv.copy_argv(t)
+        if copy:
+            console.err.print(f"{t.name}: copying the OCI archive (digests kept)", markup=False)
+            executor.copy_archive(copy, f"{t.name}: pushing {t.repository}")
         source = f"{t.repository}@{res.digest}"
         if t.tags:
             console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
             executor.publish(t.tags, source)
         res.pushed = True
         res.platforms = executor.platform_digests(source)
+
+
+def _verify_reproducible(
+    plan: Plan, report: Report, definition: Path, run_dir: Path, builder: str | None
+) -> None:
+    """Build everything again without cache and compare digests before anything is tagged."""
+    data = json.loads(definition.read_text(encoding="utf-8"))
+    for name, target in data["target"].items():
+        target["no-cache"] = True
+        # Same exporters, other files: the first build's archives must stay for the push.
+        target["output"] = [
+            o.replace(".tar", ".verify.tar")
+            if o.startswith(("type=oci", "type=docker,dest"))
+            else o
+            for o in target.get("output", [])
+            if not o.startswith("type=image")  # never push the second build
+        ] or ["type=cacheonly"]
+        data["target"][name] = target
+    second = run_dir / "bake-verify.json"
+    second.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    metadata = run_dir / "metadata-verify.json"
+    names = [t.name for t in plan.targets]
+    console.err.print("verify-reproducible: building again without cache", markup=False)
+    with Display(Tracker(names), plain=True) as display:
+        again = executor.bake(second, names, metadata, display.feed, builder=builder)
+    if again.returncode != 0 or again.interrupted:
+        raise BuildFailed("verify-reproducible: the second build failed; nothing was tagged")
+    differ = []
+    for res in report.targets:
+        meta = again.metadata.get(res.name)
+        other = meta.get("containerimage.digest") if isinstance(meta, dict) else None
+        if other != res.digest:
+            differ.append(f"{res.name}: first build {res.digest}, second build {other}")
+    if differ:
+        raise BuildFailed("not reproducible; nothing was tagged", problems=differ)
+    console.err.print("verify-reproducible: identical digests", markup=False)

@@ -30,6 +30,11 @@ def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> N
     p.add_argument("--report", type=Path, metavar="PATH", help="JSON report path")
     p.add_argument("--ci", action="store_true", help="plain progress and CI outputs")
     p.add_argument("--builder", metavar="NAME", help="buildx builder to use")
+    p.add_argument(
+        "--verify-reproducible",
+        action="store_true",
+        help="build twice without cache and compare digests before tagging",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,5 +63,6 @@ def run(args: argparse.Namespace) -> int:
             problems=drift,
         )
     args.skip_checks = False
+    args.verify_reproducible = getattr(args, "verify_reproducible", False)
     args.allow_secret_args = False
     return build.run(args)

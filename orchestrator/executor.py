@@ -77,8 +77,8 @@ def docker_json(args: Sequence[str]) -> Any:
     return json.loads(proc.stdout)
 
 
-def engine_info() -> Engine:
-    """Versions, driver and platforms of the current builder."""
+def engine_info(builder: str | None = None) -> Engine:
+    """Versions, driver and platforms of `builder` (default: the current builder)."""
     try:
         info = docker_json(["info", "--format", "{{json .}}"])
     except FileNotFoundError:
@@ -90,7 +90,10 @@ def engine_info() -> Engine:
         info.get("Driver", "")
     ).startswith(("overlayfs", "stargz"))
     inspect = subprocess.run(
-        ["docker", "buildx", "inspect"], capture_output=True, text=True, check=False
+        ["docker", "buildx", "inspect", *([builder] if builder else [])],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if inspect.returncode != 0:
         raise PreflightError(
@@ -358,3 +361,29 @@ def copy_archive(argv: Sequence[str], what: str, attempts: int = 4) -> None:
             raise UserError(f"{what}: {last}")
         time.sleep(delay)
         delay *= 2
+
+
+def builder_nodes(name: str) -> list[str] | None:
+    """Node names of builder `name`, or None when it does not exist."""
+    proc = subprocess.run(
+        ["docker", "buildx", "inspect", name], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        return None
+    nodes: list[str] = []
+    in_nodes = False
+    for line in proc.stdout.splitlines():
+        if line.strip() == "Nodes:":
+            in_nodes = True
+        elif in_nodes and line.startswith("Name:"):
+            nodes.append(line.partition(":")[2].strip())
+    return nodes
+
+
+def ensure_builder(argvs: Sequence[Sequence[str]]) -> None:
+    """Run the `docker buildx create` commands builders.create_argvs() chose."""
+    for argv in argvs:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
+            raise PreflightError(f"creating builder ({' '.join(argv[3:])}): {detail}")

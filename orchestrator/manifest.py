@@ -63,6 +63,18 @@ class SshSpec(_Model):
 
 
 class CacheSpec(_Model):
+    """Cache policy. Shorthands expand to buildx entries; `from`/`to` are passed as written.
+
+    * `registry: REF` -> per-branch cache `REF-<branch>`, imported with a fallback to the default
+      branch's cache, exported with mode=max (the export CI runs on the next commit can reuse).
+    * `local: DIR`    -> a directory cache for laptops (type=local, mode=max).
+    * `inline: true`  -> cache metadata inside the pushed image (type=inline).
+    """
+
+    registry: str | None = Field(None, description="registry cache ref, e.g. ${REGISTRY}/app")
+    local: str | None = Field(None, description="local cache directory")
+    inline: bool = False
+    default_branch: str = Field("main", description="whose cache a new branch starts from")
     from_: list[str] = Field(default_factory=list, description="--cache-from entries")
     to: list[str] = Field(default_factory=list, description="--cache-to entries")
 
@@ -129,9 +141,51 @@ class TargetSpec(_Model):
     @classmethod
     def _arg_names(cls, values: dict[str, ArgValue] | None) -> dict[str, ArgValue] | None:
         for name in values or {}:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"{name!r} is not a valid build-arg name")
         return values
+
+
+class NodeSpec(_Model):
+    """One BuildKit node of a builder: where it runs and which platforms it builds natively."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    endpoint: str | None = Field(
+        None, description="docker context/host, tcp://host:1234 (remote), or none (kubernetes)"
+    )
+    platforms: list[str] = Field(default_factory=list)
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, values: list[str]) -> list[str]:
+        for value in values:
+            refs.parse_platform(value)
+        return values
+
+
+class BuilderSpec(_Model):
+    """A buildx builder to use, created if missing (`docker` means the engine's own)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    driver: Literal["docker", "docker-container", "remote", "kubernetes"] = "docker-container"
+    driver_opts: dict[str, str] = Field(default_factory=dict)
+    buildkitd_flags: str | None = None
+    config: str | None = Field(None, description="buildkitd.toml for the builder")
+    nodes: list[NodeSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _endpoints(self) -> BuilderSpec:
+        if self.driver == "remote":
+            for node in self.nodes or []:
+                if not node.endpoint:
+                    raise ValueError(f"node {node.name!r}: the remote driver needs an endpoint")
+            if not self.nodes:
+                raise ValueError("the remote driver needs nodes with endpoints")
+        names = [n.name for n in self.nodes]
+        if len(set(names)) != len(names):
+            raise ValueError("node names must be unique")
+        return self
 
 
 class Project(_Model):
@@ -149,6 +203,7 @@ class Manifest(_Model):
     mirrors: dict[str, str] = Field(
         default_factory=dict, description="upstream image -> the copy to build from"
     )
+    builder: BuilderSpec | None = Field(None, description="buildx builder (default: current)")
     defaults: TargetSpec = Field(default_factory=TargetSpec)
     targets: dict[str, TargetSpec] = Field(min_length=1)
     groups: dict[str, list[str]] = Field(default_factory=dict)
@@ -157,7 +212,7 @@ class Manifest(_Model):
     @classmethod
     def _var_names(cls, values: dict[str, str]) -> dict[str, str]:
         for name in values:
-            if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"{name!r} is not a valid variable name")
         return values
 
@@ -173,7 +228,7 @@ class Manifest(_Model):
     @classmethod
     def _names(cls, values: dict[str, Any]) -> dict[str, Any]:
         for name in values:
-            if not re.match(NAME_PATTERN, name):
+            if not re.fullmatch(NAME_PATTERN, name):
                 raise ValueError(f"{name!r}: names are letters, digits, '-' and '_'")
         return values
 
@@ -191,7 +246,7 @@ class Manifest(_Model):
             return values  # targets failed on their own; membership can't be judged
         targets = info.data["targets"]
         for group, members in values.items():
-            if not re.match(NAME_PATTERN, group):
+            if not re.fullmatch(NAME_PATTERN, group):
                 raise ValueError(f"{group!r}: names are letters, digits, '-' and '_'")
             if group in targets:
                 raise ValueError(f"{group!r}: a target has the same name")

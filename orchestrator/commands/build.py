@@ -8,8 +8,8 @@ import os
 import time
 from pathlib import Path
 
-from orchestrator import argv, console, executor, guards, preflight, sources
-from orchestrator.commands.common import load
+from orchestrator import argv, builders, console, executor, guards, preflight, sources
+from orchestrator.commands.common import Loaded, load
 from orchestrator.errors import BuildFailed, Interrupted, UserError
 from orchestrator.live import Display
 from orchestrator.plan import Plan, TargetPlan
@@ -54,7 +54,8 @@ def run(args: argparse.Namespace) -> int:
     _validate(plan, args.allow_secret_args)
     if not args.skip_checks:
         preflight.run_checks(loaded, args)
-    engine = executor.engine_info()
+    builder = args.builder or _ensure_builder(loaded)
+    engine = executor.engine_info(builder)
     preflight.check_engine(plan, engine)
 
     root = Path(plan.root)
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with Display(tracker, plain=ci) as display:
         result = executor.bake_with_retry(
-            definition, names, metadata, display.feed, builder=args.builder
+            definition, names, metadata, display.feed, builder=builder
         )
     elapsed = time.monotonic() - started
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for t in plan.targets:
         report.targets.append(_result(t, tracker, result.metadata, failed))
     if not failed and args.verify_reproducible:
-        _verify_reproducible(plan, report, definition, run_dir, args.builder)
+        _verify_reproducible(plan, report, definition, run_dir, builder)
     if not failed:
         _publish(plan, report)
     else:
@@ -105,6 +106,18 @@ def run(args: argparse.Namespace) -> int:
         lines += tracker.other_lines[-10:]
         raise BuildFailed("build failed; no tags were pushed", problems=lines[-40:])
     return 0
+
+
+def _ensure_builder(loaded: Loaded) -> str | None:
+    """The manifest's builder, created (or completed with missing nodes) if needed."""
+    spec = loaded.manifest.builder
+    if spec is None or spec.driver == "docker":
+        return spec.name if spec else None
+    argvs = builders.create_argvs(spec, executor.builder_nodes(spec.name))
+    for cmd in argvs:
+        console.err.print("builder: " + " ".join(cmd), markup=False)
+    executor.ensure_builder(argvs)
+    return spec.name
 
 
 def _result(

@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     root = Path(plan.root)
     run_dir = _run_dir(root)
+    _make_output_dirs(plan)
     definition = run_dir / "bake.json"
     definition.write_text(json.dumps(argv.bake_definition(plan), indent=2), encoding="utf-8")
     metadata = run_dir / "metadata.json"
@@ -104,8 +105,23 @@ def run(args: argparse.Namespace) -> int:
     if failed:
         lines = [line for name in names for line in tracker.failure_lines(name)]
         lines += tracker.other_lines[-10:]
-        raise BuildFailed("build failed; no tags were pushed", problems=lines[-40:])
+        # A failing RUN step's output may print a secret it read: mask it like CI logs do.
+        hidden = guards.secret_values(plan)
+        lines = [guards.mask(line, hidden) for line in lines[-40:]]
+        raise BuildFailed("build failed; no tags were pushed", problems=lines)
     return 0
+
+
+def _make_output_dirs(plan: Plan) -> None:
+    """buildx writes archives but does not create their directories."""
+    for t in plan.targets:
+        for spec in t.outputs:
+            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            dest = fields.get("dest")
+            if dest and fields.get("type") in ("oci", "docker", "tar"):
+                Path(dest).parent.mkdir(parents=True, exist_ok=True)
+            elif dest and fields.get("type") == "local":
+                Path(dest).mkdir(parents=True, exist_ok=True)
 
 
 def _ensure_builder(loaded: Loaded) -> str | None:

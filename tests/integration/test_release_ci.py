@@ -1,0 +1,76 @@
+"""Issue 7 on the real engine: registry cache reuse on an empty builder, reproducible digests."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import ROOT, Engine
+
+from .orchestrate import orchestrator
+
+
+def _report(engine: Engine, name: str, *args: str) -> dict[str, object]:
+    path = ROOT / ".orchestrator" / f"test-{name}.json"
+    orchestrator(engine, "build", "production", "--ci", "--report", str(path), *args)
+    data: dict[str, object] = json.loads(path.read_text())
+    return data
+
+
+def test_ci_run_on_empty_builder_state_reuses_the_registry_cache(engine: Engine) -> None:
+    registry = engine.unique_repo("cache").rsplit("/", 1)[0]
+    first = _report(engine, "cache-1", "--var", f"REGISTRY={registry}")
+    # An empty builder, as on a fresh CI runner: only the registry cache can help now.
+    engine.run("docker", "buildx", "prune", "-af")
+    second = _report(engine, "cache-2", "--var", f"REGISTRY={registry}")
+    (t1,) = first["targets"]  # type: ignore[misc]
+    (t2,) = second["targets"]  # type: ignore[misc]
+    assert t2["cached_steps"] > 0
+    # Same inputs: the cached build gives the very same image.
+    assert t2["digest"] == t1["digest"]
+
+
+def test_two_clean_reproducible_builds_give_identical_digests(engine: Engine) -> None:
+    digests = []
+    for n in (1, 2):
+        registry = engine.unique_repo(f"repro{n}").rsplit("/", 1)[0]
+        report = _report(
+            engine,
+            f"repro-{n}",
+            "--var",
+            f"REGISTRY={registry}",
+            "--set",
+            "production.reproducible=true",
+            "--set",
+            "production.no-cache=true",
+        )
+        (target,) = report["targets"]  # type: ignore[misc]
+        assert target["status"] == "ok"
+        raw = json.loads(
+            engine.run(
+                "docker", "buildx", "imagetools", "inspect", "--raw", target["tags"][0]
+            ).stdout
+        )
+        per_platform = {
+            f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"]
+            for m in raw["manifests"]
+        }
+        assert per_platform == target["platforms"]
+        digests.append((target["digest"], per_platform))
+    assert digests[0] == digests[1]
+    assert set(digests[0][1]) == {"linux/amd64", "linux/arm64"}
+
+
+def test_verify_reproducible_builds_twice_and_agrees(engine: Engine) -> None:
+    registry = engine.unique_repo("verify").rsplit("/", 1)[0]
+    proc = orchestrator(
+        engine,
+        "build",
+        "production",
+        "--ci",
+        "--verify-reproducible",
+        "--var",
+        f"REGISTRY={registry}",
+        "--set",
+        "production.reproducible=true",
+    )
+    assert "verify-reproducible: identical digests" in proc.stderr

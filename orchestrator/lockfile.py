@@ -8,6 +8,7 @@ runs in the same repository never leave a torn file.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
 import tempfile
@@ -18,9 +19,10 @@ from pathlib import Path
 import yaml
 
 from orchestrator.errors import UserError
-from orchestrator.plan import LockView
+from orchestrator.plan import LockView, image_key
 
 HEADER = "# Written by `orchestrator pin`; refresh with `orchestrator pin --update`.\n"
+VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -43,16 +45,26 @@ def read_lock(path: Path) -> Lock | None:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise UserError(
-            f"{path}: not a valid lock file ({exc}); re-create it with `orchestrator pin`"
+            f"{path}: not a valid lock file ({_first_line(exc)}); fix it (a merge conflict?), "
+            "or delete it and run `orchestrator pin`"
         ) from None
     images = data.get("images") if isinstance(data, dict) else None
     if not isinstance(images, dict):
-        raise UserError(f"{path}: missing `images:`; re-create it with `orchestrator pin`")
+        raise UserError(
+            f"{path}: missing `images:`; fix it, or delete it and run `orchestrator pin`"
+        )
+    if data.get("version", VERSION) != VERSION:
+        raise UserError(
+            f"{path}: version {data.get('version')!r} is not supported (expected {VERSION}); "
+            "delete it and run `orchestrator pin`"
+        )
     out: dict[str, LockEntry] = {}
     for ref, entry in images.items():
         if not isinstance(entry, dict) or not str(entry.get("digest", "")).startswith("sha256:"):
             raise UserError(f"{path}: images.{ref}: needs a sha256 digest")
-        out[str(ref)] = LockEntry(
+        if not isinstance(entry.get("platforms") or {}, dict):
+            raise UserError(f"{path}: images.{ref}.platforms: expected a mapping os/arch: digest")
+        out[image_key(str(ref))] = LockEntry(
             source=str(entry.get("source", ref)),
             digest=str(entry["digest"]),
             platforms={str(k): str(v) for k, v in (entry.get("platforms") or {}).items()},
@@ -61,9 +73,15 @@ def read_lock(path: Path) -> Lock | None:
     return Lock(out)
 
 
+def _first_line(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}: {problem}" if mark is not None else str(problem)
+
+
 def render(lock: Lock) -> str:
     body = {
-        "version": 1,
+        "version": VERSION,
         "images": {
             ref: {
                 "source": e.source,
@@ -74,14 +92,20 @@ def render(lock: Lock) -> str:
             for ref, e in sorted(lock.images.items())
         },
     }
-    return HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=False)
+    # width: never fold a long reference onto two lines (one fact per line diffs cleanly).
+    return HEADER + yaml.safe_dump(body, sort_keys=False, default_flow_style=False, width=4096)
 
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    """Serialise read-modify-write of `path` across processes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with (path.parent / f".{path.name}.flock").open("a") as handle:
+    """Serialise read-modify-write of `path` across processes.
+
+    The flock is on a side file: `path` itself is replaced atomically (a new inode each write),
+    so a lock on it would not be shared. The side file lives in the git-ignored `.orchestrator/`.
+    """
+    side = path.parent / ".orchestrator" / f"{path.name}.flock"
+    side.parent.mkdir(parents=True, exist_ok=True)
+    with side.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
@@ -94,7 +118,16 @@ def write_lock(path: Path, lock: Lock) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    # mkstemp makes the file 0600; a lock file is committed and read by everyone.
+    Path(tmp).chmod(0o644)
     Path(tmp).replace(path)
+
+
+def utc_now() -> str:
+    """The `resolved` stamp: UTC, to the second."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def lock_view(lock: Lock) -> LockView:

@@ -113,10 +113,12 @@ class Plan:
         return next(t for t in self.targets if t.name == name)
 
     def to_dict(self) -> dict[str, Any]:
+        # A variable named like a secret's environment variable holds that secret's value.
+        hidden = {s.name for t in self.targets for s in t.secrets if s.source == "env"}
         return {
             "manifest": self.manifest,
             "project": self.project,
-            "variables": dict(self.variables),
+            "variables": {k: "<secret>" if k in hidden else v for k, v in self.variables.items()},
             "targets": [t.to_dict() for t in self.targets],
             "notes": list(self.notes),
         }

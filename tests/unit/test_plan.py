@@ -138,7 +138,12 @@ def test_mirror_and_lock_become_named_contexts(tmp_path: Path) -> None:
         "golang:1.23-bookworm": "docker-image://localhost:5000/library/golang:1.23-bookworm"
     }
     lock = LockView(
-        {"docker.io/library/golang:1.23-bookworm": ("localhost:5000/library/golang:1.23-bookworm", DIGEST)}
+        {
+            "docker.io/library/golang:1.23-bookworm": (
+                "localhost:5000/library/golang:1.23-bookworm",
+                DIGEST,
+            )
+        }
     )
     dev = resolve(path, ["development"], lock=lock).target("development")
     assert dev.build_contexts["golang:1.23-bookworm"] == (
@@ -277,10 +282,16 @@ def test_reproducible_sets_epoch_rewrites_timestamps_and_disables_provenance(
 
 
 def test_cache_policy_registry_per_branch_with_default_fallback(tmp_path: Path) -> None:
-    text = BASE.replace("    outputs: [push]\n", "    outputs: [push]\n    cache: {registry: 'localhost:5000/app:bc', local: /tmp/c, inline: true}\n")
+    text = BASE.replace(
+        "    outputs: [push]\n",
+        "    outputs: [push]\n    cache: {registry: 'localhost:5000/app:bc', local: /tmp/c, inline: true}\n",
+    )
     path = write_project(tmp_path, text)
     on_main = resolve(path).target("production")
-    assert on_main.cache_from == ("type=registry,ref=localhost:5000/app:bc-main", "type=local,src=/tmp/c")
+    assert on_main.cache_from == (
+        "type=registry,ref=localhost:5000/app:bc-main",
+        "type=local,src=/tmp/c",
+    )
     assert on_main.cache_to == (
         "type=registry,ref=localhost:5000/app:bc-main,mode=max",
         "type=local,dest=/tmp/c,mode=max",
@@ -292,5 +303,7 @@ def test_cache_policy_registry_per_branch_with_default_fallback(tmp_path: Path) 
         "type=registry,ref=localhost:5000/app:bc-main",
     )
     assert feature.cache_to[0] == "type=registry,ref=localhost:5000/app:bc-feat-x,mode=max"
-    no_tag = resolve(path, sets=["production.cache.registry=localhost:5000/cache"]).target("production")
+    no_tag = resolve(path, sets=["production.cache.registry=localhost:5000/cache"]).target(
+        "production"
+    )
     assert no_tag.cache_from[0] == "type=registry,ref=localhost:5000/cache:cache-main"

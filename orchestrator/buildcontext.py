@@ -1,0 +1,289 @@
+"""The build context BuildKit sends: the exact file set under .dockerignore, and why.
+
+.dockerignore is not .gitignore. This transcribes what BuildKit really does, from three sources:
+* moby/buildkit `frontend/dockerfile/dockerignore` ReadAll: `#` comments only in column 1, lines
+  trimmed, `filepath.Clean`ed, a leading `/` dropped (every pattern is anchored at the root).
+* moby/patternmatcher: `*`/`?` never cross `/`, `**` spans directories, the last matching
+  pattern wins, `!` re-includes, and a pattern matching a parent directory matches its contents.
+* tonistiigi/fsutil `filter.go`: the walk hands each entry its parent's per-pattern results, and
+  skips an excluded directory unless a `!` pattern could reach inside it (a `!` pattern with
+  glob characters makes it walk every excluded directory).
+`<Dockerfile>.dockerignore` next to the Dockerfile beats the context's `.dockerignore`. Excluded
+`Dockerfile`/`.dockerignore` are not in the context (the frontend gets the Dockerfile apart).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator.errors import UserError
+
+_ESCAPE = set(".+()|{}$")  # regexp specials that filepath.Match treats literally
+_PREFIX_CHARS = set("*[]?^\\")  # fsutil: a `!` pattern with these cannot be a plain prefix
+
+
+@dataclass(frozen=True)
+class Pattern:
+    text: str  # cleaned, without the leading `!`
+    exclusion: bool  # a `!` line: re-includes what earlier lines excluded
+    line: int  # 1-based line in the ignore file
+    kind: str  # exact | prefix | suffix | regexp, as patternmatcher compiles it
+    regex: re.Pattern[str] | None
+    raw: str = ""  # the line as written (trimmed), for messages
+
+    def matches(self, path: str) -> bool:
+        if self.kind == "exact":
+            return path == self.text
+        if self.kind == "prefix":
+            return path.startswith(self.text[:-2])
+        if self.kind == "suffix":
+            suffix = self.text[2:]
+            return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
+        return self.regex is not None and self.regex.match(path) is not None
+
+    @property
+    def source(self) -> str:
+        return self.raw or ("!" if self.exclusion else "") + self.text
+
+
+def _clean(path: str) -> str:
+    """Go's filepath.Clean (normpath keeps a POSIX `//` prefix; Go does not)."""
+    cleaned = posixpath.normpath(path)
+    return "/" + cleaned.lstrip("/") if cleaned.startswith("//") else cleaned
+
+
+def _compile(text: str, exclusion: bool, line: int, raw: str = "") -> Pattern:
+    regex, kind, i = "^", "exact", 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "*" and text[i + 1 : i + 2] == "*":
+            i += 2
+            if text[i : i + 1] == "/":
+                i += 1  # `**/` is `**`
+            if i >= len(text):
+                regex, kind = (regex, "prefix") if kind == "exact" else (regex + ".*", "regexp")
+            else:
+                regex, kind = regex + "(.*/)?", "regexp"
+            if regex in ("^", "^(.*/)?"):  # `**` opened the pattern
+                kind = "suffix"
+            continue
+        if ch == "*":
+            regex, kind = regex + "[^/]*", "regexp"
+        elif ch == "?":
+            regex, kind = regex + "[^/]", "regexp"
+        elif ch in _ESCAPE:
+            regex += "\\" + ch
+        elif ch == "\\":
+            if i + 1 < len(text):
+                regex, kind = regex + "\\" + text[i + 1], "regexp"
+                i += 1
+            else:
+                regex += "\\\\"
+        elif ch in "[]":
+            regex, kind = regex + ch, "regexp"
+        else:
+            regex += ch  # as Go does: a stray `^` stays an anchor and never matches
+        i += 1
+    compiled = None
+    if kind == "regexp":
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)  # `[[` is a set in Go, too
+                compiled = re.compile(regex + r"\Z")  # Go's `$`: end of text only
+        except re.error as exc:
+            raise UserError(f".dockerignore:{line}: bad pattern {text!r}: {exc}") from None
+    return Pattern(text, exclusion, line, kind, compiled, raw)
+
+
+def parse_ignore(text: str) -> tuple[Pattern, ...]:
+    patterns: list[Pattern] = []
+    for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
+        if raw.startswith("#"):  # only column 1: " # x" is a pattern, as in BuildKit
+            continue
+        line = raw.strip()
+        if not line:
+            continue
+        exclusion = line.startswith("!")
+        body = line[1:].strip() if exclusion else line
+        if body:
+            body = _clean(body)
+            body = body[1:] if len(body) > 1 and body.startswith("/") else body
+        elif exclusion:
+            raise UserError(f".dockerignore:{number}: illegal exclusion pattern '!'")
+        patterns.append(_compile(body, exclusion, number, line))
+    return tuple(patterns)
+
+
+@dataclass(frozen=True)
+class IgnoreFile:
+    path: Path | None  # None: no ignore file, everything is sent
+    patterns: tuple[Pattern, ...]
+
+
+def read_ignore(context_dir: Path, dockerfile_path: Path | None = None) -> IgnoreFile:
+    candidates = [Path(f"{dockerfile_path}.dockerignore")] if dockerfile_path else []
+    for path in [*candidates, context_dir / ".dockerignore"]:
+        if path.is_file():
+            return IgnoreFile(path, parse_ignore(path.read_text(encoding="utf-8")))
+    return IgnoreFile(None, ())
+
+
+MatchInfo = tuple[bool, ...]
+
+
+class Matcher:
+    def __init__(self, patterns: tuple[Pattern, ...]) -> None:
+        self.patterns = patterns
+        exceptions = [p for p in patterns if p.exclusion]
+        self._exception_prefixes = [_without_trailing_glob(p.text) + "/" for p in exceptions]
+        self._walk_all = any(
+            set(prefix[:-1]) & _PREFIX_CHARS for prefix in self._exception_prefixes
+        )
+
+    def match(self, path: str, parent: MatchInfo = ()) -> tuple[bool, MatchInfo, Pattern | None]:
+        """patternmatcher.MatchesUsingParentResults, plus the pattern that decided."""
+        matched, decided, info = False, None, []
+        for i, pattern in enumerate(self.patterns):
+            hit = parent[i] if parent else False
+            if not hit:
+                if pattern.exclusion != matched:  # cannot change the outcome: not evaluated
+                    info.append(False)
+                    continue
+                hit = pattern.matches(path)
+                if not hit and not parent:  # no walk state: try every parent directory
+                    parts = path.split("/")[:-1]
+                    hit = any(pattern.matches("/".join(parts[: k + 1])) for k in range(len(parts)))
+            info.append(hit)
+            if hit:
+                matched, decided = not pattern.exclusion, pattern
+        return matched, tuple(info), decided
+
+    def enters(self, directory: str) -> bool:
+        """Does the walk descend into an excluded directory (fsutil's SkipDir shortcut)?"""
+        if self._walk_all:
+            return True
+        return any(prefix.startswith(directory + "/") for prefix in self._exception_prefixes)
+
+
+def _without_trailing_glob(text: str) -> str:
+    return text.removesuffix("/**").removesuffix("/*")
+
+
+@dataclass(frozen=True)
+class ContextListing:
+    root: Path
+    ignore_file: Path | None
+    files: tuple[str, ...]  # everything not a directory (symlinks included), sorted
+    dirs: tuple[str, ...]  # directories sent (empty ones too, and parents of sent files)
+    total_bytes: int
+    largest: tuple[tuple[str, int], ...]  # top 10 by size
+    sensitive: tuple[str, ...]
+
+
+def list_context(
+    context_dir: Path, dockerfile_path: Path | None = None, *, top: int = 10
+) -> ContextListing:
+    ignore = read_ignore(context_dir, dockerfile_path)
+    matcher = Matcher(ignore.patterns)
+    files: dict[str, int] = {}
+    dirs: set[str] = set()
+
+    def walk(abs_dir: Path, rel_dir: str, parent: MatchInfo) -> None:
+        try:
+            entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            excluded, info, _ = matcher.match(rel, parent)
+            if not excluded:
+                # A sent entry brings its (possibly excluded) parent directories along.
+                dirs.update(_parents(rel))
+                if is_dir:
+                    dirs.add(rel)
+                else:
+                    files[rel] = entry.stat(follow_symlinks=False).st_size
+            if is_dir and (not excluded or matcher.enters(rel)):
+                walk(Path(entry.path), rel, info)
+
+    walk(context_dir, "", ())
+    largest = sorted(files.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    return ContextListing(
+        root=context_dir,
+        ignore_file=ignore.path,
+        files=tuple(sorted(files)),
+        dirs=tuple(sorted(dirs)),
+        total_bytes=sum(files.values()),
+        largest=tuple(largest),
+        sensitive=sensitive_paths([*files, *dirs]),
+    )
+
+
+def _parents(rel: str) -> list[str]:
+    parts = rel.split("/")
+    return ["/".join(parts[:k]) for k in range(1, len(parts))]
+
+
+# What must never reach a builder: credentials by name, private keys, VCS history.
+_SENSITIVE_NAME = re.compile(
+    r"^(\.env(\..+)?|.*\.pem|.*\.key|.*\.p12|.*\.pfx|id_(rsa|dsa|ecdsa|ed25519)|\.netrc|\.npmrc"
+    r"|\.pypirc|\.git-credentials|credentials\.json|.*\.tfstate(\.backup)?|\.htpasswd)$"
+)
+_HARMLESS_ENV = re.compile(r"^\.env\.(example|sample|template|dist|defaults)$")
+_SENSITIVE_PATH = re.compile(
+    r"(^|/)(\.git|\.ssh|\.aws/credentials|\.aws/config|\.docker/config\.json|\.kube/config"
+    r"|\.config/gcloud|gcloud/application_default_credentials\.json)$"
+)
+
+
+def sensitive_paths(paths: list[str]) -> tuple[str, ...]:
+    """Sensitive entries, a directory standing for everything under it (`.git/` once)."""
+    hits = sorted(p for p in paths if _is_sensitive(p))
+    out: list[str] = []
+    for path in hits:
+        if not any(path.startswith(kept + "/") for kept in out):
+            out.append(path)
+    return tuple(out)
+
+
+def _is_sensitive(path: str) -> bool:
+    name = path.rsplit("/", 1)[-1]
+    if _SENSITIVE_PATH.search(path):
+        return True
+    return bool(_SENSITIVE_NAME.match(name)) and not _HARMLESS_ENV.match(name)
+
+
+def explain(context_dir: Path, path: str, dockerfile_path: Path | None = None) -> str:
+    """Whether `path` (relative to the context) is sent, and the .dockerignore line that decides."""
+    ignore = read_ignore(context_dir, dockerfile_path)
+    rel = _clean(path.replace(os.sep, "/")).lstrip("/")
+    if rel in (".", "") or rel.startswith("../"):
+        raise UserError(f"--explain {path}: not a path inside the context {context_dir}")
+    where = f"{ignore.path.name}" if ignore.path else ".dockerignore"
+    if ignore.path is None:
+        return f"{rel}: sent (no .dockerignore in {context_dir})"
+    matcher = Matcher(ignore.patterns)
+    info: MatchInfo = ()
+    parts = rel.split("/")
+    for k in range(1, len(parts) + 1):
+        current = "/".join(parts[:k])
+        excluded, info, decided = matcher.match(current, info)
+        is_leaf = k == len(parts)
+        if excluded and decided and not is_leaf and not matcher.enters(current):
+            return (
+                f"{rel}: excluded: its directory {current}/ is excluded by {where}:{decided.line} "
+                f"`{decided.source}` and no `!` line can re-include anything inside it"
+            )
+        if is_leaf:
+            if decided is None:
+                return f"{rel}: sent (no line of {where} matches it)"
+            via = "" if decided.matches(current) else " (through a parent directory)"
+            verdict = "excluded" if excluded else "sent, re-included"
+            return f"{rel}: {verdict} by {where}:{decided.line} `{decided.source}`{via}"
+    raise AssertionError("unreachable")  # pragma: no cover

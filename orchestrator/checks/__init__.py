@@ -1,0 +1,240 @@
+"""Dockerfile checks: the guide's practices as small rules, aware of the target being built.
+
+A finding is plain data. Rules only look at the stages the target builds (BuildKit skips the
+rest) and take their severity from the kind of target: *production-grade* when it pushes or its
+pin policy is `patch`/`digest`, *development* otherwise. Ignore pragmas are applied after
+checking, as hadolint does, so a rule never needs to know about them:
+
+    # orchestrator:ignore=OR006,OR007     on the comment lines directly above an instruction
+    # orchestrator:ignore-file=OR013      anywhere: for the whole Dockerfile (and its context)
+    # hadolint ignore=DL3008              hadolint's own, honoured for its codes too
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from orchestrator.buildcontext import ContextListing, list_context
+from orchestrator.dockerfile import Dockerfile, Stage
+from orchestrator.plan import TargetPlan
+
+Severity = Literal["error", "warning", "info"]
+Kind = Literal["development", "production"]
+SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    file: str
+    line: int | None  # None: about the file or the build context as a whole
+    message: str
+    fix: str
+    target: str
+    source: Literal["orchestrator", "hadolint"] = "orchestrator"
+
+
+@dataclass(frozen=True)
+class Hit:
+    """What a rule reports; the runner adds code, severity, fix and target."""
+
+    line: int | None
+    message: str
+    file: str | None = None  # default: the Dockerfile
+    severity: Severity | None = None  # default: the rule's severity for this kind of target
+    fix: str | None = None  # default: the rule's fix
+
+
+@dataclass
+class CheckContext:
+    target: TargetPlan
+    dockerfile: Dockerfile
+    kind: Kind
+    stages: list[Stage]  # what the target builds, in file order
+    final: list[Stage]  # the shipped image: the target stage and the stages it is FROM
+
+    @cached_property
+    def listing(self) -> ContextListing:
+        return list_context(Path(self.target.context), Path(self.target.dockerfile))
+
+    def stage_of(self, name: str) -> Stage | None:
+        return self.dockerfile.find_stage(self.dockerfile.expand(name, self.target.args))
+
+
+@dataclass(frozen=True)
+class Rule:
+    code: str
+    name: str
+    summary: str  # what it catches, one line (docs, SARIF)
+    fix: str
+    severity: Mapping[Kind, Severity | None]  # None: not reported for that kind of target
+    check: Callable[[CheckContext], Iterable[Hit]]
+    supersedes: tuple[str, ...] = field(default=())  # hadolint codes this rule replaces
+
+
+_RULES: dict[str, Rule] = {}
+
+
+def rule(
+    code: str,
+    name: str,
+    summary: str,
+    fix: str,
+    *,
+    development: Severity | None,
+    production: Severity | None,
+    supersedes: tuple[str, ...] = (),
+) -> Callable[[Callable[[CheckContext], Iterable[Hit]]], Callable[[CheckContext], Iterable[Hit]]]:
+    def register(
+        check: Callable[[CheckContext], Iterable[Hit]],
+    ) -> Callable[[CheckContext], Iterable[Hit]]:
+        severity: dict[Kind, Severity | None] = {
+            "development": development,
+            "production": production,
+        }
+        _RULES[code] = Rule(code, name, summary, fix, severity, check, supersedes)
+        return check
+
+    return register
+
+
+def all_rules() -> dict[str, Rule]:
+    # Imported here, not at the top: the rule modules import this module for `rule` and `Hit`.
+    from orchestrator.checks import rules_base, rules_build, rules_context, rules_runtime
+
+    del rules_base, rules_build, rules_context, rules_runtime
+    return dict(sorted(_RULES.items()))
+
+
+def target_kind(target: TargetPlan) -> Kind:
+    """Production-grade: it is published, or its pins are strict enough to be released."""
+    return "production" if target.push or target.pin in ("patch", "digest") else "development"
+
+
+def final_chain(dockerfile: Dockerfile, target: TargetPlan) -> list[Stage]:
+    """The stages whose layers and config end up in the image, base-most first."""
+    chain = [dockerfile.target_stage(target.stage)]
+    while True:
+        parent = dockerfile.find_stage(dockerfile.expand(chain[0].base, target.args))
+        if parent is None or parent.index >= chain[0].index or parent in chain:
+            return chain
+        chain.insert(0, parent)
+
+
+def run_checks(
+    target: TargetPlan,
+    dockerfile: Dockerfile,
+    *,
+    text: str | None = None,
+    hadolint: bool = True,
+    codes: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Every finding for `target`, pragmas applied, sorted by file and line."""
+    kind = target_kind(target)
+    ctx = CheckContext(
+        target,
+        dockerfile,
+        kind,
+        dockerfile.stages_for(target.stage),
+        final_chain(dockerfile, target),
+    )
+    wanted = set(codes) if codes is not None else None
+    rules = all_rules()
+    findings: list[Finding] = []
+    for code, item in rules.items():
+        default = item.severity[kind]
+        if default is None or (wanted is not None and code not in wanted):
+            continue
+        for hit in item.check(ctx):
+            findings.append(
+                Finding(
+                    code=code,
+                    severity=hit.severity or default,
+                    file=hit.file or str(dockerfile.path),
+                    line=hit.line,
+                    message=hit.message,
+                    fix=hit.fix or item.fix,
+                    target=target.name,
+                )
+            )
+    if hadolint:
+        from orchestrator.checks import hadolint as tool
+
+        superseded = {c for r in rules.values() for c in r.supersedes}
+        findings += [
+            f
+            for f in tool.run(dockerfile, ctx.stages, target.name, text)
+            if f.code not in superseded
+        ]
+    kept = apply_pragmas(findings, dockerfile, rules)
+    return sorted(kept, key=lambda f: (f.file, f.line or 0, f.code))
+
+
+_LINE_PRAGMA = re.compile(
+    r"^(?:orchestrator:\s*ignore|hadolint\s+ignore)\s*=\s*(?P<codes>[\w, ]+)$"
+)
+_FILE_PRAGMA = re.compile(
+    r"^(?:orchestrator:\s*ignore-file|hadolint\s+global\s+ignore)\s*=\s*(?P<codes>[\w, ]+)$"
+)
+
+
+def _codes(text: str) -> set[str]:
+    return {c.strip().upper() for c in text.split(",") if c.strip()}
+
+
+def apply_pragmas(
+    findings: list[Finding], dockerfile: Dockerfile, rules: Mapping[str, Rule]
+) -> list[Finding]:
+    file_wide: set[str] = set()
+    by_line: dict[int, set[str]] = {}  # comment line -> codes
+    for comment in dockerfile.comments:
+        if match := _FILE_PRAGMA.match(comment.text):
+            file_wide |= _codes(match.group("codes"))
+        elif match := _LINE_PRAGMA.match(comment.text):
+            by_line[comment.line] = _codes(match.group("codes"))
+    # A pragma covers the instruction right below its block of comment lines.
+    comment_lines = {c.line for c in dockerfile.comments}
+    ignored_at: dict[int, set[str]] = {}
+    for line, codes in by_line.items():
+        below = line + 1
+        while below in comment_lines:
+            below += 1
+        ignored_at.setdefault(below, set()).update(codes)
+
+    def names(finding: Finding) -> set[str]:
+        # Ignoring a hadolint code also ignores the orchestrator rule that replaces it.
+        rule_ = rules.get(finding.code)
+        return {finding.code, *(rule_.supersedes if rule_ else ())}
+
+    kept = []
+    for finding in findings:
+        codes = names(finding)
+        if codes & file_wide:
+            continue
+        on_dockerfile = finding.file == str(dockerfile.path)
+        if (
+            on_dockerfile
+            and finding.line is not None
+            and codes & ignored_at.get(finding.line, set())
+        ):
+            continue
+        kept.append(finding)
+    return kept
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    present = {f.severity for f in findings}
+    return next((s for s in SEVERITIES if s in present), None)
+
+
+def counts(findings: Iterable[Finding]) -> dict[Severity, int]:
+    out: dict[Severity, int] = dict.fromkeys(SEVERITIES, 0)
+    for finding in findings:
+        out[finding.severity] += 1
+    return out

@@ -1,0 +1,242 @@
+"""Rules about build steps: ADD, package managers, secrets in ARG/ENV, cache-friendly order."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Iterator
+
+from orchestrator.checks import CheckContext, Hit, rule
+from orchestrator.dockerfile import Instruction
+
+_URL = re.compile(r"^(?:https?://|git@|git://)", re.IGNORECASE)
+_ARCHIVE = re.compile(r"\.(?:tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst)$", re.I)
+
+
+def sources(ins: Instruction) -> list[str]:
+    """COPY/ADD sources (everything but the destination), shell or JSON form."""
+    text = ins.args.strip()
+    items: list[str] = []
+    if text.startswith("["):
+        try:
+            loaded = json.loads(text)
+            items = [str(x) for x in loaded] if isinstance(loaded, list) else []
+        except json.JSONDecodeError:
+            items = text.split()
+    else:
+        items = text.split()
+    return items[:-1]
+
+
+def _cache_mounted(ins: Instruction, *paths: str) -> bool:
+    """A RUN --mount=type=cache on one of `paths`: BuildKit keeps that out of the layer."""
+    for mount in ins.flag_all("mount"):
+        opts = dict(part.partition("=")[::2] for part in mount.split(","))
+        target = opts.get("target") or opts.get("dst") or opts.get("destination") or ""
+        if opts.get("type") == "cache" and any(target.rstrip("/") == p for p in paths):
+            return True
+    return False
+
+
+@rule(
+    "OR005",
+    "add-url",
+    "ADD downloads a URL (or git repository) at build time.",
+    "download explicitly: RUN curl -fsSL <url> | tar -xz (errors visible, nothing cached in a "
+    "layer); if you keep ADD, add --checksum=sha256:...",
+    development="warning",
+    production="error",
+)
+def add_url(ctx: CheckContext) -> Iterator[Hit]:
+    for stage in ctx.stages:
+        for ins in stage.instructions:
+            if ins.keyword != "ADD":
+                continue
+            for src in sources(ins):
+                if not _URL.match(src):
+                    continue
+                if ins.flag("checksum"):
+                    yield Hit(ins.line, f"ADD {src} (verified by --checksum)", severity="info")
+                else:
+                    yield Hit(ins.line, f"ADD fetches {src} unverified, at every cache miss")
+
+
+@rule(
+    "OR006",
+    "add-archive",
+    "ADD of a local tar archive, which ADD silently extracts.",
+    "COPY the archive and extract it explicitly in a RUN, or COPY the extracted files",
+    development="warning",
+    production="warning",
+)
+def add_archive(ctx: CheckContext) -> Iterator[Hit]:
+    for stage in ctx.stages:
+        for ins in stage.instructions:
+            if ins.keyword == "ADD" and not ins.flag("from"):
+                for src in sources(ins):
+                    if _ARCHIVE.search(src) and not _URL.match(src):
+                        yield Hit(ins.line, f"ADD {src} auto-extracts the archive (implicit)")
+
+
+_OPTS = r"(?:(?:-\S+|\S+=\S+)\s+)*"
+APT_UPDATE = re.compile(rf"\bapt(?:-get)?\s+{_OPTS}update\b")
+APT_INSTALL = re.compile(rf"\bapt(?:-get)?\s+{_OPTS}(?:install|upgrade|dist-upgrade)\b")
+_APT_LISTS_RM = re.compile(r"\brm\s+[^;&|]*?/var/lib/apt/lists")
+APK_ADD = re.compile(rf"\bapk\s+{_OPTS}add\b")
+
+
+@rule(
+    "OR007",
+    "apt-update-own-layer",
+    "`apt-get update` runs in a different RUN (layer) from the `apt-get install` using it.",
+    "update, install and clean up in one RUN: apt-get update && apt-get install -y ... "
+    "&& rm -rf /var/lib/apt/lists/*",
+    development="warning",
+    production="warning",
+)
+def apt_update_own_layer(ctx: CheckContext) -> Iterator[Hit]:
+    # A cached `update` layer is reused forever: a later install then reads stale lists.
+    for stage in ctx.stages:
+        runs = [i for i in stage.instructions if i.keyword == "RUN"]
+        for n, ins in enumerate(runs):
+            if APT_UPDATE.search(ins.args) and not APT_INSTALL.search(ins.args):
+                later = next((r for r in runs[n + 1 :] if APT_INSTALL.search(r.args)), None)
+                where = f"; apt-get install is at line {later.line}" if later else ""
+                yield Hit(ins.line, f"apt-get update without an install in the same RUN{where}")
+
+
+@rule(
+    "OR008",
+    "apt-lists-kept",
+    "A RUN in the shipped image installs with apt but leaves /var/lib/apt/lists in the layer.",
+    "end the same RUN with `&& rm -rf /var/lib/apt/lists/*` (or use a cache mount on "
+    "/var/lib/apt/lists)",
+    development="warning",
+    production="warning",
+    supersedes=("DL3009",),
+)
+def apt_lists_kept(ctx: CheckContext) -> Iterator[Hit]:
+    # Only stages whose layers ship: in a build stage the lists are discarded with the stage.
+    for stage in ctx.final:
+        for ins in stage.instructions:
+            if ins.keyword != "RUN" or not APT_UPDATE.search(ins.args):
+                continue
+            if _APT_LISTS_RM.search(ins.args) or _cache_mounted(
+                ins, "/var/lib/apt/lists", "/var/lib/apt"
+            ):
+                continue
+            yield Hit(ins.line, "apt package lists stay in this layer (tens of MB)")
+
+
+@rule(
+    "OR009",
+    "apk-cache-kept",
+    "`apk add` without --no-cache in the shipped image leaves the package index in the layer.",
+    "use `apk add --no-cache ...` (or a cache mount on /var/cache/apk)",
+    development="warning",
+    production="warning",
+    supersedes=("DL3019",),
+)
+def apk_cache_kept(ctx: CheckContext) -> Iterator[Hit]:
+    for stage in ctx.final:
+        for ins in stage.instructions:
+            if ins.keyword != "RUN" or not APK_ADD.search(ins.args):
+                continue
+            if "--no-cache" in ins.args or _cache_mounted(ins, "/var/cache/apk", "/etc/apk/cache"):
+                continue
+            yield Hit(ins.line, "apk add without --no-cache keeps the index in the layer")
+
+
+# Whole words of a variable name (split at `_`), so AUTHOR or PASSAGE_DIR do not look secret and
+# GPG_KEY (a public fingerprint in many official images) is not flagged for its KEY.
+SECRET_WORDS = re.compile(
+    r"(?i)(?:^|_)(?:PASSW(?:OR)?D|PASS|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?"
+    r"|ACCESS_?KEY|AUTH|PAT)(?:_|$)"
+)
+_NOT_A_SECRET = re.compile(r"(?i)_(?:FILE|PATH|DIR)$")  # names a path to a secret, not a secret
+
+
+def declared_names(ins: Instruction) -> list[str]:
+    """Variable names an ARG or ENV instruction declares (ENV's legacy `ENV K V` form too)."""
+    try:
+        words = shlex.split(ins.args, posix=True)
+    except ValueError:
+        words = ins.args.split()
+    if not words:
+        return []
+    if ins.keyword == "ENV" and "=" not in words[0]:
+        return [words[0]]
+    return [w.partition("=")[0] for w in words if w.partition("=")[0].isidentifier()]
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "_", text.upper())
+
+
+@rule(
+    "OR010",
+    "secret-in-arg-env",
+    "An ARG or ENV looks like a secret by its name, or carries a secret declared in builds.yaml.",
+    "declare it under `secrets:` in builds.yaml and read it in RUN --mount=type=secret,id=...; "
+    "ARG and ENV values are kept in the image history (ENV also in the image config)",
+    development="warning",
+    production="error",
+)
+def secret_in_arg_env(ctx: CheckContext) -> Iterator[Hit]:
+    secret_names = {_norm(s.id): s.id for s in ctx.target.secrets}
+    secret_names |= {_norm(s.name): s.id for s in ctx.target.secrets if s.source == "env"}
+    final = {s.index for s in ctx.final}
+    for stage in ctx.stages:
+        for ins in stage.instructions:
+            if ins.keyword not in ("ARG", "ENV"):
+                continue
+            for name in declared_names(ins):
+                if _NOT_A_SECRET.search(name):
+                    continue
+                norm = _norm(name)
+                sid = next((i for k, i in secret_names.items() if len(k) > 2 and k in norm), None)
+                if sid is None and not SECRET_WORDS.search(name):
+                    continue
+                why = f"carries secret {sid!r} from builds.yaml" if sid else "looks like a secret"
+                # An ENV in the shipped image is readable by anyone who pulls it: always an error.
+                shipped = ins.keyword == "ENV" and stage.index in final
+                yield Hit(
+                    ins.line,
+                    f"{ins.keyword} {name} {why}",
+                    severity="error" if shipped else None,
+                )
+
+
+_DEPS = re.compile(
+    r"\b(go\s+mod\s+download|npm\s+(?:ci|install|i)\b|yarn(?:\s+install)?\b|pnpm\s+install"
+    r"|pip3?\s+install\s+(?:-\S+\s+)*-r|poetry\s+install|pipenv\s+install|uv\s+sync"
+    r"|bundle\s+install|cargo\s+fetch|composer\s+install|mvn\s+\S*dependency:|dotnet\s+restore"
+    r"|gradle\S*\s+dependencies|mix\s+deps\.get)"
+)
+_WHOLE_TREE = {".", "./", "*", "./*", "/", "${PWD}"}
+
+
+@rule(
+    "OR011",
+    "source-before-dependencies",
+    "The whole source tree is copied before dependencies are downloaded, so every code change "
+    "re-downloads them.",
+    "copy the dependency manifests first (COPY go.mod go.sum ./), download, then COPY the source",
+    development="warning",
+    production="warning",
+)
+def source_before_dependencies(ctx: CheckContext) -> Iterator[Hit]:
+    for stage in ctx.stages:
+        copy: Instruction | None = None
+        for ins in stage.instructions:
+            if ins.keyword in ("COPY", "ADD") and not ins.flag("from") and copy is None:
+                if any(src in _WHOLE_TREE for src in sources(ins)):
+                    copy = ins
+            elif ins.keyword == "RUN" and copy is not None and (found := _DEPS.search(ins.args)):
+                yield Hit(
+                    copy.line,
+                    f"{copy.keyword} of the whole context comes before `{found.group(1)}` "
+                    f"(line {ins.line}): any source edit busts the dependency cache",
+                )
+                break

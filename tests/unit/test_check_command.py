@@ -1,0 +1,224 @@
+"""`orchestrator check` end to end (no daemon): a bad Dockerfile, sample-go-app, the gate."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.commands import check as check_command
+from orchestrator.commands.common import load
+from orchestrator.errors import UserError
+from orchestrator.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+DIGEST = "sha256:" + "b" * 64
+
+MANIFEST = """\
+version: 1
+project: {name: app, image: localhost:5000/app, context: ., dockerfile: Dockerfile}
+defaults: {pin: minor}
+targets:
+  development: {stage: development, outputs: [load]}
+  production:
+    stage: production
+    platforms: [linux/amd64, linux/arm64]
+    outputs: [push]
+    pin: digest
+    secrets: [{id: npm_token, env: NPM_TOKEN}]
+"""
+
+# Every problem on its own line; EXPECTED_PRODUCTION says what must be reported where.
+BAD_DOCKERFILE = """\
+# syntax=docker/dockerfile:1
+FROM golang:1.23 AS builder
+WORKDIR /src
+COPY . .
+RUN go mod download
+RUN go build -o /out/app ./cmd/server
+FROM debian:12 AS production
+ARG NPM_TOKEN
+ENV API_PASSWORD=hunter2
+ADD https://example.com/tool.tar.gz /opt/
+ADD vendor.tar.gz /opt/
+RUN apt-get update
+RUN apt-get install -y curl
+RUN apk add curl
+COPY --from=builder /out/app /app
+USER root
+CMD /app --serve
+FROM alpine AS development
+RUN apk add git
+"""
+
+EXPECTED_PRODUCTION = {
+    ("OR003", 1, "warning"),  # syntax directive pulls a frontend
+    ("OR001", 2, "error"),  # golang:1.23 not digest-pinned (pin: digest)
+    ("OR011", 4, "warning"),  # COPY . . before go mod download
+    ("OR004", 6, "warning"),  # go build under emulation on a 2-platform target
+    ("OR001", 7, "error"),  # debian:12 not digest-pinned
+    ("OR014", 7, "warning"),  # no HEALTHCHECK
+    ("OR010", 8, "error"),  # ARG carries the manifest secret npm_token
+    ("OR010", 9, "error"),  # ENV with a secret-looking name in the image
+    ("OR005", 10, "error"),  # ADD of a URL
+    ("OR006", 11, "warning"),  # ADD of a local archive
+    ("OR007", 12, "warning"),  # apt-get update alone
+    ("OR008", 12, "warning"),  # apt lists left in the layer
+    ("OR009", 14, "warning"),  # apk add without --no-cache
+    ("OR013", 16, "error"),  # USER root
+    ("OR012", 17, "error"),  # shell-form CMD
+    ("OR015", None, "warning"),  # no .dockerignore
+    ("OR016", None, "error"),  # .env would be sent
+}
+
+
+def orch(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def bad_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("NPM_TOKEN", "x")
+    (tmp_path / "builds.yaml").write_text(MANIFEST)
+    (tmp_path / "Dockerfile").write_text(BAD_DOCKERFILE)
+    (tmp_path / ".env").write_text("SECRET=1\n")
+    (tmp_path / "vendor.tar.gz").write_text("")
+    return tmp_path
+
+
+def _json(out: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(out)
+    return body
+
+
+def test_bad_dockerfile_reports_each_problem_at_its_line(
+    bad_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = str(bad_project / "builds.yaml")
+    code, out, _ = orch(capsys, "check", "-f", manifest, "production", "--format", "json")
+    assert code == 1  # error findings remain
+    findings = _json(out)["findings"]
+    ours = {
+        (f["code"], f["line"], f["severity"]) for f in findings if f["source"] == "orchestrator"
+    }
+    assert ours == EXPECTED_PRODUCTION
+    # Only stages production builds: nothing from the development stage (lines 18-19).
+    assert all((f["line"] or 0) < 18 for f in findings)
+    # hadolint ran too and is merged in (e.g. DL3008: unpinned apt packages, line 13).
+    assert ("DL3008", 13) in {(f["code"], f["line"]) for f in findings}
+
+
+def test_same_dockerfile_for_development_is_judged_as_development(
+    bad_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = str(bad_project / "builds.yaml")
+    code, out, _ = orch(
+        capsys, "check", "-f", manifest, "development", "--format", "json", "--no-hadolint"
+    )
+    found = {(f["code"], f["line"], f["severity"]) for f in _json(out)["findings"]}
+    assert ("OR001", 18, "error") in found  # alpine floats; pin: minor is still a policy
+    assert ("OR013", 18, "info") in found  # root is fine for a dev image: info only
+    assert ("OR016", None, "warning") in found  # the same .env only warns here
+    assert not {c for c, _, _ in found} & {"OR014", "OR004"}
+    assert code == 1  # OR001 is an error for any target
+
+
+def test_text_output_and_report_file(bad_project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = str(bad_project / "builds.yaml")
+    code, out, _ = orch(capsys, "check", "-f", manifest, "production", "--no-hadolint")
+    assert code == 1
+    assert "production " in out
+    assert "   16  error   OR013  USER root: the container runs as root" in out
+    assert out.rstrip().endswith("info")
+
+    sarif_path = bad_project / "reports" / "checks.sarif"
+    code, out, err = orch(
+        capsys, "check", "-f", manifest, "--format", "sarif", "--output", str(sarif_path)
+    )
+    assert code == 1
+    assert out == ""
+    assert "wrote" in err
+    sarif = json.loads(sarif_path.read_text())
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in sarif["runs"][0]["results"]
+    }
+    assert "Dockerfile" in uris  # relative to the project root
+
+
+def test_context_analysis_and_explain(
+    bad_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (bad_project / ".dockerignore").write_text("# keep secrets out\n.env\n")
+    manifest = str(bad_project / "builds.yaml")
+    code, out, _ = orch(
+        capsys, "check", "-f", manifest, "production", "--context", "--format", "json"
+    )
+    context = _json(out)["contexts"][0]
+    assert context["targets"] == ["production"]
+    assert ".env" not in context["paths"]
+    assert (
+        context["files"] == len(context["paths"]) == 4
+    )  # builds.yaml Dockerfile .dockerignore tgz
+    assert context["sensitive"] == []
+
+    code, out, _ = orch(capsys, "check", "-f", manifest, "production", "--explain", ".env")
+    assert code == 0
+    assert out == "production: .env: excluded by .dockerignore:2 `.env`\n"
+
+
+def _sample_project(tmp_path: Path) -> Path:
+    """The repo's builds.yaml and sample-go-app, with the Go base locked (as `pin` would)."""
+    shutil.copy(REPO / "builds.yaml", tmp_path / "builds.yaml")
+    shutil.copytree(REPO / "sample-go-app", tmp_path / "sample-go-app")
+    if (REPO / "builds.lock").is_file():
+        shutil.copy(REPO / "builds.lock", tmp_path / "builds.lock")
+    else:
+        (tmp_path / "builds.lock").write_text(
+            textwrap.dedent(f"""\
+            version: 1
+            images:
+              docker.io/library/golang:1.23-bookworm:
+                source: localhost:5000/library/golang:1.23-bookworm
+                digest: {DIGEST}
+            """)
+        )
+    return tmp_path / "builds.yaml"
+
+
+def test_sample_go_app_production_has_no_error_findings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = str(_sample_project(tmp_path))
+    code, out, _ = orch(capsys, "check", "-f", manifest, "production", "--format", "json")
+    findings = _json(out)["findings"]
+    assert [f for f in findings if f["severity"] == "error"] == []
+    assert code == 0
+
+
+def test_gate_raises_with_the_skip_hint(
+    bad_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = argparse.Namespace(
+        file=bad_project / "builds.yaml", var=[], sets=[], targets=["production"], no_hadolint=True
+    )
+    with pytest.raises(UserError) as raised:
+        check_command.gate(load(args), args)
+    assert "--skip-checks" in " ".join(raised.value.lines())
+    assert "OR013" in capsys.readouterr().err  # findings printed to stderr
+
+
+def test_gate_passes_sample_go_app(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = argparse.Namespace(
+        file=_sample_project(tmp_path), var=[], sets=[], targets=["production"], no_hadolint=False
+    )
+    check_command.gate(load(args), args)
+    assert "error" not in capsys.readouterr().err

@@ -381,7 +381,12 @@ def test_registry_error_is_one_line_and_exit_2(
     monkeypatch.setattr(time, "sleep", lambda _s: None)
     code, out, err = orch(capsys, "pin")
     assert (code, out) == (2, "")
-    assert err == (
+    retries = "".join(
+        f"registry error, retrying resolving alpine:3.20 ({n}/4): "
+        "ERROR: unexpected status: 503 Service Unavailable\n"
+        for n in (2, 3, 4)
+    )
+    assert err == retries + (
         "error: resolving alpine:3.20: ERROR: unexpected status: 503 Service Unavailable "
         "(gave up after 4 attempts)\n"
     )

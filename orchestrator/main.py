@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import importlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -119,30 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    # Commands import their dependencies on demand so `plan` never pays for docker libraries.
-    if args.command == "plan":
-        from orchestrator.commands import plan
-
-        return plan.run(args)
-    if args.command == "build":
-        from orchestrator.commands import build
-
-        return build.run(args)
-    if args.command == "schema":
-        from orchestrator.commands import schema
-
-        return schema.run(args)
-    if args.command == "pin":
-        from orchestrator.commands import pin
-
-        return pin.run(args)
-    if args.command == "release":
-        from orchestrator.commands import release
-
-        return release.run(args)
-    if args.command == "check":
-        from orchestrator.commands import check
-
-        return check.run(args)
-    print(f"unknown command {args.command}", file=sys.stderr)  # argparse prevents this
-    return 2
+    # Each command module is imported on demand, so `plan` never pays for docker libraries.
+    module = importlib.import_module(f"orchestrator.commands.{args.command}")
+    code: int = module.run(args)
+    return code

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,3 +34,17 @@ def orchestrator(
             f"orchestrator {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
         )
     return proc
+
+
+def raw_manifest(engine: Engine, ref: str) -> Any:
+    """The manifest/index the registry serves for `ref` (docker buildx imagetools --raw)."""
+    return json.loads(engine.run("docker", "buildx", "imagetools", "inspect", "--raw", ref).stdout)
+
+
+def registry_platforms(engine: Engine, ref: str) -> dict[str, str]:
+    """`os/arch` -> manifest digest in the registry's index, attestation entries left out."""
+    return {
+        f"{m['platform']['os']}/{m['platform']['architecture']}": str(m["digest"])
+        for m in raw_manifest(engine, ref)["manifests"]
+        if m["platform"]["os"] != "unknown"
+    }

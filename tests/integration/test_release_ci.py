@@ -7,7 +7,7 @@ from typing import Any
 
 from tests.conftest import ROOT, Engine
 
-from .orchestrate import orchestrator
+from .orchestrate import orchestrator, registry_platforms
 
 
 def _report(engine: Engine, name: str, *args: str) -> Any:
@@ -45,15 +45,7 @@ def test_two_clean_reproducible_builds_give_identical_digests(engine: Engine) ->
         )
         (target,) = report["targets"]
         assert target["status"] == "ok"
-        raw = json.loads(
-            engine.run(
-                "docker", "buildx", "imagetools", "inspect", "--raw", target["tags"][0]
-            ).stdout
-        )
-        per_platform = {
-            f"{m['platform']['os']}/{m['platform']['architecture']}": m["digest"]
-            for m in raw["manifests"]
-        }
+        per_platform = registry_platforms(engine, target["tags"][0])
         assert per_platform == target["platforms"]
         digests.append((target["digest"], per_platform))
     assert digests[0] == digests[1]

@@ -15,7 +15,7 @@ import pytest
 from orchestrator import gitinfo
 from tests.conftest import ROOT, Engine
 
-from .orchestrate import orchestrator
+from .orchestrate import orchestrator, raw_manifest, registry_platforms
 
 VERSION = "4.5.6"
 
@@ -43,15 +43,7 @@ def released(engine: Engine) -> dict[str, object]:
 def test_release_tags_and_both_platforms(engine: Engine, released: dict[str, object]) -> None:
     repo = released["repo"]
     for tag in (VERSION, "4.5", "4", "latest"):
-        raw = json.loads(
-            engine.run("docker", "buildx", "imagetools", "inspect", "--raw", f"{repo}:{tag}").stdout
-        )
-        plats = {
-            f"{m['platform']['os']}/{m['platform']['architecture']}"
-            for m in raw["manifests"]
-            if m["platform"]["os"] != "unknown"
-        }
-        assert plats == {"linux/amd64", "linux/arm64"}
+        assert set(registry_platforms(engine, f"{repo}:{tag}")) == {"linux/amd64", "linux/arm64"}
 
 
 @pytest.mark.parametrize("platform", ["linux/amd64", "linux/arm64"])
@@ -137,11 +129,7 @@ def test_production_image_is_small(engine: Engine, released: dict[str, object]) 
     amd64 = next(t for t in report["targets"] if t["name"] == "production")["platforms"][
         "linux/amd64"
     ]
-    raw = json.loads(
-        engine.run(
-            "docker", "buildx", "imagetools", "inspect", "--raw", f"{released['repo']}@{amd64}"
-        ).stdout
-    )
+    raw = raw_manifest(engine, f"{released['repo']}@{amd64}")
     size = sum(layer["size"] for layer in raw["layers"])
     assert size < 10 * 1024 * 1024, size  # scratch + static Go binary: a few MB compressed
 

@@ -31,8 +31,8 @@ engine-stop: ## stop only what `make engine` started
 	bash engine/down.sh
 
 lint: venv ## ruff + mypy (strict)
-	$(BIN)/ruff check orchestrator tests bench
-	$(BIN)/ruff format --check orchestrator tests bench
+	$(BIN)/ruff check
+	$(BIN)/ruff format --check
 	$(BIN)/mypy
 
 unit: venv ## unit tests only (no engine needed)

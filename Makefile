@@ -55,7 +55,8 @@ release: venv engine ## check, pin --check, build + push production for amd64+ar
 	$(WITH_ENGINE) $(ORCH) release $(if $(VERSION),--var VERSION=$(VERSION)) $(if $(FORCE),--force)
 
 demo: venv engine ## the main job on a fresh machine: engine, registry, a release of sample-go-app
-	$(WITH_ENGINE) $(ORCH) pin --check >/dev/null 2>&1 || $(WITH_ENGINE) $(ORCH) pin --update
+	@# The base images are made on this machine: re-pin if the committed lock is another machine's.
+	$(WITH_ENGINE) { $(ORCH) pin --check >/dev/null 2>&1 || $(ORCH) pin --update; }
 	$(MAKE) release FORCE=1
 
 bench: venv engine ## benchmarks against raw buildx; writes bench/results/latest.json

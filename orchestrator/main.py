@@ -103,10 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("schema", help="print the JSON Schema of builds.yaml (for editors)")
     s.add_argument("--output", type=Path, metavar="PATH", help="write to a file instead")
 
-    from orchestrator.commands import check, pin
+    # These modules register their own options; their heavy imports happen inside run().
+    from orchestrator.commands import check, pin, release
 
     pin.add_parser(sub, _common)
     check.add_parser(sub, _common)
+    release.add_parser(sub, _common)
     return parser
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from orchestrator import console
 from orchestrator.errors import PreflightError, UserError
 
 RETRYABLE = (
@@ -197,7 +198,8 @@ def bake_with_retry(
         transient = any(s in text for s in RETRYABLE) and not any(s in text for s in NOT_RETRYABLE)
         if run.returncode == 0 or run.interrupted or not transient:
             break
-        on_line(f"registry error, retrying bake ({attempt + 1}/{attempts})\n")
+        # Printed, not fed to the progress parser: a retry must show in the log, also on success.
+        console.plain(f"registry error, retrying bake ({attempt + 1}/{attempts})")
         time.sleep(backoff * attempt)
         run = bake(definition_file, targets, metadata_file, on_line, builder=builder)
     return run
@@ -275,6 +277,7 @@ def _with_retry(action: Callable[[], Any], what: str, attempts: int = 4) -> Any:
                 raise UserError(f"{what}: {last}") from None
             if attempt == attempts:
                 raise UserError(f"{what}: {last} (gave up after {attempts} attempts)") from None
+            console.plain(f"registry error, retrying {what} ({attempt + 1}/{attempts}): {last}")
             time.sleep(delay)
             delay *= 2
     raise AssertionError("unreachable")

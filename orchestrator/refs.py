@@ -22,10 +22,13 @@ _DOMAIN = rf"{_HOST}(?::[0-9]+)?"
 TAG_PATTERN = r"[\w][\w.-]{0,127}"
 DIGEST_PATTERN = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
 _NAME = rf"(?:{_DOMAIN}/)?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+# re.ASCII: Go's \w is [A-Za-z0-9_], Python's would take any Unicode letter.
 REFERENCE_RE = re.compile(
-    rf"^(?P<name>{_NAME})(?::(?P<tag>{TAG_PATTERN}))?(?:@(?P<digest>{DIGEST_PATTERN}))?$"
+    rf"^(?P<name>{_NAME})(?::(?P<tag>{TAG_PATTERN}))?(?:@(?P<digest>{DIGEST_PATTERN}))?$", re.ASCII
 )
-TAG_RE = re.compile(rf"^{TAG_PATTERN}$")
+TAG_RE = re.compile(rf"^{TAG_PATTERN}$", re.ASCII)
+# go-digest accepts these algorithms only, each with exactly this many lower-case hex digits.
+DIGEST_HEX_LENGTHS = {"sha256": 64, "sha384": 96, "sha512": 128}
 NAME_MAX = 255
 DEFAULT_DOMAIN = "docker.io"
 
@@ -88,24 +91,41 @@ def parse_reference(text: str) -> Reference:
     """Parse `text` or raise InvalidReferenceError naming the broken rule."""
     if not text:
         raise InvalidReferenceError("empty image reference")
-    match = REFERENCE_RE.match(text)
+    if re.fullmatch("[a-f0-9]{64}", text):
+        raise InvalidReferenceError(
+            f"invalid image reference {text!r}: a 64-hex-digit name is an image ID, not a reference"
+        )
+    match = REFERENCE_RE.fullmatch(text)  # fullmatch: `$` alone would accept a trailing newline
     if match is None:
         raise InvalidReferenceError(f"invalid image reference {text!r}: {_why(text)}")
     name = match.group("name")
-    if len(name) > NAME_MAX:
-        raise InvalidReferenceError(
-            f"invalid image reference {text!r}: name longer than {NAME_MAX}"
-        )
     domain, path = _split_domain(name)
+    # Like docker's ParseNormalizedNamed, the limit applies to the name as docker.io/library/x.
+    full_domain = DEFAULT_DOMAIN if domain in (None, "index.docker.io") else domain
+    full_path = f"library/{path}" if full_domain == DEFAULT_DOMAIN and "/" not in path else path
+    if len(full_domain) + 1 + len(full_path) > NAME_MAX:
+        raise InvalidReferenceError(
+            f"invalid image reference {text!r}: name longer than {NAME_MAX} "
+            f"(as {full_domain}/{full_path[:20]}...)"
+        )
     if domain is None and name != name.lower():
         raise InvalidReferenceError(
             f"invalid image reference {text!r}: repository must be lowercase"
         )
-    if domain is not None and not re.fullmatch(_PATH_COMPONENT + rf"(?:/{_PATH_COMPONENT})*", path):
+    # Without a domain the whole name must be a path ("[0]/x" is docker.io/[0]/x: invalid).
+    if not re.fullmatch(_PATH_COMPONENT + rf"(?:/{_PATH_COMPONENT})*", path):
         raise InvalidReferenceError(
             f"invalid image reference {text!r}: bad repository path {path!r}"
         )
-    return Reference(domain, path, match.group("tag"), match.group("digest"))
+    digest = match.group("digest")
+    if digest is not None:
+        algorithm, _, hex_part = digest.partition(":")
+        size = DIGEST_HEX_LENGTHS.get(algorithm)
+        if size is None or len(hex_part) != size or not re.fullmatch("[a-f0-9]+", hex_part):
+            raise InvalidReferenceError(
+                f"invalid image reference {text!r}: digest must look like sha256:<64 hex digits>"
+            )
+    return Reference(domain, path, match.group("tag"), digest)
 
 
 def _why(text: str) -> str:
@@ -113,7 +133,7 @@ def _why(text: str) -> str:
     last = name.rsplit("/", 1)[-1]
     if "@" in text and not re.fullmatch(DIGEST_PATTERN, text.split("@", 1)[1]):
         return "digest must look like sha256:<64 hex digits>"
-    if ":" in last and not TAG_RE.match(last.split(":", 1)[1]):
+    if ":" in last and not TAG_RE.fullmatch(last.split(":", 1)[1]):
         return "tag must match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
     if name != name.lower() and "/" not in name:
         return "repository must be lowercase"
@@ -129,12 +149,12 @@ def is_valid_reference(text: str) -> bool:
 
 
 def is_valid_tag(tag: str) -> bool:
-    return bool(TAG_RE.match(tag))
+    return bool(TAG_RE.fullmatch(tag))
 
 
 def sanitize_tag(text: str) -> str:
     """Make a git branch usable as a tag the way metadata-action does: `feat/x` -> `feat-x`."""
-    cleaned = re.sub(r"[^\w.-]", "-", text).lstrip(".-") or "unknown"
+    cleaned = re.sub(r"[^\w.-]", "-", text, flags=re.ASCII).lstrip(".-") or "unknown"
     return cleaned[:128]
 
 
@@ -149,7 +169,7 @@ PLATFORM_RE = re.compile(r"^(?P<os>[a-z0-9]+)/(?P<arch>[a-z0-9]+)(?:/(?P<variant
 
 def parse_platform(text: str) -> str:
     """Return the canonical `os/arch[/variant]` string or raise ValueError with the reason."""
-    match = PLATFORM_RE.match(text)
+    match = PLATFORM_RE.fullmatch(text)
     if match is None:
         raise ValueError(f"invalid platform {text!r}: expected os/arch[/variant], e.g. linux/arm64")
     os_, arch, variant = match.group("os"), match.group("arch"), match.group("variant")

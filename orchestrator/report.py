@@ -29,7 +29,8 @@ class BaseUsed:
 @dataclass
 class TargetResult:
     name: str
-    status: str  # "ok" | "failed" | "not finished" | "not started"
+    # ok | failed | built (all steps done, the run failed: untagged) | not finished | not started
+    status: str
     tags: list[str] = field(default_factory=list)
     digest: str | None = None
     platforms: dict[str, str] = field(default_factory=dict)

@@ -35,8 +35,13 @@ class Located:
         return 1
 
 
+MAX_NODES = 100_000  # aliases can expand exponentially ("billion laughs"); a manifest is small
+
+
 def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
     out.lines.setdefault(loc, node.start_mark.line + 1)
+    if len(out.lines) > MAX_NODES:
+        raise ManifestError(f"{out.path}: more than {MAX_NODES} values (aliases expanding?)")
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
@@ -61,7 +66,14 @@ def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
         # A build manifest has no real floats, only versions: `GO_VERSION: 1.20` must stay "1.20".
         return str(node.value)
     # Other scalars: the safe constructor applies the YAML 1.1 core types (int, bool, null...).
-    return yaml.SafeLoader("").construct_object(node, deep=True)
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        # Unknown tags (`!foo`), bad `!!binary`, impossible dates (`2001-02-30`), `0x_`...
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ManifestError(
+            f"{out.path}:{node.start_mark.line + 1}: {_dotted(loc)}: invalid value: {problem}"
+        ) from None
 
 
 def _dotted(loc: Loc) -> str:
@@ -100,5 +112,11 @@ def loads(text: str, path: Path) -> Located:
         raise ManifestError(f"{where}: invalid YAML: {exc.problem or exc.context}") from None
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: invalid YAML: {exc}") from None
-    out.data = {} if node is None else _convert(node, (), out)
+    except RecursionError:
+        raise ManifestError(f"{path}: invalid YAML: nested too deeply") from None
+    try:
+        out.data = {} if node is None else _convert(node, (), out)
+    except RecursionError:
+        # An alias inside its own anchor (`&a [*a]`) is an endless structure.
+        raise ManifestError(f"{path}: invalid YAML: an alias refers to itself") from None
     return out

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from orchestrator import argv, builders, console, executor, guards, preflight, sources
@@ -67,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     names = [t.name for t in plan.targets]
     tracker = Tracker(names)
     started = time.monotonic()
-    with Display(tracker, plain=ci) as display:
+    with _local_cache_locks(plan), Display(tracker, plain=ci) as display:
         result = executor.bake_with_retry(
             definition, names, metadata, display.feed, builder=builder
         )
@@ -112,6 +115,29 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _local_cache_locks(plan: Plan) -> Iterator[None]:
+    """Runs sharing a `type=local` cache directory take turns: BuildKit's local cache store is
+    not safe for two writers (they collide in its `ingest/` directory and the export fails)."""
+    folders: set[Path] = set()
+    for t in plan.targets:
+        for spec in (*t.cache_from, *t.cache_to):
+            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            where = fields.get("dest") or fields.get("src")
+            if fields.get("type") == "local" and where:
+                folders.add(Path(where))
+    with contextlib.ExitStack() as stack:
+        for folder in sorted(folders):  # one order for all runs: they never wait in a cycle
+            folder.mkdir(parents=True, exist_ok=True)
+            handle = stack.enter_context((folder / ".orchestrator.lock").open("a"))
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                console.err.print(f"waiting for another run using cache {folder}", markup=False)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def _make_output_dirs(plan: Plan) -> None:
     """buildx writes archives but does not create their directories."""
     for t in plan.targets:
@@ -145,9 +171,12 @@ def _result(
     if digest:
         status = "ok"
     elif failed:
-        status = (
-            "failed" if progress.failed else ("not finished" if progress.total else "not started")
-        )
+        if progress.failed:
+            status = "failed"
+        elif progress.total and progress.done == progress.total:
+            status = "built"  # every step done, but the run did not finish: no tags for it
+        else:
+            status = "not finished" if progress.total else "not started"
     else:
         status = "ok"
     duration = None

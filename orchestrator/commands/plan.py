@@ -6,7 +6,7 @@ import argparse
 import json
 import shlex
 
-from orchestrator import argv, console, sources
+from orchestrator import argv, console, guards, sources
 from orchestrator.commands.common import load
 from orchestrator.plan import Plan
 
@@ -45,5 +45,7 @@ def run(args: argparse.Namespace) -> int:
         text = json.dumps(argv.bake_definition(plan), indent=2) + "\n"
     else:
         text = render_text(plan)
+    # An arg or label that carries a secret (build refuses it) must not print it either.
+    text = guards.mask(text, guards.secret_values(plan))
     console.out.print(text, markup=False, highlight=False, end="", soft_wrap=True)
     return 0

@@ -10,7 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 # Bookworm's docker.io is 20.10: no buildx, no containerd image store. These four
 # from trixie run on bookworm's libc; runc stays bookworm's (trixie's needs a newer libc).
 TRIXIE_PACKAGES=(docker.io/trixie docker-cli/trixie docker-buildx/trixie containerd/trixie)
-BOOKWORM_PACKAGES=(docker-registry qemu-user-static binfmt-support skopeo iproute2 curl ca-certificates)
+BOOKWORM_PACKAGES=(docker-registry qemu-user-static binfmt-support skopeo iproute2 curl ca-certificates openssh-client)
 # Our own bridge: docker0 belongs to any Docker the user runs.
 BRIDGE=${ORCH_BRIDGE:-orch0}
 BRIDGE_ADDR=${ORCH_BRIDGE_ADDR:-172.31.251.1/24}

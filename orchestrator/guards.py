@@ -15,8 +15,11 @@ from pathlib import Path
 
 from orchestrator.plan import Plan, SecretRef
 
+# Whole words of the name (split at _ and -), so AUTHOR or TOKENIZER_MODEL are not flagged,
+# while GITHUB_TOKEN, NPM_AUTH_TOKEN, DB_PASSWORD and AWS_SECRET_ACCESS_KEY are.
 SECRET_NAME = re.compile(
-    r"(?i)(passw(or)?d|secret|token|api[_-]?key|private[_-]?key|credential|access[_-]?key|auth)"
+    r"(?i)(?:^|[_-])(passw(?:or)?d|pass|pwd|secrets?|tokens?|api[_-]?keys?|private[_-]?keys?"
+    r"|credentials?|creds|access[_-]?keys?|auth)(?:$|[_-])"
 )
 SECRET_VALUE = re.compile(
     r"(-----BEGIN [A-Z ]*PRIVATE KEY-----|\bgh[pousr]_[A-Za-z0-9]{20,}|\bglpat-[A-Za-z0-9_-]{20,}"

@@ -190,9 +190,12 @@ def _result(
         duration_s=duration,
         steps=progress.total,
         cached_steps=progress.cached,
-        base_images=[
-            BaseUsed(b.ref, b.source, b.digest, b.digest is not None) for b in t.base_images
-        ],
+        # One line per distinct image, however many stages use it.
+        base_images=list(
+            dict.fromkeys(
+                BaseUsed(b.ref, b.source, b.digest, b.digest is not None) for b in t.base_images
+            )
+        ),
     )
 
 

@@ -25,8 +25,9 @@ def test_ci_run_on_empty_builder_state_reuses_the_registry_cache(engine: Engine)
     (t1,) = first["targets"]
     (t2,) = second["targets"]
     assert t2["cached_steps"] > 0
-    # Same inputs: the cached build gives the very same image.
-    assert t2["digest"] == t1["digest"]
+    # Every image layer came from the cache: the per-platform images are the very same. (The
+    # index digests differ: provenance records each build's own start and finish times.)
+    assert t2["platforms"] == t1["platforms"]
 
 
 def test_two_clean_reproducible_builds_give_identical_digests(engine: Engine) -> None:

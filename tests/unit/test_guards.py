@@ -369,3 +369,24 @@ def test_secret_values_longest_first_and_short_values_left_alone(tmp_path: Path)
     values = guards.secret_values(plan, {"SHORT": "abc"})
     assert values == ["abcdefgh", "abcd"]  # "abc" is too short to mask without mangling text
     assert guards.mask("x abcdefgh y abcd z abc", values) == "x *** y *** z abc"
+
+
+@pytest.mark.parametrize(
+    ("name", "flagged"),
+    [
+        ("GITHUB_TOKEN", True),
+        ("NPM_AUTH_TOKEN", True),
+        ("DB_PASSWORD", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("API_KEY", True),
+        ("auth", True),
+        ("PRIVATE_KEY", True),
+        ("AUTHOR", False),
+        ("TOKENIZER_MODEL", False),
+        ("PASSTHROUGH", False),
+        ("GIT_COMMIT", False),
+        ("KEYBOARD", False),
+    ],
+)
+def test_secret_name_pattern_matches_words_not_substrings(name: str, flagged: bool) -> None:
+    assert bool(guards.SECRET_NAME.search(name)) is flagged

@@ -9,6 +9,7 @@ process group on SIGTERM and to read the `rawjson` progress stream (not in its t
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -79,39 +80,44 @@ def docker_json(args: Sequence[str]) -> Any:
 
 
 def engine_info(builder: str | None = None) -> Engine:
-    """Versions, driver and platforms of `builder` (default: the current builder)."""
-    try:
-        info = docker_json(["info", "--format", "{{json .}}"])
-    except FileNotFoundError:
-        raise PreflightError("docker CLI not found on PATH (run `make engine`)") from None
+    """Versions, driver and platforms of `builder` (default: the current builder).
+
+    `docker info` and `docker buildx inspect` are independent, so they run side by side: each is
+    a CLI start-up plus a daemon round trip, and preflight is on every build's critical path.
+    """
+    inspect_argv = ["docker", "buildx", "inspect", *([builder] if builder else [])]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        info_future = pool.submit(docker_json, ["info", "--format", "{{json .}}"])
+        inspect_future = pool.submit(
+            subprocess.run, inspect_argv, capture_output=True, text=True, check=False
+        )
+        try:
+            info = info_future.result()
+        except FileNotFoundError:
+            raise PreflightError("docker CLI not found on PATH (run `make engine`)") from None
+        inspect = inspect_future.result()
     if info.get("ServerErrors") or not info.get("ServerVersion"):
         raise _not_running("; ".join(info.get("ServerErrors") or []))
     driver_status = {k: v for k, v in (info.get("DriverStatus") or []) if isinstance(k, str)}
     containerd = "snapshotter" in str(driver_status.get("driver-type", "")) or str(
         info.get("Driver", "")
     ).startswith(("overlayfs", "stargz"))
-    inspect = subprocess.run(
-        ["docker", "buildx", "inspect", *([builder] if builder else [])],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
     if inspect.returncode != 0:
         raise PreflightError(
             f"docker buildx not usable: {inspect.stderr.strip() or 'no output'} "
             "(install the buildx plugin; `make engine` does)"
         )
-    builder, driver, platforms = _parse_inspect(inspect.stdout)
-    version = subprocess.run(
-        ["docker", "buildx", "version"], capture_output=True, text=True, check=False
-    ).stdout.split()
+    name, driver, platforms = _parse_inspect(inspect.stdout)
+    # The CLI lists its plugins with their versions: no separate `docker buildx version` call.
+    plugins = (info.get("ClientInfo") or {}).get("Plugins") or []
+    buildx: dict[str, Any] = next((p for p in plugins if p.get("Name") == "buildx"), {})
     return Engine(
         server_version=str(info.get("ServerVersion")),
-        buildx_version=version[1] if len(version) > 1 else "unknown",
+        buildx_version=str(buildx.get("Version", "unknown")),
         driver=driver,
         containerd_store=containerd,
         platforms=platforms,
-        builder=builder,
+        builder=name,
     )
 
 

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,32 +26,6 @@ from orchestrator.plan import Plan, TargetPlan
 
 if TYPE_CHECKING:
     from orchestrator.commands.common import Loaded
-
-
-def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser(
-        "check",
-        help="check the Dockerfile practices and the build context for each target",
-        description="Rules from the Dockerfile guide, aware of what each target builds, plus "
-        "hadolint. Exit 1 when an error finding remains (see docs/checks.md for the rules and "
-        "the `# orchestrator:ignore=ORxxx` pragma).",
-    )
-    common(p)
-    p.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    p.add_argument("--output", type=Path, metavar="PATH", help="write the report here")
-    p.add_argument(
-        "--context",
-        action="store_true",
-        help="also analyse the build context: files and bytes sent, largest, sensitive",
-    )
-    p.add_argument(
-        "--explain",
-        metavar="PATH",
-        help="print which .dockerignore line sends or excludes PATH (relative to the context), "
-        "then exit",
-    )
-    p.add_argument("--no-hadolint", action="store_true", help="run only orchestrator's rules")
 
 
 def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:

@@ -15,10 +15,10 @@ import argparse
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orchestrator import console, executor, lockfile, manifest, pinning, refs
 from orchestrator.commands.common import load
@@ -52,36 +52,6 @@ class Use:
     dockerfiles: set[str] = field(default_factory=set)
     floating: bool = False  # some FROM has no digest of its own, so the lock decides
     written: dict[str, str] = field(default_factory=dict)  # place -> digest written in the file
-
-
-def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser(
-        "pin",
-        help="lock base images to digests in builds.lock (--check, --update, --write)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    common(p)
-    p.add_argument(
-        "targets", nargs="*", metavar="TARGET|GROUP", help="whose images (default: every target)"
-    )
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--check",
-        action="store_true",
-        help="change nothing; exit 1 when an image is missing, unused, or its tag moved",
-    )
-    mode.add_argument(
-        "--update",
-        nargs="*",
-        metavar="IMAGE",
-        help="re-resolve every image, or only these (as written, or normalised)",
-    )
-    p.add_argument(
-        "--write",
-        action="store_true",
-        help="also rewrite FROM / ARG default / COPY --from lines to tag@digest",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

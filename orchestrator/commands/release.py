@@ -10,31 +10,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 from orchestrator import console, tags
 from orchestrator.commands.common import load
 from orchestrator.errors import UserError
-
-
-def add_parser(sub: Any, common: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser(
-        "release",
-        help="clean tree + check + pin --check, then build and push (what `make release` runs)",
-    )
-    common(p)
-    p.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
-    p.add_argument("--force", action="store_true", help="release from a dirty working tree")
-    p.add_argument("--report", type=Path, metavar="PATH", help="JSON report path")
-    p.add_argument("--ci", action="store_true", help="plain progress and CI outputs")
-    p.add_argument("--builder", metavar="NAME", help="buildx builder to use")
-    p.add_argument(
-        "--verify-reproducible",
-        action="store_true",
-        help="build twice without cache and compare digests before tagging",
-    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,530 @@
+"""The seven figures of issue 9. Each case builds in its own copy (see workspace.py).
+
+"Cold" always means an empty builder state: `docker buildx prune -af` (build cache records and
+cache mounts) right before the timed command, and nothing to import: every registry cache tag the
+plan's `cache-from` names is deleted first (the configuration stays as builds.yaml has it, so both
+sides still try the import and export the cache afterwards). The raw side always runs a
+definition generated once, untimed, by `orchestrator plan --format bake` with the same variables
+and overrides.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.harness import (
+    BenchError,
+    Figure,
+    Goal,
+    Series,
+    Variant,
+    attempt,
+    json_objects,
+    log,
+    median,
+    paired_ratios,
+    rounds,
+)
+from bench.workspace import Bench, Workspace, git
+
+TOLERANCE = 1.05  # "no worse than raw bake's ratio + 5%"
+
+
+@dataclass(frozen=True)
+class Settings:
+    runs: int  # paired rounds per figure
+    warmup: int  # discarded rounds for the cheap, warm cases (plan, fully cached)
+    emulated_runs: int  # the slow emulated-builder contrast of case 6 (0 = skip)
+    quick: bool
+
+
+def _group_targets(definition: Path) -> list[str]:
+    data = json.loads(definition.read_text(encoding="utf-8"))
+    targets = data["group"]["default"]["targets"]
+    return [str(t) for t in targets]
+
+
+def _series(label: str, samples: dict[str, list[float]], unit: str = "s") -> Series:
+    return Series(label, samples[label], unit)
+
+
+# --- 1 ----------------------------------------------------------------------------------------
+def case_plan(bench: Bench, s: Settings) -> list[Figure]:
+    ws = bench.workspace("c1-plan")
+    definition = ws.definition("all", ["all"])
+    targets = _group_targets(definition)
+    a_name, b_name = "orchestrator plan all", f"bake --print {' '.join(targets)}"
+    print_argv = [*ws.bake_argv(definition, targets), "--print"]
+    variants = [
+        Variant(a_name, lambda: ws.orch("plan", ["all"])),
+        Variant(b_name, lambda: ws.runner.run(print_argv, cwd=ws.base)),
+    ]
+    # Cheap and noisy (tenths of a second): twice the rounds of the build figures.
+    retried: list[str] = []
+    samples = rounds(variants, 2 * s.runs, warmup=s.warmup, label="1 plan", retried=retried)
+    return [
+        Figure(
+            "1",
+            "plan: `orchestrator plan all` / `docker buildx bake --print` (same targets)",
+            a=_series(a_name, samples),
+            b=_series(b_name, samples),
+            ratios=paired_ratios(samples[a_name], samples[b_name]),
+            goal=Goal(1.20, "≤ 1.20x"),
+            notes=[
+                "A: python -m orchestrator plan all (process start, manifest, git, plan, print)",
+                "B: docker buildx bake -f <plan --format bake output> --print " + " ".join(targets),
+                *retried,
+            ],
+        )
+    ]
+
+
+# --- 2 ----------------------------------------------------------------------------------------
+def case_cached(bench: Bench, s: Settings) -> list[Figure]:
+    ws = bench.workspace("c2-cached")
+    definition = ws.definition("all", ["all"])
+    targets = _group_targets(definition)
+    a_name, b_name = "orchestrator build all", f"bake {' '.join(targets)}"
+    variants = [
+        Variant(a_name, lambda: ws.build(["all"])),
+        Variant(b_name, lambda: ws.bake(definition, targets)),
+    ]
+    # The warm-up round is required, not optional: it is what makes every later round cached.
+    retried: list[str] = []
+    samples = rounds(variants, s.runs, warmup=max(1, s.warmup), label="2 cached", retried=retried)
+    return [
+        Figure(
+            "2",
+            "fully cached build of all targets: `orchestrator build all` / raw `bake`",
+            a=_series(a_name, samples),
+            b=_series(b_name, samples),
+            ratios=paired_ratios(samples[a_name], samples[b_name]),
+            goal=Goal(1.10, "≤ 1.10x"),
+            notes=[
+                ws.equivalence_note(definition),
+                "both sides load development and push production + registry cache (mode=max); "
+                "A also runs checks, preflight and the tag-by-digest step",
+                *retried,
+            ],
+        )
+    ]
+
+
+# --- 3 and 4 ----------------------------------------------------------------------------------
+def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
+    """3: warm rebuild after a one-line change / cold; 4: cold importing registry cache / cold.
+
+    One sequence serves both, since both divide by the same cold build of production:
+      cold   prune -af, delete the registry cache, `orchestrator build production`
+      warm   (right after cold) edit one line, commit, `orchestrator build production`
+      import prune -af, `orchestrator build production` (imports the registry cache the previous
+             build exported, for the same source)
+    Rounds alternate `cold warm import` and `import cold warm`; warm always follows its cold.
+    """
+    ws = bench.workspace("c34-cold")
+    definition = ws.definition("production", ["production"])  # names the caches to delete
+    cold: list[float] = []
+    warm: list[float] = []
+    imported: list[float] = []
+    edited: list[str] = []
+    retried: list[str] = []
+
+    def build() -> None:
+        ws.build(["production"])
+
+    def do_cold() -> None:
+        cold.append(attempt("cold", build, lambda: ws.cold_reset(definition), retried))
+        log(f"[3/4 cold] round {len(cold)}/{s.runs}: cold, no cache: {cold[-1]:.2f} s")
+
+    def do_warm() -> None:
+        edited.append(ws.edit_source())
+        warm.append(attempt("warm", build, None, retried))
+        log(f"[3/4 cold] round {len(warm)}/{s.runs}: warm, one-line change: {warm[-1]:.2f} s")
+
+    def do_import() -> None:
+        imported.append(attempt("import", build, bench.engine.prune, retried))
+        log(f"[3/4 cold] round {len(imported)}/{s.runs}: cold + cache: {imported[-1]:.2f} s")
+
+    for index in range(s.runs):
+        steps: list[Callable[[], None]] = [do_cold]
+        if "3" in want:
+            steps.append(do_warm)
+        if "4" in want:
+            steps = [*steps, do_import] if index % 2 == 0 else [do_import, *steps]
+        for step in steps:
+            step()
+
+    cold_label = "cold: prune -af, registry cache deleted"
+    figures = []
+    if "3" in want:
+        figures.append(
+            Figure(
+                "3",
+                "warm rebuild after a one-line source change / cold (production, amd64+arm64)",
+                a=Series("warm: one-line change, committed", warm),
+                b=Series(cold_label, cold),
+                ratios=paired_ratios(warm, cold),
+                goal=Goal(0.10, "≤ 0.10"),
+                notes=[
+                    f"the change: {edited[0] if edited else '-'} (a new commit each round, so "
+                    "VERSION and GIT_COMMIT change too, as in CI)",
+                    "each warm build runs right after its round's cold build; the prune before "
+                    "a cold build also empties the Go module/build cache mounts",
+                    *retried,
+                ],
+            )
+        )
+    if "4" in want:
+        figures.append(
+            Figure(
+                "4",
+                "cold on an empty builder importing the registry cache / cold without "
+                "(production, amd64+arm64)",
+                a=Series("cold + registry cache import", imported),
+                b=Series(cold_label, cold),
+                ratios=paired_ratios(imported, cold),
+                goal=Goal(0.10, "≤ 0.10"),
+                reference="0.03 raw buildx (ENGINE.md, no source change)",
+                notes=[
+                    "the imported cache was exported by the previous build of the same source; "
+                    "cache mounts are not in a registry cache, but nothing needs to recompile",
+                    *retried,
+                ],
+            )
+        )
+    return figures
+
+
+# --- 5 ----------------------------------------------------------------------------------------
+def case_together(bench: Bench, s: Settings) -> list[Figure]:
+    ws = bench.workspace("c5-together")
+    definition = ws.definition("all", ["all"])
+    targets = _group_targets(definition)
+    first, second = targets[0], targets[-1]
+    names = (
+        "orchestrator build all",
+        f"orchestrator build {first}; orchestrator build {second}",
+        f"bake {' '.join(targets)}",
+        f"bake {first}; bake {second}",
+    )
+
+    def seq_orch() -> None:
+        ws.build([first])
+        ws.build([second])
+
+    def seq_raw() -> None:
+        ws.bake(definition, [first])
+        ws.bake(definition, [second])
+
+    def cold() -> None:
+        ws.cold_reset(definition)
+
+    variants = [
+        Variant(names[0], lambda: ws.build(["all"]), setup=cold),
+        Variant(names[1], seq_orch, setup=cold),
+        Variant(names[2], lambda: ws.bake(definition, targets), setup=cold),
+        Variant(names[3], seq_raw, setup=cold),
+    ]
+    retried: list[str] = []
+    samples = rounds(variants, s.runs, label="5 together", retried=retried)
+    raw_ratios = paired_ratios(samples[names[2]], samples[names[3]])
+    raw = median(raw_ratios)
+    return [
+        Figure(
+            "5",
+            f"{first} + {second} in one run / one after the other (cold)",
+            a=_series(names[0], samples),
+            b=_series(names[1], samples),
+            ratios=paired_ratios(samples[names[0]], samples[names[1]]),
+            raw=raw,
+            raw_a=_series(names[2], samples),
+            raw_b=_series(names[3], samples),
+            goal=Goal(raw * TOLERANCE, f"≤ raw x 1.05 = {raw * TOLERANCE:.2f}"),
+            reference="0.95 raw bake (ENGINE.md)",
+            notes=[
+                ws.equivalence_note(definition),
+                "every variant starts cold: prune -af, registry cache deleted",
+                *retried,
+            ],
+        )
+    ]
+
+
+# --- 6 ----------------------------------------------------------------------------------------
+BUILDER_FROM = re.compile(r"^FROM\s+--platform=\$BUILDPLATFORM\s+(\S+)\s+AS\s+builder\s*$", re.M)
+
+
+def case_platforms(bench: Bench, s: Settings) -> list[Figure]:
+    ws = bench.workspace("c6-platforms")
+    amd64 = ["production.platforms=linux/amd64"]
+    def_multi = ws.definition("production-multi", ["production"])
+    def_amd64 = ws.definition("production-amd64", ["production"], amd64)
+    names = (
+        "orchestrator: amd64+arm64",
+        "orchestrator: amd64",
+        "bake: amd64+arm64",
+        "bake: amd64",
+    )
+
+    def cold() -> None:
+        ws.cold_reset(def_multi)
+
+    variants = [
+        Variant(names[0], lambda: ws.build(["production"]), setup=cold),
+        Variant(names[1], lambda: ws.build(["production"], amd64), setup=cold),
+        Variant(names[2], lambda: ws.bake(def_multi, ["production"]), setup=cold),
+        Variant(names[3], lambda: ws.bake(def_amd64, ["production"]), setup=cold),
+    ]
+    retried: list[str] = []
+    samples = rounds(variants, s.runs, label="6 platforms", retried=retried)
+    raw = median(paired_ratios(samples[names[2]], samples[names[3]]))
+    figures = [
+        Figure(
+            "6",
+            "amd64+arm64 cross-compiled / amd64 alone (production, cold)",
+            a=_series(names[0], samples),
+            b=_series(names[1], samples),
+            ratios=paired_ratios(samples[names[0]], samples[names[1]]),
+            raw=raw,
+            raw_a=_series(names[2], samples),
+            raw_b=_series(names[3], samples),
+            goal=Goal(raw * TOLERANCE, f"≤ raw x 1.05 = {raw * TOLERANCE:.2f}"),
+            reference="1.74 raw buildx, 2 cores (ENGINE.md)",
+            notes=[
+                ws.equivalence_note(def_multi),
+                ws.equivalence_note(def_amd64),
+                "cold: prune -af, registry cache deleted; image and cache pushed as configured",
+                *retried,
+            ],
+        )
+    ]
+    if s.emulated_runs > 0:
+        figures.append(_emulated(ws, s, def_multi, samples[names[0]]))
+    return figures
+
+
+def _emulated(ws: Workspace, s: Settings, definition: Path, cross: list[float]) -> Figure:
+    title = "emulated builder (QEMU) / cross-compiled, amd64+arm64 (contrast)"
+    source = (ws.app / "Dockerfile").read_text(encoding="utf-8")
+    variant, count = BUILDER_FROM.subn(r"FROM \1 AS builder", source)
+    if count != 1:
+        return Figure("6b", title, error="no `FROM --platform=$BUILDPLATFORM … AS builder` line")
+    ws.add_file("sample-go-app/Dockerfile.emulated", variant, "builder stage without BUILDPLATFORM")
+    sets = ["production.dockerfile=Dockerfile.emulated"]
+    emulated: list[float] = []
+    retried: list[str] = []
+    for index in range(s.emulated_runs):
+        emulated.append(
+            attempt(
+                "emulated",
+                lambda: ws.build(["production"], sets),
+                lambda: ws.cold_reset(definition),
+                retried,
+            )
+        )
+        log(f"[6b emulated] run {index + 1}/{s.emulated_runs}: {emulated[-1]:.2f} s")
+    reference = median(cross)
+    runs = "run" if s.emulated_runs == 1 else "runs"
+    return Figure(
+        "6b",
+        title,
+        a=Series("orchestrator: builder stage emulated", emulated),
+        b=Series("orchestrator: cross-compiled (case 6)", list(cross)),
+        ratios=[e / reference for e in emulated],
+        reference="5.8 raw buildx (ENGINE.md)",
+        notes=[
+            f"only {s.emulated_runs} emulated {runs} (slow): each divided by the median of "
+            "case 6's cross-compiled runs, not paired",
+            "Dockerfile.emulated: the builder stage's `FROM --platform=$BUILDPLATFORM` removed, "
+            "so its RUN steps run under QEMU for arm64 (the checks warn OR004; not an error)",
+            *retried,
+        ],
+    )
+
+
+# --- 7 ----------------------------------------------------------------------------------------
+PROBE_DOCKERFILE = "FROM scratch\nCOPY . /context/\n"
+POLLUTION = {  # build outputs a developer's checkout typically holds next to the source
+    "bin/server": 8 * 1024 * 1024,
+    "dist/sample-go-app_linux_amd64.tar.gz": 3 * 1024 * 1024,
+    "dist/sample-go-app_linux_arm64.tar.gz": 3 * 1024 * 1024,
+    "coverage.out": 64 * 1024,
+}
+
+
+def context_bytes(stream: str) -> int:
+    """Bytes BuildKit reports for its `transferring context` steps (rawjson progress)."""
+    per_vertex: dict[str, int] = {}
+    for obj in json_objects(stream):
+        for status in obj.get("statuses") or []:
+            if not isinstance(status, dict):
+                continue
+            if not str(status.get("id", "")).startswith("transferring context"):
+                continue
+            vertex = str(status.get("vertex", ""))
+            per_vertex[vertex] = max(per_vertex.get(vertex, 0), int(status.get("current") or 0))
+    if not per_vertex:
+        raise BenchError("buildx reported no `transferring context` step")
+    return sum(per_vertex.values())
+
+
+def _polluted_tree(bench: Bench, ws: Workspace) -> tuple[Path, list[str]]:
+    """sample-go-app as its own checkout: its .git, ignored build outputs, and the source."""
+    tree = ws.base / "tree-template"
+    shutil.copytree(ws.app, tree, ignore=shutil.ignore_patterns("Dockerfile.*"))
+    (tree / ".gitignore").write_text("bin/\ndist/\ncoverage.out\n", encoding="utf-8")
+    git(bench.runner, tree, "init", "-q")
+    git(bench.runner, tree, "add", "-A")
+    git(bench.runner, tree, "commit", "-q", "-m", "sample-go-app")
+    for relative, size in POLLUTION.items():
+        path = tree / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(os.urandom(size))  # incompressible, like real binaries and archives
+    git_bytes = sum(p.stat().st_size for p in (tree / ".git").rglob("*") if p.is_file())
+    contents = [f".git ({git_bytes} B)"] + [f"{k} ({v} B)" for k, v in POLLUTION.items()]
+    return tree, contents
+
+
+def case_context(bench: Bench, s: Settings) -> list[Figure]:
+    ws = bench.workspace("c7-context")
+    template, contents = _polluted_tree(bench, ws)
+    probe = ws.base / "probe" / "Dockerfile"
+    probe.parent.mkdir()
+    probe.write_text(PROBE_DOCKERFILE, encoding="utf-8")
+    production = json.loads(ws.definition("production", ["production"]).read_text("utf-8"))
+    copies = 0
+
+    def fresh(with_ignore: bool) -> Path:
+        # A new directory each time: BuildKit re-sends only what changed for a path it has seen.
+        nonlocal copies
+        copies += 1
+        tree = ws.base / f"tree-{copies}"
+        shutil.copytree(template, tree, symlinks=True)
+        if not with_ignore:
+            (tree / ".dockerignore").unlink()
+        return tree
+
+    builder = ["--builder", bench.engine.builder] if bench.engine.builder else []
+
+    def probe_bytes(with_ignore: bool) -> int:
+        tree = fresh(with_ignore)
+        done = bench.runner.run(
+            [
+                *("docker", "buildx", "build", *builder, "--progress=rawjson"),
+                *("--file", str(probe), "--output", "type=cacheonly", str(tree)),
+            ]
+        )
+        shutil.rmtree(tree)
+        return context_bytes(done.stderr)
+
+    def target_bytes(with_ignore: bool) -> int:
+        tree = fresh(with_ignore)
+        target: dict[str, Any] = dict(production["target"]["production"])
+        for key in ("cache-from", "cache-to", "attest", "tags"):
+            target.pop(key, None)
+        target.update(
+            context=str(tree),
+            dockerfile=str(tree / "Dockerfile"),
+            platforms=["linux/amd64"],
+            output=["type=cacheonly"],
+        )
+        path = ws.base / "defs" / f"target-{copies}.json"
+        path.write_text(json.dumps({"target": {"production": target}}), encoding="utf-8")
+        done = bench.runner.run([*ws.bake_argv(path, ["production"]), "--progress=rawjson"])
+        shutil.rmtree(tree)
+        return context_bytes(done.stderr)
+
+    def measure(label: str, fn: Callable[[bool], int], count: int) -> tuple[Series, Series]:
+        with_ignore: list[float] = []
+        without: list[float] = []
+        for index in range(count):
+            order = [True, False] if index % 2 == 0 else [False, True]
+            for flag in order:
+                (with_ignore if flag else without).append(float(fn(flag)))
+            sizes = f"{with_ignore[-1]:.0f} B / {without[-1]:.0f} B"
+            log(f"[{label}] round {index + 1}/{count}: {sizes}")
+        return (
+            Series("with .dockerignore", with_ignore, "B"),
+            Series("without .dockerignore", without, "B"),
+        )
+
+    a, b = measure("7 context", probe_bytes, s.runs)
+    figures = [
+        Figure(
+            "7",
+            "build context bytes with / without .dockerignore (checkout with .git and outputs)",
+            a=a,
+            b=b,
+            ratios=paired_ratios(a.samples, b.samples),
+            notes=[
+                "bytes BuildKit reports transferring for a `COPY . /context/` probe (the whole "
+                "context as .dockerignore defines it), a fresh copy of the tree each time",
+                "tree: sample-go-app + " + ", ".join(contents),
+            ],
+        )
+    ]
+    if not s.quick:
+        a, b = measure("7b target", target_bytes, s.runs)
+        figures.append(
+            Figure(
+                "7b",
+                "bytes sent for the production target (amd64) with / without .dockerignore",
+                a=a,
+                b=b,
+                ratios=paired_ratios(a.samples, b.samples),
+                notes=[
+                    "the real Dockerfile: BuildKit's frontend only asks for the paths its COPY "
+                    "lines name, so here .dockerignore only trims tests/docs inside cmd/ and "
+                    "internal/ (and keeps the cache key free of them)",
+                ],
+            )
+        )
+    return figures
+
+
+# --- registry ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    ids: tuple[str, ...]
+    run: Callable[[Bench, Settings, set[str]], list[Figure]]
+
+
+CASES: tuple[Case, ...] = (
+    Case(("1",), lambda b, s, _w: case_plan(b, s)),
+    Case(("2",), lambda b, s, _w: case_cached(b, s)),
+    Case(("3", "4"), case_cold_family),
+    Case(("5",), lambda b, s, _w: case_together(b, s)),
+    Case(("6",), lambda b, s, _w: case_platforms(b, s)),
+    Case(("7",), lambda b, s, _w: case_context(b, s)),
+)
+ALL_IDS = tuple(i for case in CASES for i in case.ids)
+
+
+def run_selected(
+    bench: Bench,
+    settings: Settings,
+    selected: set[str],
+    on_figures: Callable[[list[Figure]], None],
+) -> list[Figure]:
+    """Every selected case in order; a failing case becomes an `error` row, the rest still run."""
+    figures: list[Figure] = []
+    for case in CASES:
+        want = selected & set(case.ids)
+        if not want:
+            continue
+        log(f"== case {', '.join(sorted(want))}")
+        try:
+            got = case.run(bench, settings, want)
+        except BenchError as exc:
+            log(f"case {', '.join(sorted(want))} failed: {exc}")
+            got = [Figure(i, f"case {i}", error=str(exc)) for i in sorted(want)]
+        figures += got
+        on_figures(figures)
+    return figures

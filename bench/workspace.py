@@ -1,0 +1,408 @@
+"""Copies of sample-go-app to build in, the orchestrator and raw-buildx command lines, engine ops.
+
+Nothing here touches the repository: every case builds in its own git repository under a temp
+directory (copied from one template: same files, same commit, so the same VERSION/GIT_COMMIT),
+and pushes under its own registry path `<registry>/bench-<run id>/<case>`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.harness import BenchError, Completed, Runner, log
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = "sample-go-app"
+# Fixed author and dates: the template's commit (so VERSION, GIT_COMMIT and the OCI `created`
+# label) is the same on every machine and every run.
+EPOCH = 1_700_000_000
+GIT_IDENTITY = (
+    "-c",
+    "user.name=orchestrator bench",
+    "-c",
+    "user.email=bench@example.invalid",
+    "-c",
+    "commit.gpgsign=false",
+    "-c",
+    "init.defaultBranch=main",
+)
+GREETING = re.compile(r'^(const greeting = ")([^"]*)(")\s*$', re.MULTILINE)
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """`export KEY=value` / `KEY=value` lines (.engine/env, engine/images.env)."""
+    out: dict[str, str] = {}
+    if not path.is_file():
+        return out
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, eq, value = line.removeprefix("export ").strip().partition("=")
+        if eq:
+            out[key.strip()] = value.strip().strip("'\"")
+    return out
+
+
+def bench_env() -> dict[str, str]:
+    """The environment of every command: the project's engine, and this checkout's orchestrator.
+
+    `make bench` has already sourced .engine/env; run directly, it is read here. PYTHONPATH makes
+    `python -m orchestrator` import this checkout even from a temp directory.
+    """
+    env = dict(os.environ)
+    if "DOCKER_HOST" not in env:
+        env.update(read_env_file(ROOT / ".engine" / "env"))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    env.setdefault("NO_COLOR", "1")
+    env.pop("GITHUB_STEP_SUMMARY", None)  # a CI run of the bench must not write job summaries
+    env.pop("GITHUB_OUTPUT", None)
+    return env
+
+
+def registry_host(env: Mapping[str, str]) -> str:
+    images = read_env_file(ROOT / "engine" / "images.env")
+    return env.get("ORCH_REGISTRY") or images.get("REGISTRY") or "localhost:5000"
+
+
+def git(runner: Runner, repo: Path, *args: str, when: int = EPOCH) -> Completed:
+    stamp = f"@{when} +0000"
+    return runner.run(
+        ["git", *GIT_IDENTITY, "-C", str(repo), *args],
+        extra_env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+    )
+
+
+MANIFEST_TYPES = ", ".join(
+    [
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    ]
+)
+
+
+def _cache_entries(definition: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The `cache-from` entries of every target of a bake definition, as key=value maps."""
+    out = []
+    for target in (definition.get("target") or {}).values():
+        for entry in target.get("cache-from") or []:
+            fields = dict(part.partition("=")[::2] for part in str(entry).split(","))
+            out.append({k.strip(): v.strip() for k, v in fields.items()})
+    return out
+
+
+def delete_registry_tag(ref: str) -> bool:
+    """Delete the manifest `ref` (host/repo:tag) points to; False when there is none.
+
+    Only for the local registry (plain HTTP, no auth), which runs with deletes enabled.
+    """
+    host, _, rest = ref.partition("/")
+    repo, _, tag = rest.rpartition(":")
+    if not repo or "/" in tag or "@" in rest:
+        raise BenchError(f"cannot delete {ref!r}: expected host/repository:tag")
+    if not (host.split(":")[0] == "localhost" or host.startswith("127.")):
+        raise BenchError(f"refusing to delete {ref}: not in a local registry")
+    conn = http.client.HTTPConnection(host, timeout=15)
+    deleted_status = 0
+    try:
+        conn.request("HEAD", f"/v2/{repo}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
+        head = conn.getresponse()
+        head.read()
+        digest = head.getheader("Docker-Content-Digest")
+        if head.status == 200 and digest:
+            conn.request("DELETE", f"/v2/{repo}/manifests/{digest}")
+            deleted = conn.getresponse()
+            deleted.read()
+            deleted_status = deleted.status
+    except OSError as exc:
+        raise BenchError(f"registry {host}: {exc}") from None
+    finally:
+        conn.close()
+    if head.status == 404:
+        return False
+    if head.status != 200 or not digest:
+        raise BenchError(f"registry: HEAD {ref} answered HTTP {head.status}")
+    if deleted_status not in (200, 202):
+        raise BenchError(
+            f"registry refused to delete {ref} (HTTP {deleted_status}); the cold cases need "
+            "the local registry with deletes enabled (engine/up.sh configures it so)"
+        )
+    return True
+
+
+@dataclass
+class Engine:
+    """Facts about the engine, and the one destructive operation: emptying the build cache."""
+
+    runner: Runner
+    builder: str | None = None
+    repeated_prunes: int = 0
+
+    def prune(self) -> None:
+        """Empty builder state: every build cache record *and* cache mount (`-a`), no filter.
+
+        It empties the build cache of everything on this engine, not only the benchmark's.
+        On a quiet engine `buildx du` shows 0B right after. When it does not (another client
+        is building, or the engine joined a prune another client had started, which can end
+        before our last build's records were free), it prunes again, up to three times;
+        `repeated_prunes` counts those: a sign of a busy engine and of noisy figures.
+        """
+        argv = ["docker", "buildx", "prune", "-af"]
+        du = ["docker", "buildx", "du"]
+        if self.builder:
+            argv += ["--builder", self.builder]
+            du += ["--builder", self.builder]
+        self.runner.run(argv, timeout=600)
+        for pause in (0.5, 1.0, 2.0):
+            usage = self.runner.run(du, check=False).stdout
+            total = re.search(r"^Total:\s*(\S+)", usage, re.MULTILINE)
+            if total is None or total.group(1) in ("0B", "0"):
+                return
+            self.repeated_prunes += 1
+            time.sleep(pause)
+            self.runner.run(argv, timeout=600)
+
+    def facts(self) -> dict[str, Any]:
+        server = self.runner.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"], check=False
+        )
+        if server.returncode != 0 or not server.stdout.strip():
+            raise BenchError(
+                "docker engine not reachable: "
+                + (server.stderr.strip().splitlines() or ["no answer"])[-1]
+                + " (start it with `make engine`, then `. .engine/env`)"
+            )
+        buildx = self.runner.run(["docker", "buildx", "version"], check=False).stdout.split()
+        inspect = self.runner.run(["docker", "buildx", "inspect"], check=False).stdout
+        driver = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in inspect.splitlines()
+                if line.strip().startswith("Driver:")
+            ),
+            "unknown",
+        )
+        return {
+            "server": server.stdout.strip(),
+            "buildx": buildx[1] if len(buildx) > 1 else "unknown",
+            "driver": driver,
+            "docker_host": self.runner.env.get("DOCKER_HOST", ""),
+        }
+
+
+@dataclass
+class Bench:
+    """What every case shares: runner, engine, temp dir, run id, registry, pin mode."""
+
+    runner: Runner
+    engine: Engine
+    workdir: Path
+    registry: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    base_sets: list[str] = field(default_factory=list)
+    pin_mode: str = ""
+    template: Path | None = None
+
+    @property
+    def namespace(self) -> str:
+        return f"{self.registry}/bench-{self.run_id}"
+
+    def prepare_template(self) -> Path:
+        """sample-go-app + builds.yaml in a fresh git repository, base images locked if possible."""
+        if self.template is not None:
+            return self.template
+        repo = self.workdir / "template"
+        shutil.copytree(
+            ROOT / APP,
+            repo / APP,
+            ignore=shutil.ignore_patterns(".git", "__pycache__", "bin", "dist"),
+        )
+        shutil.copy2(ROOT / "builds.yaml", repo / "builds.yaml")
+        (repo / ".gitignore").write_text(".orchestrator/\n", encoding="utf-8")
+        git(self.runner, repo, "init", "-q")
+        git(self.runner, repo, "add", "-A")
+        git(self.runner, repo, "commit", "-q", "-m", "sample-go-app for the benchmark")
+        # builds.yaml's production target has `pin: digest`: lock the base images in the copy
+        # (`orchestrator pin`); if this version cannot, relax the copy's policy to `minor`.
+        pinned = self.runner.run(self._orch_argv("pin", [], []), cwd=repo, check=False)
+        if pinned.returncode == 0 and (repo / "builds.lock").is_file():
+            git(self.runner, repo, "add", "-A")
+            git(self.runner, repo, "commit", "-q", "-m", "builds.lock")
+            self.pin_mode = "builds.lock written by `orchestrator pin` in the copy"
+        else:
+            self.base_sets = ["production.pin=minor"]
+            why = (pinned.stderr.strip().splitlines() or ["no builds.lock written"])[-1]
+            self.pin_mode = f"--set production.pin=minor (`orchestrator pin` unavailable: {why})"
+        log(f"base images: {self.pin_mode}")
+        checked = self.runner.run(self._orch_argv("check", ["all"], []), cwd=repo, check=False)
+        if checked.returncode != 0:
+            raise BenchError(
+                "`orchestrator check all` fails in the benchmark's copy; every build would stop:\n"
+                + checked.stdout[-3000:]
+                + checked.stderr[-2000:]
+            )
+        self.template = repo
+        return repo
+
+    def _orch_argv(self, command: str, targets: Sequence[str], sets: Sequence[str]) -> list[str]:
+        argv = [sys.executable, "-m", "orchestrator", command, *targets]
+        for item in [*self.base_sets, *sets]:
+            argv += ["--set", item]
+        return argv
+
+    def workspace(self, name: str) -> Workspace:
+        template = self.prepare_template()
+        base = self.workdir / name
+        if base.exists():
+            shutil.rmtree(base)
+        base.mkdir(parents=True)
+        shutil.copytree(template, base / "repo", symlinks=True)
+        (base / "defs").mkdir()
+        return Workspace(self, name, base)
+
+
+@dataclass
+class Workspace:
+    """One case's repository copy, its registry path and its generated bake definitions."""
+
+    bench: Bench
+    name: str
+    base: Path
+    edits: int = 0
+
+    @property
+    def repo(self) -> Path:
+        return self.base / "repo"
+
+    @property
+    def app(self) -> Path:
+        return self.repo / APP
+
+    @property
+    def registry(self) -> str:
+        return f"{self.bench.namespace}/{self.name}"
+
+    @property
+    def runner(self) -> Runner:
+        return self.bench.runner
+
+    def orch_argv(
+        self, command: str, targets: Sequence[str], sets: Sequence[str] = ()
+    ) -> list[str]:
+        argv = self.bench._orch_argv(command, targets, sets)
+        return [*argv, "--var", f"REGISTRY={self.registry}"]
+
+    def orch(self, command: str, targets: Sequence[str], sets: Sequence[str] = ()) -> Completed:
+        return self.runner.run(self.orch_argv(command, targets, sets), cwd=self.repo)
+
+    def build(self, targets: Sequence[str], sets: Sequence[str] = ()) -> Completed:
+        """`orchestrator build` exactly as a user runs it (checks, preflight, bake, tags)."""
+        return self.orch("build", targets, sets)
+
+    def definition(self, label: str, targets: Sequence[str], sets: Sequence[str] = ()) -> Path:
+        """The raw side's bake file: `orchestrator plan --format bake`, generated once, untimed."""
+        done = self.runner.run(
+            [*self.orch_argv("plan", targets, sets), "--format", "bake"], cwd=self.repo
+        )
+        try:
+            data = json.loads(done.stdout)
+        except json.JSONDecodeError as exc:
+            raise BenchError(f"`orchestrator plan --format bake` printed no JSON: {exc}") from None
+        path = self.base / "defs" / f"{label}.json"
+        path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        return path
+
+    def bake_argv(self, definition: Path, targets: Sequence[str]) -> list[str]:
+        argv = ["docker", "buildx", "bake", "--file", str(definition)]
+        if self.bench.engine.builder:
+            argv += ["--builder", self.bench.engine.builder]
+        return [*argv, *targets]
+
+    def bake(self, definition: Path, targets: Sequence[str]) -> Completed:
+        """Raw `docker buildx bake -f definition targets`: what people would otherwise run."""
+        return self.runner.run(self.bake_argv(definition, targets), cwd=self.base)
+
+    def cold_reset(self, definition: Path) -> None:
+        """Empty builder state and nothing to import: prune -af, then delete every cache the
+        definition's targets would import (registry tags, local cache directories). The
+        configuration itself is unchanged: imports are attempted and find nothing."""
+        self.bench.engine.prune()
+        data = json.loads(definition.read_text(encoding="utf-8"))
+        for entry in _cache_entries(data):
+            kind = entry.get("type", "")
+            if kind == "registry" and entry.get("ref"):
+                delete_registry_tag(entry["ref"])
+            elif kind == "local" and entry.get("src"):
+                shutil.rmtree(entry["src"], ignore_errors=True)
+
+    def orchestrator_definitions(self) -> list[dict[str, Any]]:
+        """The bake.json files the orchestrator's builds in this copy generated for themselves."""
+        runs = self.repo / ".orchestrator" / "runs"
+        out: list[dict[str, Any]] = []
+        for path in sorted(runs.glob("*/bake.json")):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict):
+                out.append(data)
+        return out
+
+    def equivalence_note(self, definition: Path) -> str:
+        """Evidence that the raw side runs exactly the definition the orchestrator runs."""
+        ours = json.loads(definition.read_text(encoding="utf-8"))
+        own = self.orchestrator_definitions()
+        if not own:
+            return f"{definition.name}: no orchestrator run directory to compare with"
+        if any(d == ours for d in own):
+            return f"raw side's {definition.name} == the bake.json the orchestrator ran"
+        last = own[-1]
+        differ = sorted(
+            f"{name}.{key}"
+            for name in set(last.get("target", {})) | set(ours.get("target", {}))
+            for key in set(last.get("target", {}).get(name, {}))
+            | set(ours.get("target", {}).get(name, {}))
+            if last.get("target", {}).get(name, {}).get(key)
+            != ours.get("target", {}).get(name, {}).get(key)
+        )
+        return f"WARNING: {definition.name} differs from the orchestrator's bake.json in {differ}"
+
+    def edit_source(self) -> str:
+        """A one-line source change, committed (as it would be in CI): the greeting constant."""
+        self.edits += 1
+        path = self.app / "cmd" / "server" / "greeting.go"
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        if GREETING.search(text):
+            new = GREETING.sub(
+                rf"\g<1>hello from sample-go-app (bench edit {self.edits})\g<3>", text, count=1
+            )
+            what = f"{path.relative_to(self.repo)}: greeting constant"
+        else:  # the sample changed shape: append one line to the first Go file of the command
+            path = min((self.app / "cmd").rglob("*.go"), key=str)
+            text = path.read_text(encoding="utf-8")
+            new = text.rstrip("\n") + f"\n\n// bench edit {self.edits}\n"
+            what = f"{path.relative_to(self.repo)}: appended comment line"
+        path.write_text(new, encoding="utf-8")
+        git(self.runner, self.repo, "commit", "-q", "-am", f"edit {self.edits}", when=self.when)
+        return what
+
+    @property
+    def when(self) -> int:
+        return EPOCH + 60 * self.edits
+
+    def add_file(self, relative: str, text: str, message: str) -> Path:
+        path = self.repo / relative
+        path.write_text(text, encoding="utf-8")
+        git(self.runner, self.repo, "add", relative)
+        git(self.runner, self.repo, "commit", "-q", "-m", message, when=self.when)
+        return path

@@ -1,0 +1,195 @@
+"""Every command's options, in one light module: parsing `--help` or `plan` arguments never
+imports the heavy modules a command needs only when it runs (docker libraries, the rules).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__
+
+PIN_DESCRIPTION = """\
+Lock the base images the targets use to the digests their registry serves.
+
+    orchestrator pin [TARGET|GROUP...]          add what builds.lock misses, drop what is unused
+    orchestrator pin --check                    exit 1 when the lock is missing, unused or drifted
+    orchestrator pin [TARGET...] --update [IMAGE...]   re-resolve all (or the named) images
+    orchestrator pin --write                    also rewrite FROM/ARG lines to tag@digest
+
+An image is resolved through its mirror (what the plan pulls), so the digest locked is the one
+the build will ask BuildKit for. Plain `pin` never moves an existing pin: only `--update` does.
+"""
+
+DESCRIPTION = """\
+Build container images from builds.yaml with docker buildx.
+
+  orchestrator plan production            what would run (no daemon needed)
+  orchestrator plan --format bake > p.json && docker buildx bake -f p.json --print
+  orchestrator build production           check, build, push, report
+  orchestrator build --var VERSION=1.2.3  override a variable derived from git
+  orchestrator build --set production.platforms=linux/amd64
+  orchestrator pin && orchestrator pin --check   lock base images to digests
+  orchestrator check production           the Dockerfile practices, for this target
+
+Exit codes: 0 ok, 1 build failed, 2 bad manifest or usage (nothing ran), 3 bug, 130 interrupted.
+"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--file",
+        type=Path,
+        default=Path("builds.yaml"),
+        metavar="PATH",
+        help="the manifest (default: ./builds.yaml)",
+    )
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a variable, beating git, builds.yaml and the environment (repeatable)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="TARGET.KEY=VALUE",
+        help="override a target field like bake --set; TARGET may be '*' (repeatable)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="orchestrator",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"orchestrator {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("plan", help="print the resolved plan; runs nothing")
+    _common(p)
+    p.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
+    p.add_argument(
+        "--format",
+        choices=("text", "json", "bake"),
+        default="text",
+        help="text for people; json with each target's exact buildx argv; "
+        "bake: a definition for `docker buildx bake -f`",
+    )
+
+    b = sub.add_parser("build", help="check, build and push the targets; write a report")
+    _common(b)
+    b.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
+    b.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="write the JSON report here (default: .orchestrator/report.json)",
+    )
+    b.add_argument(
+        "--ci",
+        action="store_true",
+        help="plain progress lines, JSON report, GitHub outputs/summary (automatic when CI=true)",
+    )
+    b.add_argument("--skip-checks", action="store_true", help="do not run `check` first")
+    b.add_argument(
+        "--verify-reproducible",
+        action="store_true",
+        help="build twice without cache and compare digests before tagging "
+        "(targets need `reproducible: true`)",
+    )
+    b.add_argument("--builder", metavar="NAME", help="buildx builder to use")
+    b.add_argument(
+        "--allow-secret-args",
+        action="store_true",
+        help="accept build args that look like secrets (they end up in the image "
+        "history; use secrets: instead)",
+    )
+
+    s = sub.add_parser("schema", help="print the JSON Schema of builds.yaml (for editors)")
+    s.add_argument("--output", type=Path, metavar="PATH", help="write to a file instead")
+
+    _pin(sub)
+    _check(sub)
+    _release(sub)
+    return parser
+
+
+def _check(sub: Any) -> None:
+    p = sub.add_parser(
+        "check",
+        help="check the Dockerfile practices and the build context for each target",
+        description="Rules from the Dockerfile guide, aware of what each target builds, plus "
+        "hadolint. Exit 1 when an error finding remains (see docs/checks.md for the rules and "
+        "the `# orchestrator:ignore=ORxxx` pragma).",
+    )
+    _common(p)
+    p.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
+    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    p.add_argument("--output", type=Path, metavar="PATH", help="write the report here")
+    p.add_argument(
+        "--context",
+        action="store_true",
+        help="also analyse the build context: files and bytes sent, largest, sensitive",
+    )
+    p.add_argument(
+        "--explain",
+        metavar="PATH",
+        help="print which .dockerignore line sends or excludes PATH (relative to the context), "
+        "then exit",
+    )
+    p.add_argument("--no-hadolint", action="store_true", help="run only orchestrator's rules")
+
+
+def _pin(sub: Any) -> None:
+    p = sub.add_parser(
+        "pin",
+        help="lock base images to digests in builds.lock (--check, --update, --write)",
+        description=PIN_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(p)
+    p.add_argument(
+        "targets", nargs="*", metavar="TARGET|GROUP", help="whose images (default: every target)"
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="change nothing; exit 1 when an image is missing, unused, or its tag moved",
+    )
+    mode.add_argument(
+        "--update",
+        nargs="*",
+        metavar="IMAGE",
+        help="re-resolve every image, or only these (as written, or normalised)",
+    )
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="also rewrite FROM / ARG default / COPY --from lines to tag@digest",
+    )
+
+
+def _release(sub: Any) -> None:
+    p = sub.add_parser(
+        "release",
+        help="clean tree + check + pin --check, then build and push (what `make release` runs)",
+    )
+    _common(p)
+    p.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
+    p.add_argument("--force", action="store_true", help="release from a dirty working tree")
+    p.add_argument("--report", type=Path, metavar="PATH", help="JSON report path")
+    p.add_argument("--ci", action="store_true", help="plain progress and CI outputs")
+    p.add_argument("--builder", metavar="NAME", help="buildx builder to use")
+    p.add_argument(
+        "--verify-reproducible",
+        action="store_true",
+        help="build twice without cache and compare digests before tagging",
+    )

@@ -89,6 +89,8 @@ class TargetPlan:
     build_contexts: Mapping[str, str]
     base_images: tuple[BaseImage, ...]
     notes: tuple[str, ...] = ()
+    # Declared `required: false` and left out because their source is missing: still declared.
+    skipped_secrets: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         from orchestrator import argv  # local: argv imports this module for the types
@@ -408,6 +410,9 @@ def _resolve_target(
         build_contexts=contexts,
         base_images=tuple(base_images),
         notes=tuple(notes),
+        skipped_secrets=tuple(
+            s.id for s in spec.secrets or [] if s.id not in {ref.id for ref in secrets}
+        ),
     )
 
 

@@ -50,17 +50,12 @@ def undeclared_mounts(plan: Plan) -> list[str]:
                             f"{t.dockerfile}:{ins.line}: {t.name}: secret {sid!r} is mounted "
                             "(required=true) but not declared under `secrets:` in builds.yaml"
                         )
-                    elif sid not in declared and sid not in _skipped(t):
+                    elif sid not in declared and sid not in t.skipped_secrets:
                         out.append(
                             f"{t.dockerfile}:{ins.line}: {t.name}: secret {sid!r} is mounted but "
                             "not declared under `secrets:` in builds.yaml"
                         )
     return out
-
-
-def _skipped(t: TargetPlan) -> set[str]:
-    """Secrets declared `required: false` and skipped because their source is missing."""
-    return {n.split("'")[1] for n in t.notes if n.startswith("secret '")}
 
 
 def _path(text: str) -> Path:

@@ -250,6 +250,12 @@ def test_optional_secret_missing_is_skipped_with_a_note(tmp_path: Path) -> None:
     prod = resolve(write_project(tmp_path, text), env={}).target("production")
     assert prod.secrets == ()
     assert prod.notes == ("secret 'token' skipped: env TOKEN not available",)
+    assert prod.skipped_secrets == ("token",)
+    # Still declared: the Dockerfile's optional mount of it is not an undeclared mount.
+    from orchestrator import preflight
+
+    plan = resolve(write_project(tmp_path, text), ["production"], env={})
+    assert preflight.undeclared_mounts(plan) == []
 
 
 def test_bake_definition_matches_build_argv(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -93,8 +94,35 @@ def _needs_emulation(t: TargetPlan, platform: str, native: str) -> list[int]:
     return lines
 
 
+MIN_BUILDX = (0, 11)  # --provenance/--sbom flags, attest in bake files, --progress=rawjson
+MIN_ENGINE = (24, 0)  # the containerd image store without experimental flags
+
+
+def _version(text: str) -> tuple[int, ...] | None:
+    match = re.match(r"v?(\d+)\.(\d+)", text)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def version_problems(engine: Engine) -> list[str]:
+    """Versions too old for what the plans use; unknown versions are given the benefit of doubt."""
+    out = []
+    buildx = _version(engine.buildx_version)
+    if buildx is not None and buildx < MIN_BUILDX:
+        out.append(
+            f"buildx {engine.buildx_version} is too old: need {'.'.join(map(str, MIN_BUILDX))} "
+            "or newer (attestations, rawjson progress); `make engine` installs 0.13"
+        )
+    server = _version(engine.server_version)
+    if server is not None and server < MIN_ENGINE and engine.driver == "docker":
+        out.append(
+            f"Docker Engine {engine.server_version} is too old for the docker driver: need "
+            f"{'.'.join(map(str, MIN_ENGINE))} or newer, or a docker-container builder"
+        )
+    return out
+
+
 def check_engine(plan: Plan, engine: Engine) -> None:
-    out: list[str] = []
+    out: list[str] = version_problems(engine)
     docker_driver = engine.driver == "docker"
     native = engine.platforms[0] if engine.platforms else "linux/amd64"
     for t in plan.targets:

@@ -99,3 +99,19 @@ def test_parse_buildx_inspect_output() -> None:
         "docker",
         ("linux/amd64", "linux/amd64/v2", "linux/arm64", "linux/386"),
     )
+
+
+def test_old_buildx_and_engine_are_refused_with_the_fix(tmp_path: Path) -> None:
+    plan = resolve(write_project(tmp_path, LOADED))
+    old = Engine("20.10.24", "v0.9.1", "docker", True, ("linux/amd64", "linux/arm64"), "default")
+    with pytest.raises(PreflightError) as info:
+        preflight.check_engine(plan, old)
+    assert info.value.problems[:2] == (
+        "buildx v0.9.1 is too old: need 0.11 or newer (attestations, rawjson progress); `make engine` installs 0.13",
+        "Docker Engine 20.10.24 is too old for the docker driver: need 24.0 or newer, or a docker-container builder",
+    )
+    assert preflight.version_problems(DOCKER_CONTAINERD) == []
+    assert (
+        preflight.version_problems(Engine("26.1.5+dfsg1", "0.13.1+ds1", "docker", True, (), "d"))
+        == []
+    )

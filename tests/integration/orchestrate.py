@@ -13,6 +13,21 @@ import pytest
 from tests.conftest import ROOT, Engine
 
 
+def run_cli(
+    env: dict[str, str], cwd: Path, *args: str, timeout: float = 1200
+) -> subprocess.CompletedProcess[str]:
+    """`python -m orchestrator ARGS` in `cwd` with exactly `env`; the caller judges the result."""
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def orchestrator(
     engine: Engine,
     *args: str,
@@ -20,18 +35,12 @@ def orchestrator(
     check: bool = True,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator", *args],
-        cwd=cwd,
-        env=env or engine.env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-        check=False,
-    )
+    """Run the CLI against the engine; fail the test with its output when it fails."""
+    proc = run_cli(env or engine.env, cwd, *args)
     if check and proc.returncode != 0:
         pytest.fail(
-            f"orchestrator {' '.join(args)} exited {proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
+            f"orchestrator {' '.join(args)} exited {proc.returncode}\n"
+            f"{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}"
         )
     return proc
 

@@ -37,6 +37,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, Engine
+from tests.integration.orchestrate import run_cli
 
 DOCKERFILE = """\
 FROM busybox:1.35 AS app
@@ -86,15 +87,7 @@ def env_for(engine: Engine, **extra: str) -> dict[str, str]:
 def orchestrator(
     env: dict[str, str], cwd: Path, *args: str, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(env, cwd, *args, timeout=timeout)
 
 
 def error_lines(stderr: str) -> list[str]:

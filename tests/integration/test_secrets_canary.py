@@ -26,7 +26,6 @@ import json
 import secrets
 import shutil
 import subprocess
-import sys
 import tarfile
 import urllib.request
 from collections import Counter
@@ -37,6 +36,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, Engine
+from tests.integration.orchestrate import run_cli
 
 ACCEPT = ", ".join(
     [
@@ -168,15 +168,7 @@ def http_get(url: str, accept: str = "*/*") -> bytes:
 def orchestrator(
     env: dict[str, str], cwd: Path, *args: str, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "orchestrator", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_cli(env, cwd, *args, timeout=timeout)
 
 
 def ssh_key(folder: Path, comment: str) -> tuple[Path, bool]:

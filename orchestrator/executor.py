@@ -201,8 +201,7 @@ def bake_with_retry(
     run = bake(definition_file, targets, metadata_file, on_line, builder=builder)
     for attempt in range(1, attempts):
         text = "\n".join(run.other_lines[-20:])
-        transient = any(s in text for s in RETRYABLE) and not any(s in text for s in NOT_RETRYABLE)
-        if run.returncode == 0 or run.interrupted or not transient:
+        if run.returncode == 0 or run.interrupted or not _transient(text):
             break
         # Printed, not fed to the progress parser: a retry must show in the log, also on success.
         console.plain(f"registry error, retrying bake ({attempt + 1}/{attempts})")
@@ -268,8 +267,24 @@ def print_bake(definition_file: Path, targets: Sequence[str]) -> dict[str, Any]:
 
 
 # --- registry ---------------------------------------------------------------------------
+def _transient(text: str) -> bool:
+    """A registry hiccup worth another try (5xx, reset), never an auth refusal."""
+    return any(s in text for s in RETRYABLE) and not any(s in text for s in NOT_RETRYABLE)
+
+
+class CommandFailed(Exception):
+    """A docker/skopeo command run by us failed; `text` is its output for the retry decision."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
 def _with_retry(action: Callable[[], Any], what: str, attempts: int = 4) -> Any:
-    """Retry transient registry failures with backoff; auth failures are final at once."""
+    """Retry transient registry failures with backoff; auth failures are final at once.
+
+    `action` fails by raising python-on-whales' DockerException or our CommandFailed.
+    """
     from python_on_whales.exceptions import DockerException
 
     delay = 0.5
@@ -279,13 +294,16 @@ def _with_retry(action: Callable[[], Any], what: str, attempts: int = 4) -> Any:
         except DockerException as exc:
             text = (exc.stderr or "") + (exc.stdout or "")
             last = text.strip().splitlines()[-1] if text.strip() else str(exc)
-            if any(s in text for s in NOT_RETRYABLE) or not any(s in text for s in RETRYABLE):
-                raise UserError(f"{what}: {last}") from None
-            if attempt == attempts:
-                raise UserError(f"{what}: {last} (gave up after {attempts} attempts)") from None
-            console.plain(f"registry error, retrying {what} ({attempt + 1}/{attempts}): {last}")
-            time.sleep(delay)
-            delay *= 2
+        except CommandFailed as exc:
+            text = exc.text
+            last = text.strip().splitlines()[-1] if text.strip() else "failed"
+        if not _transient(text):
+            raise UserError(f"{what}: {last}") from None
+        if attempt == attempts:
+            raise UserError(f"{what}: {last} (gave up after {attempts} attempts)") from None
+        console.plain(f"registry error, retrying {what} ({attempt + 1}/{attempts}): {last}")
+        time.sleep(delay)
+        delay *= 2
     raise AssertionError("unreachable")
 
 
@@ -350,10 +368,10 @@ def index_digest(ref: str) -> str:
     return digest
 
 
-def copy_archive(argv: Sequence[str], what: str, attempts: int = 4) -> None:
+def copy_archive(argv: Sequence[str], what: str) -> None:
     """Run a `skopeo copy` of an OCI archive (argv from argv.copy_argv), retrying 5xx."""
-    delay = 0.5
-    for attempt in range(1, attempts + 1):
+
+    def copy() -> None:
         try:
             proc = subprocess.run(list(argv), capture_output=True, text=True, check=False)
         except FileNotFoundError:
@@ -361,15 +379,10 @@ def copy_archive(argv: Sequence[str], what: str, attempts: int = 4) -> None:
                 "skopeo not found: reproducible pushes copy the OCI archive with it "
                 "(apt-get install skopeo; `make engine` does)"
             ) from None
-        if proc.returncode == 0:
-            return
-        text = proc.stderr.strip()
-        last = text.splitlines()[-1] if text else f"exit {proc.returncode}"
-        transient = any(s in text for s in RETRYABLE) and not any(s in text for s in NOT_RETRYABLE)
-        if not transient or attempt == attempts:
-            raise UserError(f"{what}: {last}")
-        time.sleep(delay)
-        delay *= 2
+        if proc.returncode != 0:
+            raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
+
+    _with_retry(copy, what)
 
 
 def builder_nodes(name: str) -> list[str] | None:

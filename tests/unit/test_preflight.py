@@ -115,3 +115,40 @@ def test_old_buildx_and_engine_are_refused_with_the_fix(tmp_path: Path) -> None:
         preflight.version_problems(Engine("26.1.5+dfsg1", "0.13.1+ds1", "docker", True, (), "d"))
         == []
     )
+
+
+def _skopeo(monkeypatch: pytest.MonkeyPatch, answers: list[tuple[int, str]]) -> list[list[str]]:
+    """Patch the process seam for skopeo: each call takes the next (returncode, stderr)."""
+    import subprocess
+    import time
+
+    from orchestrator import executor
+
+    calls: list[list[str]] = []
+
+    def run(argv: list[str], **_kw: object) -> subprocess.CompletedProcess[str]:
+        calls.append(argv)
+        code, err = answers[len(calls) - 1]
+        return subprocess.CompletedProcess(argv, code, "", err)
+
+    monkeypatch.setattr(subprocess, "run", run)  # the process seam executor calls through
+    monkeypatch.setattr(time, "sleep", lambda _s: None)
+    return calls
+
+
+def test_copy_archive_retries_5xx_then_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator import executor
+
+    calls = _skopeo(monkeypatch, [(1, "reading blob: 503 Service Unavailable"), (0, "")])
+    executor.copy_archive(["skopeo", "copy", "a", "b"], "pushing r/app")
+    assert len(calls) == 2
+
+
+def test_copy_archive_auth_failure_is_final_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator import executor
+    from orchestrator.errors import UserError
+
+    calls = _skopeo(monkeypatch, [(1, "writing manifest: 401 Unauthorized")])
+    with pytest.raises(UserError, match=r"^pushing r/app: writing manifest: 401 Unauthorized$"):
+        executor.copy_archive(["skopeo", "copy", "a", "b"], "pushing r/app")
+    assert len(calls) == 1

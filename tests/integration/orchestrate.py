@@ -45,15 +45,38 @@ def orchestrator(
     return proc
 
 
+def raw_text(engine: Engine, ref: str) -> str:
+    """The exact manifest/index bytes the registry serves for `ref` (imagetools inspect --raw)."""
+    return engine.run("docker", "buildx", "imagetools", "inspect", "--raw", ref).stdout
+
+
 def raw_manifest(engine: Engine, ref: str) -> Any:
-    """The manifest/index the registry serves for `ref` (docker buildx imagetools --raw)."""
-    return json.loads(engine.run("docker", "buildx", "imagetools", "inspect", "--raw", ref).stdout)
+    """The manifest/index the registry serves for `ref`, parsed."""
+    return json.loads(raw_text(engine, ref))
+
+
+def platforms_of(index: Any) -> dict[str, str]:
+    """`os/arch` -> manifest digest of an index, attestation entries left out."""
+    return {
+        f"{m['platform']['os']}/{m['platform']['architecture']}": str(m["digest"])
+        for m in index["manifests"]
+        if m["platform"]["os"] != "unknown"
+    }
 
 
 def registry_platforms(engine: Engine, ref: str) -> dict[str, str]:
-    """`os/arch` -> manifest digest in the registry's index, attestation entries left out."""
-    return {
-        f"{m['platform']['os']}/{m['platform']['architecture']}": str(m["digest"])
-        for m in raw_manifest(engine, ref)["manifests"]
-        if m["platform"]["os"] != "unknown"
-    }
+    """`os/arch` -> manifest digest in the registry's index for `ref`."""
+    return platforms_of(raw_manifest(engine, ref))
+
+
+def image_version(engine: Engine, ref: str, platform: str) -> str:
+    """What `IMAGE --version` prints, pulled fresh from the registry for `platform`."""
+    out = engine.run(
+        "docker", "run", "--rm", "--pull", "always", "--platform", platform, ref, "--version"
+    )
+    return out.stdout.strip()
+
+
+def run_published(engine: Engine, name: str, port: int, image: str, *extra: str) -> None:
+    """`docker run -d` with the container's 8080 published on 127.0.0.1:`port`."""
+    engine.run("docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8080", *extra, image)

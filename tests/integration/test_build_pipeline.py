@@ -9,7 +9,7 @@ from pathlib import Path
 from orchestrator import gitinfo
 from tests.conftest import ROOT, Engine
 
-from .orchestrate import orchestrator, registry_platforms
+from .orchestrate import image_version, orchestrator, platforms_of, raw_text
 
 
 def test_bake_definition_is_accepted_by_buildx_unchanged(engine: Engine, tmp_path: Path) -> None:
@@ -50,23 +50,13 @@ def test_build_reports_the_registry_digests_and_git_version(engine: Engine) -> N
     assert target["status"] == "ok"
     repo = f"{registry}/sample-go-app"
     for tag in target["tags"]:
-        assert registry_platforms(engine, tag) == target["platforms"]
+        text = raw_text(engine, tag)
+        assert platforms_of(json.loads(text)) == target["platforms"]
         # The digest is the sha256 of the exact bytes the registry serves for the tag.
-        raw_bytes = engine.run("docker", "buildx", "imagetools", "inspect", "--raw", tag).stdout
-        assert f"sha256:{hashlib.sha256(raw_bytes.encode()).hexdigest()}" == target["digest"]
+        assert f"sha256:{hashlib.sha256(text.encode()).hexdigest()}" == target["digest"]
     # The arm64 image prints the VERSION and GIT_COMMIT derived from git.
-    out = engine.run(
-        "docker",
-        "run",
-        "--rm",
-        "--pull",
-        "always",
-        "--platform",
-        "linux/arm64",
-        f"{repo}@{target['digest']}",
-        "--version",
-    )
-    assert out.stdout.strip() == f"sample-go-app {git.version} (commit {git.short})"
+    version = image_version(engine, f"{repo}@{target['digest']}", "linux/arm64")
+    assert version == f"sample-go-app {git.version} (commit {git.short})"
 
 
 def test_overridden_variables_reach_the_binary(engine: Engine) -> None:
@@ -82,15 +72,5 @@ def test_overridden_variables_reach_the_binary(engine: Engine) -> None:
         "--var",
         "GIT_COMMIT=feedbee",
     )
-    out = engine.run(
-        "docker",
-        "run",
-        "--rm",
-        "--pull",
-        "always",
-        "--platform",
-        "linux/arm64",
-        f"{registry}/sample-go-app:7.7.7",
-        "--version",
-    )
-    assert out.stdout.strip() == "sample-go-app 7.7.7 (commit feedbee)"
+    out = image_version(engine, f"{registry}/sample-go-app:7.7.7", "linux/arm64")
+    assert out == "sample-go-app 7.7.7 (commit feedbee)"

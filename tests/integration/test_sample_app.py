@@ -15,7 +15,13 @@ import pytest
 from orchestrator import gitinfo
 from tests.conftest import ROOT, Engine
 
-from .orchestrate import orchestrator, raw_manifest, registry_platforms
+from .orchestrate import (
+    image_version,
+    orchestrator,
+    raw_manifest,
+    registry_platforms,
+    run_published,
+)
 
 VERSION = "4.5.6"
 
@@ -51,18 +57,8 @@ def test_image_prints_release_version_and_git_commit(
     engine: Engine, released: dict[str, object], platform: str
 ) -> None:
     commit = gitinfo.read(ROOT).short
-    out = engine.run(
-        "docker",
-        "run",
-        "--rm",
-        "--pull",
-        "always",
-        "--platform",
-        platform,
-        f"{released['repo']}:{VERSION}",
-        "--version",
-    )
-    assert out.stdout.strip() == f"sample-go-app {VERSION} (commit {commit})"
+    out = image_version(engine, f"{released['repo']}:{VERSION}", platform)
+    assert out == f"sample-go-app {VERSION} (commit {commit})"
 
 
 def _free_port() -> int:
@@ -88,16 +84,7 @@ def test_production_container_health_user_and_graceful_stop(
 ) -> None:
     port = _free_port()
     name = f"sample-{port}"
-    engine.run(
-        "docker",
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-p",
-        f"127.0.0.1:{port}:8080",
-        f"{released['repo']}:{VERSION}",
-    )
+    run_published(engine, name, port, f"{released['repo']}:{VERSION}")
     try:
         body = json.loads(_get(f"http://127.0.0.1:{port}/health"))
         assert body["status"] == "ok"
@@ -145,18 +132,7 @@ def test_development_target_picks_up_a_source_change_without_rebuild(
     shutil.copytree(ROOT / "sample-go-app", src)
     port = _free_port()
     name = f"dev-{port}"
-    engine.run(
-        "docker",
-        "run",
-        "-d",
-        "--name",
-        name,
-        "-p",
-        f"127.0.0.1:{port}:8080",
-        "-v",
-        f"{src}:/src",
-        tag,
-    )
+    run_published(engine, name, port, tag, "-v", f"{src}:/src")
     try:
         assert "hello from sample-go-app" in _get(f"http://127.0.0.1:{port}/", attempts=300)
         greeting = src / "cmd" / "server" / "greeting.go"

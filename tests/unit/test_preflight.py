@@ -122,8 +122,6 @@ def _skopeo(monkeypatch: pytest.MonkeyPatch, answers: list[tuple[int, str]]) -> 
     import subprocess
     import time
 
-    from orchestrator import executor
-
     calls: list[list[str]] = []
 
     def run(argv: list[str], **_kw: object) -> subprocess.CompletedProcess[str]:

@@ -1,12 +1,6 @@
 """`orchestrator pin`: lock the base images the targets use to the digests their registry serves.
 
-    orchestrator pin [TARGET|GROUP...]          add what builds.lock misses, drop what is unused
-    orchestrator pin --check                    exit 1 when the lock is missing, unused or drifted
-    orchestrator pin [TARGET...] --update [IMAGE...]   re-resolve all (or the named) images
-    orchestrator pin --write                    also rewrite FROM/ARG lines to tag@digest
-
-An image is resolved through its mirror (what the plan pulls), so the digest locked is the one
-the build will ask BuildKit for. Plain `pin` never moves an existing pin: only `--update` does.
+The user-facing summary (and `pin --help`) is options.PIN_DESCRIPTION.
 """
 
 from __future__ import annotations

@@ -35,7 +35,7 @@ def undeclared_mounts(plan: Plan) -> list[str]:
     """Secret mounts in the stages a target builds that builds.yaml does not declare."""
     out: list[str] = []
     for t in plan.targets:
-        parsed = dockerfile.load(_path(t.dockerfile))
+        parsed = dockerfile.load(Path(t.dockerfile))
         declared = {s.id for s in t.secrets}
         for stage in parsed.stages_for(t.stage):
             for ins in stage.instructions:
@@ -57,10 +57,6 @@ def undeclared_mounts(plan: Plan) -> list[str]:
                             "not declared under `secrets:` in builds.yaml"
                         )
     return out
-
-
-def _path(text: str) -> Path:
-    return Path(text)
 
 
 def pin_problems(plan: Plan) -> list[str]:
@@ -85,7 +81,7 @@ def _needs_emulation(t: TargetPlan, platform: str, native: str) -> list[int]:
     """Lines of RUN steps that would execute under `platform` on a `native` builder."""
     if platform == native:
         return []
-    parsed = dockerfile.load(_path(t.dockerfile))
+    parsed = dockerfile.load(Path(t.dockerfile))
     lines = []
     for stage in parsed.stages_for(t.stage):
         if stage.platform and "BUILDPLATFORM" in stage.platform:

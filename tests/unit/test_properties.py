@@ -675,6 +675,8 @@ def _replace(data: Any, path: tuple[Any, ...], value: Any) -> Any:
     if not path:
         return value
     head, *rest = path
+    if not isinstance(data, dict | list):
+        return data  # an earlier edit replaced this subtree with a scalar: nothing to reach
     if isinstance(data, dict):
         return {k: _replace(v, tuple(rest), value) if k == head else v for k, v in data.items()}
     return [_replace(v, tuple(rest), value) if i == head else v for i, v in enumerate(data)]

@@ -109,6 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.workdir:
         args.workdir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="orch-bench-", dir=args.workdir))
+    # The plan memo starts empty and stays out of the user's ~/.cache.
+    runner.env["XDG_CACHE_HOME"] = str(workdir / "xdg-cache")
     bench = Bench(runner, engine, workdir, registry_host(runner.env))
     results = Results(
         started=now(),

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
+from orchestrator import inputs
 from orchestrator.errors import UserError
 
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
@@ -231,6 +232,7 @@ def parse(text: str, path: Path) -> Dockerfile:
 
 
 def load(path: Path) -> Dockerfile:
+    inputs.note(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -17,8 +17,11 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import semver
+if TYPE_CHECKING:
+    import semver
+
 
 _TAG_RE = re.compile(r"^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$")
 
@@ -46,18 +49,36 @@ class GitInfo:
 
 
 def _git(repo: Path, *args: str) -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(repo), *args], capture_output=True, text=True, check=False
-        )
-    except FileNotFoundError:
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    return _git_all(repo, [list(args)])[0]
 
 
-def _release_tags_at_head(repo: Path) -> list[str]:
-    out = _git(repo, "tag", "--points-at", "HEAD") or ""
-    return [t for t in out.splitlines() if _TAG_RE.match(t)]
+def _git_all(repo: Path, commands: list[list[str]]) -> list[str | None]:
+    """Run independent git queries side by side; each answer is its stdout, or None on failure.
+
+    Every `build` and `plan` pays for these, and each is a process start: concurrent, the lot
+    costs about one.
+    """
+    procs: list[subprocess.Popen[str] | None] = []
+    for args in commands:
+        try:
+            procs.append(
+                subprocess.Popen(
+                    ["git", "-C", str(repo), *args],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                    text=True,
+                )
+            )
+        except FileNotFoundError:
+            procs.append(None)
+    out: list[str | None] = []
+    for proc in procs:
+        if proc is None:
+            out.append(None)
+            continue
+        stdout, _ = proc.communicate()
+        out.append(stdout.strip() if proc.returncode == 0 else None)
+    return out
 
 
 def derive_version(exact_tag: str, last_tag: str, distance: int, short: str, dirty: bool) -> str:
@@ -68,6 +89,8 @@ def derive_version(exact_tag: str, last_tag: str, distance: int, short: str, dir
     else:
         match = _TAG_RE.match(last_tag) if last_tag else None
         if match:
+            import semver  # only here: the plan memo imports this module and must stay light
+
             parsed = semver.Version.parse(match.group(1))
             nxt = parsed.bump_patch() if not parsed.prerelease else parsed.replace(build=None)
             core = f"{nxt.major}.{nxt.minor}.{nxt.patch}"
@@ -80,24 +103,48 @@ def derive_version(exact_tag: str, last_tag: str, distance: int, short: str, dir
     return version
 
 
+# The questions every run asks git, side by side (see _git_all).
+QUERIES = (
+    ("log", "-1", "--abbrev=7", "--format=%H%n%h%n%ct", "HEAD"),
+    ("symbolic-ref", "--short", "-q", "HEAD"),
+    # Untracked files count as dirty too: they can end up in the build context.
+    ("status", "--porcelain", "--untracked-files=normal"),
+    ("tag", "--points-at", "HEAD"),
+    # `<tag>-<distance>-g<sha>`: the last version tag and how far HEAD is past it.
+    ("describe", "--tags", "--long", "--match", "v[0-9]*"),
+)
+
+
+def ask(repo: Path) -> tuple[str | None, ...]:
+    """git's answers to QUERIES, the dirty state reduced to "dirty"/"" (which files does not
+    matter to any fact derived here). Equal answers mean equal GitInfo: the plan memo relies
+    on that to tell whether git moved."""
+    head, branch, status, at_head, described = _git_all(repo, [list(q) for q in QUERIES])
+    return head, branch, "dirty" if status else "", at_head, described
+
+
 def read(repo: Path) -> GitInfo:
     """Facts about `repo`'s HEAD; stable placeholders outside a git checkout."""
-    commit = _git(repo, "rev-parse", "HEAD")
-    if commit is None:
+    return from_answers(repo, ask(repo))
+
+
+def from_answers(repo: Path, answers: tuple[str | None, ...]) -> GitInfo:
+    head, branch, dirty_text, at_head, described = answers
+    fields = (head or "").splitlines()
+    if len(fields) != 3:
         return GitInfo("unknown", "unknown", "", False, "", 0, "0.0.0-dev.0.gunknown")
-    short = _git(repo, "rev-parse", "--short=7", "HEAD") or commit[:7]
-    branch = _git(repo, "symbolic-ref", "--short", "-q", "HEAD") or ""
-    # Untracked files count as dirty too: they can end up in the build context.
-    dirty = bool(_git(repo, "status", "--porcelain", "--untracked-files=normal"))
-    exact = sorted(_release_tags_at_head(repo), key=_tag_key)
-    last = _git(repo, "describe", "--tags", "--abbrev=0", "--match", "v[0-9]*") or ""
-    distance_text = _git(repo, "rev-list", "--count", f"{last}..HEAD" if last else "HEAD") or "0"
-    time_text = _git(repo, "log", "-1", "--format=%ct", "HEAD") or "0"
+    commit, short, time_text = fields
+    dirty = bool(dirty_text)
+    exact = sorted((t for t in (at_head or "").splitlines() if _TAG_RE.match(t)), key=_tag_key)
+    if described and described.count("-") >= 2:
+        last, distance_text, _ = described.rsplit("-", 2)
+    else:  # no version tag yet: the distance is the whole history
+        last, distance_text = "", _git(repo, "rev-list", "--count", "HEAD") or "0"
     tag = exact[-1] if exact else ""
     return GitInfo(
         commit=commit,
         short=short,
-        branch=branch,
+        branch=branch or "",
         dirty=dirty,
         tag=tag,
         commit_time=int(time_text),
@@ -106,5 +153,7 @@ def read(repo: Path) -> GitInfo:
 
 
 def _tag_key(tag: str) -> semver.Version:
+    import semver
+
     match = _TAG_RE.match(tag)
     return semver.Version.parse(match.group(1)) if match else semver.Version(0)

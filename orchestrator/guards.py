@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from orchestrator import inputs
 from orchestrator.plan import Plan, SecretRef
 
 # Whole words of the name (split at _ and -), so AUTHOR or TOKENIZER_MODEL are not flagged,
@@ -31,6 +32,7 @@ SECRET_VALUE = re.compile(
 def _secret_value(secret: SecretRef, env: Mapping[str, str]) -> str | None:
     if secret.source == "env":
         return env.get(secret.name) or None
+    inputs.note(secret.name)
     try:
         return Path(secret.name).read_text(encoding="utf-8").strip() or None
     except (OSError, UnicodeDecodeError):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import yaml
 
+from orchestrator import inputs
 from orchestrator.errors import UserError
 from orchestrator.plan import LockView, image_key
 
@@ -39,6 +40,7 @@ class Lock:
 
 
 def read_lock(path: Path) -> Lock | None:
+    inputs.note(path)
     if not path.is_file():
         return None
     try:

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator import dockerfile, refs, tags, variables, yamlsrc
+from orchestrator import dockerfile, inputs, refs, tags, variables, yamlsrc
 from orchestrator.errors import ManifestError, UserError
 from orchestrator.gitinfo import GitInfo
 from orchestrator.manifest import Manifest, TargetSpec
@@ -486,6 +486,7 @@ def _secrets(
             ref = SecretRef(secret.id, "env", secret.env)
         else:
             path = _abs(root, secret.file or "")
+            inputs.note(path)
             present = path.is_file()
             ref = SecretRef(secret.id, "file", str(path))
         if present or secret.required:
@@ -501,6 +502,8 @@ def _ssh(
     out: list[SshRef] = []
     for entry in spec.ssh or []:
         paths = tuple(str(_abs(root, p)) for p in entry.paths)
+        for path in paths:
+            inputs.note(path)
         available = (
             all(Path(p).exists() for p in paths) if paths else bool(env.get("SSH_AUTH_SOCK"))
         )

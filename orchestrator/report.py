@@ -52,6 +52,8 @@ class Report:
     targets: list[TargetResult]
     engine: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Wall seconds per phase of this run: prepare (plan, checks, preflight), bake, publish.
+    phases: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from orchestrator import inputs
 from orchestrator.plan import Plan
 
 
@@ -21,12 +22,16 @@ def problems(plan: Plan, environ: dict[str, str] | None = None) -> list[str]:
                     f"{t.name}: secret {secret.id!r} needs environment variable {secret.name}, "
                     "which is not set (export it, or mark the secret `required: false`)"
                 )
+            if secret.source == "file":
+                inputs.note(secret.name)
             if secret.source == "file" and not Path(secret.name).is_file():
                 out.append(
                     f"{t.name}: secret {secret.id!r} needs file {secret.name}, which does not "
                     "exist (create it, or mark the secret `required: false`)"
                 )
         for ssh in t.ssh:
+            for path in ssh.paths:
+                inputs.note(path)
             missing = [p for p in ssh.paths if not Path(p).exists()]
             if missing:
                 out.append(f"{t.name}: ssh {ssh.id!r}: {', '.join(missing)} not found")

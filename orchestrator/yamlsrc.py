@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from orchestrator import inputs
 from orchestrator.errors import ManifestError
 
 Loc = tuple[str | int, ...]
@@ -90,6 +91,7 @@ def dotted(loc: Loc) -> str:
 
 def load(path: Path) -> Located:
     """Read `path`; a syntax error becomes one `file:line:col: cause` line."""
+    inputs.note(path)
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

@@ -115,3 +115,12 @@ def engine() -> Engine:
         registry=env.get("ORCH_REGISTRY", images.get("REGISTRY", "localhost:5000")),
         images=images,
     )
+
+
+@pytest.fixture(autouse=True)
+def _own_plan_memo(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each test gets an empty plan memo: a plan replayed from another test (or from the user's
+    own ~/.cache) would bypass what that test patched or set up."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))

@@ -17,11 +17,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from orchestrator.buildcontext import ContextListing, list_context
 from orchestrator.dockerfile import Dockerfile, Stage
 from orchestrator.plan import TargetPlan
+
+if TYPE_CHECKING:
+    from orchestrator.checks.hadolint import Runs
 
 Severity = Literal["error", "warning", "info"]
 Kind = Literal["development", "production"]
@@ -134,8 +137,11 @@ def run_checks(
     text: str | None = None,
     hadolint: bool = True,
     codes: Iterable[str] | None = None,
+    hadolint_runs: Runs | None = None,
 ) -> list[Finding]:
-    """Every finding for `target`, pragmas applied, sorted by file and line."""
+    """Every finding for `target`, pragmas applied, sorted by file and line.
+
+    Pass one `hadolint_runs` dict to all targets of a check so each Dockerfile is linted once."""
     kind = target_kind(target)
     ctx = CheckContext(
         target,
@@ -169,7 +175,7 @@ def run_checks(
         superseded = {c for r in rules.values() for c in r.supersedes}
         findings += [
             f
-            for f in tool.run(dockerfile, ctx.stages, target.name, text)
+            for f in tool.run(dockerfile, ctx.stages, target.name, text, hadolint_runs)
             if f.code not in superseded
         ]
     kept = apply_pragmas(findings, dockerfile, rules)

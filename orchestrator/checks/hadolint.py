@@ -63,9 +63,18 @@ def built_lines(dockerfile: Dockerfile, stages: Sequence[Stage]) -> list[tuple[i
     return ranges
 
 
+Runs = dict[tuple[str, str | None], subprocess.CompletedProcess[str]]
+
+
 def run(
-    dockerfile: Dockerfile, stages: Sequence[Stage], target: str, text: str | None = None
+    dockerfile: Dockerfile,
+    stages: Sequence[Stage],
+    target: str,
+    text: str | None = None,
+    runs: Runs | None = None,
 ) -> list[Finding]:
+    """hadolint's findings on the lines `target` builds. `runs` shares one hadolint run between
+    targets of the same Dockerfile text (development and production usually are one file)."""
     exe = find_binary()
     if exe is None:
         return [
@@ -86,7 +95,10 @@ def run(
     cwd = dockerfile.path.parent if dockerfile.path.parent.is_dir() else None
     argv = [str(exe), "--format", "json", "--no-fail", "--no-color", "-"]
     try:
-        proc = invoke(argv, text, cwd)
+        key = (text, str(cwd) if cwd else None)
+        proc = runs[key] if runs is not None and key in runs else invoke(argv, text, cwd)
+        if runs is not None:
+            runs[key] = proc
         raw = json.loads(proc.stdout or "[]")
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
         return [_notice(dockerfile, target, f"hadolint failed, its checks were skipped: {exc}", "")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import fcntl
 import json
@@ -51,14 +52,12 @@ def _validate(plan: Plan, allow_secret_args: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    began = time.monotonic()
     loaded = load(args)
     plan = loaded.plan
     ci = args.ci or console.is_ci()
     _validate(plan, args.allow_secret_args)
-    if not args.skip_checks:
-        preflight.run_checks(loaded, args)
-    builder = args.builder or _ensure_builder(loaded)
-    engine = executor.engine_info(builder)
+    builder, engine = _checks_and_engine(loaded, args)
     preflight.check_engine(plan, engine)
 
     root = Path(plan.root)
@@ -69,12 +68,15 @@ def run(args: argparse.Namespace) -> int:
     metadata = run_dir / "metadata.json"
     names = [t.name for t in plan.targets]
     tracker = Tracker(names)
+    # Tagging needs python-on-whales; its import (~0.1 s) overlaps the bake instead of following it.
+    executor.preload()
     started = time.monotonic()
     with _local_cache_locks(plan), Display(tracker, plain=ci) as display:
         result = executor.bake_with_retry(
             definition, names, metadata, display.feed, builder=builder
         )
     elapsed = time.monotonic() - started
+    phases = {"prepare": round(started - began, 3), "bake": round(elapsed, 3)}
 
     report = Report(
         project=plan.project,
@@ -85,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         targets=[],
         engine=engine.to_dict(),
         notes=[n for t in plan.targets for n in t.notes],
+        phases=phases,
     )
     failed = result.returncode != 0 or result.interrupted
     for t in plan.targets:
@@ -92,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
     if not failed and args.verify_reproducible:
         _verify_reproducible(plan, report, definition, run_dir, builder)
     if not failed:
+        tagging = time.monotonic()
         _publish(plan, report)
+        phases["publish"] = round(time.monotonic() - tagging, 3)
     else:
         report.status = "interrupted" if result.interrupted else "failed"
 
@@ -148,6 +153,24 @@ def _make_output_dirs(plan: Plan) -> None:
                 Path(dest).parent.mkdir(parents=True, exist_ok=True)
             elif dest and fields.get("type") == "local":
                 Path(dest).mkdir(parents=True, exist_ok=True)
+
+
+def _checks_and_engine(
+    loaded: Loaded, args: argparse.Namespace
+) -> tuple[str | None, executor.Engine]:
+    """Dockerfile checks (files + hadolint) and the engine query (two docker CLI calls) are
+    independent and both on every build's critical path: they run side by side. A check error
+    still stops the build before anything is built."""
+
+    def engine() -> tuple[str | None, executor.Engine]:
+        builder = args.builder or _ensure_builder(loaded)
+        return builder, executor.engine_info(builder)
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        answer = pool.submit(engine)
+        if not args.skip_checks:
+            preflight.run_checks(loaded, args)
+        return answer.result()
 
 
 def _ensure_builder(loaded: Loaded) -> str | None:
@@ -211,11 +234,14 @@ def _publish(plan: Plan, report: Report) -> None:
             console.err.print(f"{t.name}: copying the OCI archive (digests kept)", markup=False)
             executor.copy_archive(copy, f"{t.name}: pushing {t.repository}")
         source = f"{t.repository}@{res.digest}"
-        if t.tags:
-            console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
-            executor.publish(t.tags, source)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            # The read-back of per-platform digests does not wait for the tags: same digest.
+            platforms = pool.submit(executor.platform_digests, source)
+            if t.tags:
+                console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
+                executor.publish(t.tags, source)
+            res.platforms = platforms.result()
         res.pushed = True
-        res.platforms = executor.platform_digests(source)
 
 
 def _verify_reproducible(

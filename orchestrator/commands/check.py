@@ -25,14 +25,16 @@ from orchestrator.errors import UserError
 from orchestrator.plan import Plan, TargetPlan
 
 if TYPE_CHECKING:
+    from orchestrator.checks.hadolint import Runs
     from orchestrator.commands.common import Loaded
 
 
 def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
     findings: list[Finding] = []
+    runs: Runs = {}
     for target in plan.targets:
         parsed = dockerfile.load(Path(target.dockerfile))
-        findings += run_checks(target, parsed, hadolint=use_hadolint)
+        findings += run_checks(target, parsed, hadolint=use_hadolint, hadolint_runs=runs)
     return findings
 
 

@@ -18,6 +18,7 @@ class Loaded:
     manifest: Manifest
     located: yamlsrc.Located
     plan: Plan
+    git: gitinfo.GitInfo
 
 
 def parse_vars(pairs: list[str]) -> dict[str, str]:
@@ -45,4 +46,4 @@ def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
         overrides=[overrides.parse(s) for s in args.sets],
         lock=lock_view(lock) if lock else None,
     )
-    return Loaded(man, located, plan)
+    return Loaded(man, located, plan, git)

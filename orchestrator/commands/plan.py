@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import sys
 
-from orchestrator import argv, console, guards, sources
+from orchestrator import argv, console, guards, inputs, planmemo, sources
 from orchestrator.commands.common import load
 from orchestrator.plan import Plan
 
@@ -35,17 +36,28 @@ def render_text(plan: Plan) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load(args)
-    plan = loaded.plan
-    for problem in sources.problems(plan):
+    with inputs.recording() as read:
+        loaded = load(args)
+        plan = loaded.plan
+        warnings = sources.problems(plan)
+        text = _render(plan, args.format)
+    for problem in warnings:
         console.err.print(f"warning: {problem}", markup=False)
-    if args.format == "json":
+    # Written as is, not through rich: the memo replays these exact characters.
+    sys.stdout.write(text)
+    sys.stdout.flush()
+    words = getattr(args, "words", None)  # set by main(); absent when called another way
+    if words and not warnings:
+        planmemo.store(words, text, read, loaded.located.path.parent, loaded.git)
+    return 0
+
+
+def _render(plan: Plan, form: str) -> str:
+    if form == "json":
         text = json.dumps(plan.to_dict(), indent=2) + "\n"
-    elif args.format == "bake":
+    elif form == "bake":
         text = json.dumps(argv.bake_definition(plan), indent=2) + "\n"
     else:
         text = render_text(plan)
     # An arg or label that carries a secret (build refuses it) must not print it either.
-    text = guards.mask(text, guards.secret_values(plan))
-    console.out.print(text, markup=False, highlight=False, end="", soft_wrap=True)
-    return 0
+    return guards.mask(text, guards.secret_values(plan))

@@ -6,11 +6,13 @@ import argparse
 import json
 import shutil
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator.checks import hadolint
 from orchestrator.commands import check as check_command
 from orchestrator.commands.common import load
 from orchestrator.errors import UserError
@@ -222,3 +224,23 @@ def test_gate_passes_sample_go_app(tmp_path: Path, capsys: pytest.CaptureFixture
     )
     check_command.gate(load(args), args)
     assert "error" not in capsys.readouterr().err
+
+
+def test_targets_sharing_a_dockerfile_run_hadolint_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    real = hadolint.invoke
+
+    def counting(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        calls.append(text)
+        return real(argv, text, cwd)
+
+    monkeypatch.setattr(hadolint, "invoke", counting)
+    args = argparse.Namespace(
+        file=_sample_project(tmp_path), var=[], sets=[], targets=["all"], no_hadolint=False
+    )
+    loaded = load(args)
+    check_command.collect(loaded.plan)
+    assert [t.name for t in loaded.plan.targets] == ["development", "production"]
+    assert len(calls) == 1

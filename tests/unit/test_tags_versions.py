@@ -102,3 +102,18 @@ def test_interpolation_defaults_and_escapes() -> None:
     assert variables.interpolate("${A}-${E:-x}-$${A}-${B:-d}", values) == "1-x-${A}-d"
     with pytest.raises(variables.UnknownVariableError):
         variables.interpolate("${B}", values)
+
+
+def test_read_without_tags_and_past_a_prerelease_tag(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q", "-b", "main")
+    for n in range(3):
+        (tmp_path / "a").write_text(str(n))
+        _git(tmp_path, "add", "a")
+        _git(tmp_path, "commit", "-qm", f"c{n}")
+    info = gitinfo.read(tmp_path)
+    assert info.version == f"0.0.0-dev.3.g{info.short}"
+    _git(tmp_path, "tag", "v2.0.0-rc.1", "HEAD~1")
+    info = gitinfo.read(tmp_path)
+    # The tag's own hyphen must not be mistaken for describe's separators.
+    assert info.version == f"2.0.0-rc.1.dev.1.g{info.short}"
+    assert (info.tag, info.commit, info.dirty) == ("", _git(tmp_path, "rev-parse", "HEAD"), False)

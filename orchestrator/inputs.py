@@ -1,0 +1,36 @@
+"""The files a plan was derived from, noted where they are read or probed.
+
+Reading a file and noting it happen in the same place (manifest, lock, Dockerfile, secret files,
+ssh keys), so the list cannot drift from what the code looks at; a test runs `plan` under an
+audit hook and checks that every file it opened was noted. The plan memo (planmemo.py) stores
+their stat signatures and replays a plan only while none of them changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+_noted: list[str] | None = None
+
+
+def note(path: str | os.PathLike[str]) -> None:
+    """Record that the plan read `path` or checked whether it exists (no-op outside
+    `recording()`)."""
+    if _noted is not None:
+        _noted.append(str(Path(path).absolute()))
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[list[str]]:
+    """Collect the paths noted inside this block; an enclosing block sees them too."""
+    global _noted  # noqa: PLW0603 (one recorder per process: runs are sequential)
+    previous, _noted = _noted, []
+    try:
+        yield _noted
+    finally:
+        if previous is not None:
+            previous.extend(_noted)
+        _noted = previous

@@ -1,0 +1,244 @@
+"""The plan memo: a replay prints exactly what a fresh plan would, and anything a plan depends
+on makes it plan afresh. Real git repositories and files; nothing here talks to docker."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from orchestrator import inputs, planmemo
+from orchestrator.main import main
+from tests.unit import helpers
+
+MANIFEST = """\
+version: 1
+project: {name: memo, image: localhost:5000/memo}
+targets:
+  app:
+    stage: production
+    tags: [sha]
+    secrets: [{id: netrc, file: netrc.txt, required: false}]
+"""
+
+
+def _git(repo: Path, *args: str) -> None:
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+        "PATH": os.environ["PATH"],
+    }
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A committed project, the working directory, with the racy-file rule off (files written
+    by a test are always seconds old; the rule has its own test)."""
+    helpers.write_project(tmp_path, MANIFEST)
+    (tmp_path / ".gitignore").write_text("netrc.txt\n")
+    _git(tmp_path, "init", "-q", "-b", "main")
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "one")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(planmemo, "RACY_SECONDS", 0.0)
+    return tmp_path
+
+
+def plan(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[bool, str]:
+    """(replayed?, stdout) of `orchestrator plan app *extra`."""
+    words = ["plan", "app", *extra]
+    replayed = planmemo.replay(words)
+    if not replayed:
+        assert main(words) == 0
+    return replayed, capsys.readouterr().out
+
+
+def test_second_plan_is_replayed_with_identical_output(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    first = plan(capsys)
+    second = plan(capsys)
+    assert first[0] is False
+    assert second == (True, first[1])
+    assert "target app" in first[1]
+    assert plan(capsys, "--format", "json")[0] is False  # another command line, another entry
+
+
+def _edit(path: str, text: str) -> Callable[[Path], object]:
+    return lambda repo: (repo / path).write_text(text)
+
+
+def _append(path: str, text: str) -> Callable[[Path], object]:
+    return lambda repo: (repo / path).write_text((repo / path).read_text() + text)
+
+
+def _commit(repo: Path) -> None:
+    _append("Dockerfile", "# comment\n")(repo)
+    _git(repo, "commit", "-qam", "two")
+
+
+# change -> what it makes the fresh plan say (None: nothing printed depends on it, for example
+# the branch only names cache refs and this manifest has no cache)
+CHANGES: dict[str, tuple[Callable[[Path], object], str | None]] = {
+    "manifest edited": (_append("builds.yaml", "    labels: {team: core}\n"), "team=core"),
+    "Dockerfile edited": (_append("Dockerfile", "FROM scratch AS extra\n"), None),
+    "lock file appears": (_edit("builds.lock", "version: 1\nimages: {}\n"), None),
+    "secret file appears": (_edit("netrc.txt", "machine example.com\n"), "id=netrc,src="),
+    "untracked file (dirty)": (_edit("new.txt", "x"), ".dirty"),
+    "new commit": (_commit, "dev.2.g"),
+    "version tag": (lambda repo: _git(repo, "tag", "v2.0.0"), "VERSION=2.0.0 "),
+    "new branch": (lambda repo: _git(repo, "checkout", "-qb", "feature"), None),
+}
+
+
+@pytest.mark.parametrize("change", list(CHANGES))
+def test_any_input_change_plans_afresh(
+    repo: Path, capsys: pytest.CaptureFixture[str], change: str
+) -> None:
+    before = plan(capsys)[1]
+    assert plan(capsys)[0] is True
+    action, shows = CHANGES[change]
+    action(repo)
+    replayed, after = plan(capsys)
+    assert replayed is False
+    if shows is not None:
+        assert shows in after
+        assert shows not in before
+    assert plan(capsys) == (True, after)  # and the new plan is what is replayed from now on
+
+
+def test_environment_is_part_of_the_key(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan(capsys)
+    monkeypatch.setenv("VERSION", "9.9.9")
+    replayed, out = plan(capsys)
+    assert replayed is False
+    assert "VERSION=9.9.9" in out
+
+
+def test_recent_files_are_not_memoized(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(planmemo, "RACY_SECONDS", 2.0)
+    (repo / "Dockerfile").write_text((repo / "Dockerfile").read_text())  # changed just now
+    plan(capsys)
+    assert plan(capsys)[0] is False
+    assert list(planmemo.directory().glob("*.json")) == []
+
+
+def test_switched_off_and_broken_entries(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(planmemo.SWITCH, "0")
+    plan(capsys)
+    assert not planmemo.directory().exists()
+    monkeypatch.delenv(planmemo.SWITCH)
+    plan(capsys)
+    (entry,) = planmemo.directory().glob("*.json")
+    entry.write_text("{not json")
+    replayed, out = plan(capsys)
+    assert replayed is False
+    assert "target app" in out
+
+
+def test_plans_with_warnings_are_not_stored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    helpers.write_project(tmp_path)  # production needs env TOKEN, which is not set
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TOKEN", raising=False)
+    monkeypatch.setattr(planmemo, "RACY_SECONDS", 0.0)
+    assert main(["plan", "production"]) == 0
+    assert "warning:" in capsys.readouterr().err
+    assert planmemo.replay(["plan", "production"]) is False
+
+
+def test_entries_are_private_and_hold_no_environment_values(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = "memo-canary-5f1e"
+    monkeypatch.setenv("SOME_TOKEN", canary)
+    plan(capsys)
+    where = planmemo.directory()
+    assert stat.S_IMODE(where.stat().st_mode) == 0o700
+    for path in where.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+        assert canary.encode() not in path.read_bytes()
+        assert canary not in path.name
+
+
+def test_old_entries_are_pruned(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(planmemo, "KEEP", 2)
+    for form in ("text", "json", "bake"):
+        plan(capsys, "--format", form)
+    assert len(list(planmemo.directory().glob("*.json"))) == 2
+
+
+def test_our_own_source_is_part_of_the_key(
+    repo: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = repo.parent / "code"
+    code.mkdir()
+    (code / "m.py").write_text("x = 1\n")
+    monkeypatch.setattr(planmemo, "_PACKAGE", code)
+    plan(capsys)
+    assert plan(capsys)[0] is True
+    (code / "m.py").write_text("x = 2\n")
+    assert plan(capsys)[0] is False
+
+
+_opened: list[str] | None = None
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _opened is not None and event == "open" and isinstance(args[0], str | Path):
+        _opened.append(str(Path(str(args[0])).absolute()))
+
+
+def test_every_file_a_plan_opens_is_noted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """inputs.note() sits next to each read; this catches a read added without one."""
+    global _opened  # noqa: PLW0603 (audit hooks cannot be removed: one hook, switched by this)
+    (repo / "netrc.txt").write_text("machine example.com\n")
+    (repo / "builds.lock").write_text("version: 1\nimages: {}\n")
+    if not getattr(sys, "_planmemo_hook", False):
+        sys.addaudithook(_audit)
+        sys._planmemo_hook = True  # type: ignore[attr-defined]
+    _opened = []
+    try:
+        with inputs.recording() as noted:
+            assert main(["plan", "app", "--format", "json"]) == 0
+    finally:
+        opened, _opened = _opened, None
+    capsys.readouterr()
+    ours = {p for p in opened if p.startswith(str(repo)) and "/.git/" not in p}
+    assert ours, "the audit hook saw no project file: the test would prove nothing"
+    assert ours <= set(noted)
+    data = json.loads(next(planmemo.directory().glob("*.json")).read_text())
+    assert ours <= set(data["files"])
+
+
+def test_replay_skips_the_heavy_imports(repo: Path) -> None:
+    """The point of the memo: a replay never imports pydantic or PyYAML. Real processes, the
+    racy-file rule on: the files must be older than its 2 seconds first."""
+    time.sleep(planmemo.RACY_SECONDS_DEFAULT + 0.1)
+    env = {**os.environ, planmemo.SWITCH: "1"}
+    argv = [sys.executable, "-X", "importtime", "-m", "orchestrator", "plan", "app"]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, check=True)
+    assert second.stdout == first.stdout
+    assert "pydantic" in first.stderr  # -X importtime lists every import
+    assert " pydantic\n" not in second.stderr
+    assert " yaml\n" not in second.stderr

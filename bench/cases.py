@@ -178,6 +178,9 @@ def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
       import prune -af, `orchestrator build production` (imports the registry cache the previous
              build exported, for the same source)
     Rounds alternate `cold warm import` and `import cold warm`; warm always follows its cold.
+    Figure 3 also runs raw bake's own cold and warm (same steps, a bake definition regenerated
+    untimed after each commit): the goal is absolute, so raw's ratio shows what the build itself
+    allows on this machine.
     """
     ws = bench.workspace("c34-cold")
     definition = ws.definition("production", ["production"])  # names the caches to delete
@@ -203,10 +206,33 @@ def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
         imported.append(attempt("import", build, bench.engine.prune, retried))
         log(f"[3/4 cold] round {len(imported)}/{s.runs}: cold + cache: {imported[-1]:.2f} s")
 
+    raw_cold: list[float] = []
+    raw_warm: list[float] = []
+
+    def do_raw() -> None:
+        current = ws.definition("production", ["production"])
+        seconds = attempt(
+            "raw cold",
+            lambda: ws.bake(current, ["production"]),
+            lambda: ws.cold_reset(current),
+            retried,
+        )
+        raw_cold.append(seconds)
+        ws.edit_source()
+        current = ws.definition("production", ["production"])  # the new VERSION and commit
+        raw_warm.append(
+            attempt("raw warm", lambda: ws.bake(current, ["production"]), None, retried)
+        )
+        log(
+            f"[3/4 cold] round {len(raw_warm)}/{s.runs}: raw bake cold {raw_cold[-1]:.2f} s, "
+            f"warm {raw_warm[-1]:.2f} s"
+        )
+
     for index in range(s.runs):
         steps: list[Callable[[], None]] = [do_cold]
         if "3" in want:
             steps.append(do_warm)
+            steps = [*steps, do_raw] if index % 2 == 0 else [do_raw, *steps]
         if "4" in want:
             steps = [*steps, do_import] if index % 2 == 0 else [do_import, *steps]
         for step in steps:
@@ -222,6 +248,9 @@ def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
                 a=Series("warm: one-line change, committed", warm),
                 b=Series(cold_label, cold),
                 ratios=paired_ratios(warm, cold),
+                raw=median(paired_ratios(raw_warm, raw_cold)),
+                raw_a=Series("raw bake: warm", raw_warm),
+                raw_b=Series("raw bake: cold", raw_cold),
                 goal=Goal(0.10, "≤ 0.10"),
                 notes=[
                     f"the change: {edited[0] if edited else '-'} (a new commit each round, so "

@@ -2,7 +2,8 @@
 
 TARGET may be `*` (every target). KEY is a manifest key (`platforms`, `tags`, `outputs`, `pin`,
 `stage`, `no-cache`, `provenance`, `sbom`, `image`, `reproducible`), a mapping entry
-(`args.NAME`, `labels.NAME`) or `cache.from` / `cache.to`. Lists take comma-separated values.
+(`args.NAME`, `labels.NAME`) or a cache key (`cache.from`, `cache.to`, `cache.registry`,
+`cache.local`, `cache.inline`, `cache.compression`). Lists take comma-separated values.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SCALAR_KEYS = (
     "description",
 )
 BOOL_KEYS = ("sbom", "no-cache", "reproducible")
+CACHE_KEYS = ("from", "to", "registry", "local", "inline", "compression")
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ def parse(text: str) -> Override:
     head, _, sub = key.partition(".")
     valid = (
         (head in ("args", "labels") and sub)
-        or (head == "cache" and sub in ("from", "to", "registry", "local", "inline"))
+        or (head == "cache" and sub in CACHE_KEYS)
         or (not sub and head in (*LIST_KEYS, *SCALAR_KEYS))
     )
     if not valid:
@@ -96,7 +98,7 @@ def parse(text: str) -> Override:
                 *SCALAR_KEYS,
                 "args.NAME",
                 "labels.NAME",
-                "cache.from|to|registry|local|inline",
+                "cache." + "|".join(CACHE_KEYS),
             ]
         )
         raise UserError(f"--set {text}: unknown key {key!r} (known: {known})")

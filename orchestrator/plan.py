@@ -458,11 +458,11 @@ def _cache(spec: TargetSpec, values: Mapping[str, str], where: str) -> tuple[lis
         cache_from.append(f"type=registry,ref={at(branch)}")
         if branch != default:  # a new branch starts warm from the default branch's cache
             cache_from.append(f"type=registry,ref={at(default)}")
-        cache_to.append(f"type=registry,ref={at(branch)},mode=max")
+        cache_to.append(f"type=registry,ref={at(branch)},mode=max,compression={cache.compression}")
     if cache.local:
         path = _interp(cache.local, values, f"{where}.cache.local")
         cache_from.append(f"type=local,src={path}")
-        cache_to.append(f"type=local,dest={path},mode=max")
+        cache_to.append(f"type=local,dest={path},mode=max,compression={cache.compression}")
     if cache.inline:
         cache_to.append("type=inline")
     cache_from += [_interp(c, values, f"{where}.cache.from") for c in cache.from_]

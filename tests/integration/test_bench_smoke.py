@@ -1,7 +1,7 @@
 """Issue 9: the benchmark runs end to end on a tiny case. No timing assertions, on purpose.
 
-Cases 1 (plan vs bake --print) and 7 (build-context bytes) with one run and --quick: no build
-of the sample, no `docker buildx prune`, a few seconds.
+Cases 1 (plan vs bake --print, memo on and off) and 7 (build-context bytes) with one run and
+--quick: no build of the sample, no `docker buildx prune`, a few seconds.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def test_bench_quick_run_writes_json_and_markdown(engine: Engine, tmp_path: Path
     assert data["engine"]["server"]
     assert data["engine"]["buildx"]
     figures = {f["id"]: f for f in data["figures"]}
-    assert set(figures) == {"1", "7"}
+    assert set(figures) == {"1", "1b", "7"}
     for figure in figures.values():
         assert figure["status"] in ("pass", "fail", "info")
         assert figure["error"] is None

@@ -299,8 +299,8 @@ def test_cache_policy_registry_per_branch_with_default_fallback(tmp_path: Path) 
         "type=local,src=/tmp/c",
     )
     assert on_main.cache_to == (
-        "type=registry,ref=localhost:5000/app:bc-main,mode=max",
-        "type=local,dest=/tmp/c,mode=max",
+        "type=registry,ref=localhost:5000/app:bc-main,mode=max,compression=zstd",
+        "type=local,dest=/tmp/c,mode=max,compression=zstd",
         "type=inline",
     )
     feature = resolve(path, cli={"GIT_BRANCH": "feat/x"}).target("production")
@@ -308,7 +308,11 @@ def test_cache_policy_registry_per_branch_with_default_fallback(tmp_path: Path) 
         "type=registry,ref=localhost:5000/app:bc-feat-x",
         "type=registry,ref=localhost:5000/app:bc-main",
     )
-    assert feature.cache_to[0] == "type=registry,ref=localhost:5000/app:bc-feat-x,mode=max"
+    assert feature.cache_to[0] == (
+        "type=registry,ref=localhost:5000/app:bc-feat-x,mode=max,compression=zstd"
+    )
+    gzip = resolve(path, sets=["production.cache.compression=gzip"]).target("production")
+    assert gzip.cache_to[0].endswith(",mode=max,compression=gzip")
     no_tag = resolve(path, sets=["production.cache.registry=localhost:5000/cache"]).target(
         "production"
     )

@@ -33,7 +33,7 @@ from bench.harness import (
     paired_ratios,
     rounds,
 )
-from bench.workspace import Bench, Workspace, git
+from bench.workspace import Bench, Workspace, git, phases_note
 
 TOLERANCE = 1.05  # "no worse than raw bake's ratio + 5%"
 
@@ -162,6 +162,7 @@ def case_cached(bench: Bench, s: Settings) -> list[Figure]:
                 ws.equivalence_note(definition),
                 "both sides load development and push production + registry cache (mode=max); "
                 "A also runs checks, preflight and the tag-by-digest step",
+                phases_note(ws.phases[max(1, s.warmup) :]),
                 *retried,
             ],
         )
@@ -197,9 +198,12 @@ def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
         cold.append(attempt("cold", build, lambda: ws.cold_reset(definition), retried))
         log(f"[3/4 cold] round {len(cold)}/{s.runs}: cold, no cache: {cold[-1]:.2f} s")
 
+    warm_phases: list[dict[str, float]] = []
+
     def do_warm() -> None:
         edited.append(ws.edit_source())
         warm.append(attempt("warm", build, None, retried))
+        warm_phases.extend(ws.phases[-1:])
         log(f"[3/4 cold] round {len(warm)}/{s.runs}: warm, one-line change: {warm[-1]:.2f} s")
 
     def do_import() -> None:
@@ -257,6 +261,7 @@ def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
                     "VERSION and GIT_COMMIT change too, as in CI)",
                     "each warm build runs right after its round's cold build; the prune before "
                     "a cold build also empties the Go module/build cache mounts",
+                    phases_note(warm_phases),
                     *retried,
                 ],
             )

@@ -7,11 +7,13 @@ and pushes under its own registry path `<registry>/bench-<run id>/<case>`.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import shutil
+import statistics
 import sys
 import time
 import uuid
@@ -282,6 +284,8 @@ class Workspace:
     name: str
     base: Path
     edits: int = 0
+    # The `phases` of every `orchestrator build` report in this copy, in order (see phases_note).
+    phases: list[dict[str, float]] = field(default_factory=list)
 
     @property
     def repo(self) -> Path:
@@ -310,7 +314,13 @@ class Workspace:
 
     def build(self, targets: Sequence[str], sets: Sequence[str] = ()) -> Completed:
         """`orchestrator build` exactly as a user runs it (checks, preflight, bake, tags)."""
-        return self.orch("build", targets, sets)
+        done = self.orch("build", targets, sets)
+        report = self.repo / ".orchestrator" / "report.json"
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            phases = json.loads(report.read_text(encoding="utf-8")).get("phases")
+            if isinstance(phases, dict):
+                self.phases.append({str(k): float(v) for k, v in phases.items()})
+        return done
 
     def definition(self, label: str, targets: Sequence[str], sets: Sequence[str] = ()) -> Path:
         """The raw side's bake file: `orchestrator plan --format bake`, generated once, untimed."""
@@ -406,3 +416,17 @@ class Workspace:
         git(self.runner, self.repo, "add", relative)
         git(self.runner, self.repo, "commit", "-q", "-m", message, when=self.when)
         return path
+
+
+def phases_note(chosen: Sequence[Mapping[str, float]]) -> str:
+    """Where the orchestrator's time went in these builds (Workspace.phases), by median."""
+    if not chosen:
+        return "orchestrator phases: no report read"
+    names = list(dict.fromkeys(k for p in chosen for k in p))
+    parts = [
+        f"{name} {statistics.median(p[name] for p in chosen if name in p):.2f} s" for name in names
+    ]
+    return (
+        f"orchestrator phases, median of {len(chosen)} reports: {', '.join(parts)} "
+        "(the rest of A: interpreter start, imports, exit)"
+    )

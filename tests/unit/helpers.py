@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import textwrap
 from pathlib import Path
 
@@ -87,3 +89,20 @@ def resolve(
         overrides=[parse_override(s) for s in sets or []],
         lock=lock,
     )
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` with a fixed identity and date (commit time 1700000000); its stdout."""
+    stamp = "1700000000 +0000"
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+        "GIT_COMMITTER_DATE": stamp,
+        "GIT_AUTHOR_DATE": stamp,
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout.strip()

@@ -29,26 +29,15 @@ targets:
 """
 
 
-def _git(repo: Path, *args: str) -> None:
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@e",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@e",
-        "PATH": os.environ["PATH"],
-    }
-    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
-
-
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A committed project, the working directory, with the racy-file rule off (files written
     by a test are always seconds old; the rule has its own test)."""
     helpers.write_project(tmp_path, MANIFEST)
     (tmp_path / ".gitignore").write_text("netrc.txt\n")
-    _git(tmp_path, "init", "-q", "-b", "main")
-    _git(tmp_path, "add", "-A")
-    _git(tmp_path, "commit", "-qm", "one")
+    helpers.git(tmp_path, "init", "-q", "-b", "main")
+    helpers.git(tmp_path, "add", "-A")
+    helpers.git(tmp_path, "commit", "-qm", "one")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(planmemo, "RACY_SECONDS", 0.0)
     return tmp_path
@@ -84,7 +73,7 @@ def _append(path: str, text: str) -> Callable[[Path], object]:
 
 def _commit(repo: Path) -> None:
     _append("Dockerfile", "# comment\n")(repo)
-    _git(repo, "commit", "-qam", "two")
+    helpers.git(repo, "commit", "-qam", "two")
 
 
 # change -> what it makes the fresh plan say (None: nothing printed depends on it, for example
@@ -96,8 +85,8 @@ CHANGES: dict[str, tuple[Callable[[Path], object], str | None]] = {
     "secret file appears": (_edit("netrc.txt", "machine example.com\n"), "id=netrc,src="),
     "untracked file (dirty)": (_edit("new.txt", "x"), ".dirty"),
     "new commit": (_commit, "dev.2.g"),
-    "version tag": (lambda repo: _git(repo, "tag", "v2.0.0"), "VERSION=2.0.0 "),
-    "new branch": (lambda repo: _git(repo, "checkout", "-qb", "feature"), None),
+    "version tag": (lambda repo: helpers.git(repo, "tag", "v2.0.0"), "VERSION=2.0.0 "),
+    "new branch": (lambda repo: helpers.git(repo, "checkout", "-qb", "feature"), None),
 }
 
 

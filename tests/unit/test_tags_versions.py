@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from orchestrator import gitinfo, tags, variables
+from tests.unit.helpers import git
 
 
 @pytest.mark.parametrize(
@@ -55,27 +55,12 @@ def test_derive_version(exact: str, last: str, distance: int, dirty: bool, expec
     assert gitinfo.derive_version(exact, last, distance, "abc1234", dirty) == expected
 
 
-def _git(repo: Path, *args: str) -> str:
-    env = {
-        "GIT_AUTHOR_NAME": "t",
-        "GIT_AUTHOR_EMAIL": "t@e",
-        "GIT_COMMITTER_NAME": "t",
-        "GIT_COMMITTER_EMAIL": "t@e",
-        "GIT_COMMITTER_DATE": "1700000000 +0000",
-        "GIT_AUTHOR_DATE": "1700000000 +0000",
-        "PATH": "/usr/bin:/bin",
-    }
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
-    ).stdout.strip()
-
-
 def test_read_real_repository(tmp_path: Path) -> None:
-    _git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "init", "-q", "-b", "main")
     (tmp_path / "a").write_text("1")
-    _git(tmp_path, "add", "a")
-    _git(tmp_path, "commit", "-qm", "one")
-    _git(tmp_path, "tag", "v1.4.0")
+    git(tmp_path, "add", "a")
+    git(tmp_path, "commit", "-qm", "one")
+    git(tmp_path, "tag", "v1.4.0")
     info = gitinfo.read(tmp_path)
     assert (info.version, info.branch, info.dirty, info.commit_time) == (
         "1.4.0",
@@ -83,9 +68,9 @@ def test_read_real_repository(tmp_path: Path) -> None:
         False,
         1700000000,
     )
-    assert info.short == _git(tmp_path, "rev-parse", "--short=7", "HEAD")
+    assert info.short == git(tmp_path, "rev-parse", "--short=7", "HEAD")
     (tmp_path / "a").write_text("2")
-    _git(tmp_path, "commit", "-qam", "two")
+    git(tmp_path, "commit", "-qam", "two")
     info = gitinfo.read(tmp_path)
     assert info.version == f"1.4.1-dev.1.g{info.short}"
     (tmp_path / "untracked").write_text("x")
@@ -105,15 +90,15 @@ def test_interpolation_defaults_and_escapes() -> None:
 
 
 def test_read_without_tags_and_past_a_prerelease_tag(tmp_path: Path) -> None:
-    _git(tmp_path, "init", "-q", "-b", "main")
+    git(tmp_path, "init", "-q", "-b", "main")
     for n in range(3):
         (tmp_path / "a").write_text(str(n))
-        _git(tmp_path, "add", "a")
-        _git(tmp_path, "commit", "-qm", f"c{n}")
+        git(tmp_path, "add", "a")
+        git(tmp_path, "commit", "-qm", f"c{n}")
     info = gitinfo.read(tmp_path)
     assert info.version == f"0.0.0-dev.3.g{info.short}"
-    _git(tmp_path, "tag", "v2.0.0-rc.1", "HEAD~1")
+    git(tmp_path, "tag", "v2.0.0-rc.1", "HEAD~1")
     info = gitinfo.read(tmp_path)
     # The tag's own hyphen must not be mistaken for describe's separators.
     assert info.version == f"2.0.0-rc.1.dev.1.g{info.short}"
-    assert (info.tag, info.commit, info.dirty) == ("", _git(tmp_path, "rev-parse", "HEAD"), False)
+    assert (info.tag, info.commit, info.dirty) == ("", git(tmp_path, "rev-parse", "HEAD"), False)

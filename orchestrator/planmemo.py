@@ -116,18 +116,28 @@ def replay(argv: list[str]) -> bool:
         if list(gitinfo.ask(Path(entry["root"]))) != entry["git"]:
             return False
         text = str(entry["stdout"])
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return False  # no entry, or one we cannot read: plan normally
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError):
+        return False  # no entry, one we cannot read, or no home directory: plan normally
+    emit(text)
     return True
+
+
+def emit(text: str) -> None:
+    """Write a plan to stdout exactly; a reader that went away (`| head`) is not an error."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's advice: point stdout at devnull so the flush at exit does not fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def store(argv: list[str], stdout: str, files: list[str], root: Path, git: gitinfo.GitInfo) -> None:
     """Remember a plan's output. Best effort: a read-only or full home never fails a plan."""
     if not enabled():
         return
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: no home directory
         _store(argv, stdout, files, root.resolve(), git)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import sys
 
 from orchestrator import argv, console, guards, inputs, planmemo, sources
 from orchestrator.commands.common import load
@@ -44,8 +43,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in warnings:
         console.err.print(f"warning: {problem}", markup=False)
     # Written as is, not through rich: the memo replays these exact characters.
-    sys.stdout.write(text)
-    sys.stdout.flush()
+    planmemo.emit(text)
     words = getattr(args, "words", None)  # set by main(); absent when called another way
     if words and not warnings:
         planmemo.store(words, text, read, loaded.located.path.parent, loaded.git)

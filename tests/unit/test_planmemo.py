@@ -231,3 +231,23 @@ def test_replay_skips_the_heavy_imports(repo: Path) -> None:
     assert "pydantic" in first.stderr  # -X importtime lists every import
     assert " pydantic\n" not in second.stderr
     assert " yaml\n" not in second.stderr
+
+
+@pytest.mark.parametrize("memo", ["0", "1"])
+def test_a_reader_that_goes_away_is_not_an_error(repo: Path, memo: str) -> None:
+    """`orchestrator plan | head -1`: a closed pipe ends the command quietly, computed or
+    replayed (the first run stores the plan the second replays)."""
+    env = {**os.environ, planmemo.SWITCH: memo}
+    argv = [sys.executable, "-m", "orchestrator", "plan", "app", "--format", "json"]
+    time.sleep(planmemo.RACY_SECONDS_DEFAULT + 0.1)
+    for _ in range(2):
+        read_end, write_end = os.pipe()
+        os.close(read_end)  # nobody will ever read: the first write fails with EPIPE
+        try:
+            proc = subprocess.run(
+                argv, check=False, stdout=write_end, stderr=subprocess.PIPE, env=env
+            )
+        finally:
+            os.close(write_end)
+        assert proc.returncode == 0, proc.stderr.decode()
+        assert proc.stderr == b""

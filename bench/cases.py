@@ -143,13 +143,37 @@ def case_cached(bench: Bench, s: Settings) -> list[Figure]:
     definition = ws.definition("all", ["all"])
     targets = _group_targets(definition)
     a_name, b_name = "orchestrator build all", f"bake {' '.join(targets)}"
+    forced_name = "orchestrator build all --rebuild"
+    a_phases: list[dict[str, float]] = []
+    forced_phases: list[dict[str, float]] = []
+
+    def as_users_run_it() -> None:
+        ws.build(["all"], rebuild=False)
+        a_phases.extend(ws.phases[-1:])
+
+    def forced() -> None:
+        ws.build(["all"])  # --rebuild
+        forced_phases.extend(ws.phases[-1:])
+
     variants = [
-        Variant(a_name, lambda: ws.build(["all"])),
+        Variant(a_name, as_users_run_it),
         Variant(b_name, lambda: ws.bake(definition, targets)),
+        Variant(forced_name, forced),
     ]
     # The warm-up round is required, not optional: it is what makes every later round cached.
+    # Build records are not written for a context changed in the last 2 s (uptodate.py): the
+    # copy was just made, so wait that out before the warm-up build writes them.
+    time.sleep(2.1)
     retried: list[str] = []
-    samples = rounds(variants, s.runs, warmup=max(1, s.warmup), label="2 cached", retried=retried)
+    warmup = max(1, s.warmup)
+    samples = rounds(variants, s.runs, warmup=warmup, label="2 cached", retried=retried)
+    measured = a_phases[warmup:]
+    skipped = sum(1 for p in measured if p.get("bake", 1.0) == 0.0)
+    common = [
+        ws.equivalence_note(definition),
+        "both sides load development and push production + registry cache (mode=max) when "
+        "they bake",
+    ]
     return [
         Figure(
             "2",
@@ -159,13 +183,31 @@ def case_cached(bench: Bench, s: Settings) -> list[Figure]:
             ratios=paired_ratios(samples[a_name], samples[b_name]),
             goal=Goal(1.10, "≤ 1.10x"),
             notes=[
-                ws.equivalence_note(definition),
-                "both sides load development and push production + registry cache (mode=max); "
-                "A also runs checks, preflight and the tag-by-digest step",
-                phases_note(ws.phases[max(1, s.warmup) :]),
+                *common,
+                "A as users run it: targets whose inputs are unchanged since their last build "
+                "and whose tags and loaded image are still in place are not baked (uptodate.py); "
+                "A checks that in the registry and the engine's store",
+                f"A baked no target in {skipped} of {len(measured)} measured runs; in the others "
+                "it baked development, whose loaded image raw bake (run in between) had "
+                "replaced, so the recorded image was gone",
+                phases_note(measured),
                 *retried,
             ],
-        )
+        ),
+        Figure(
+            "2b",
+            "fully cached build, every target baked: `orchestrator build all --rebuild` / raw "
+            "`bake`",
+            a=_series(forced_name, samples),
+            b=_series(b_name, samples),
+            ratios=paired_ratios(samples[forced_name], samples[b_name]),
+            notes=[
+                *common,
+                "A bakes like raw bake and adds its fixed cost: checks, preflight, the "
+                "tag-by-digest step and the per-platform read-back",
+                phases_note(forced_phases[warmup:]),
+            ],
+        ),
     ]
 
 

@@ -312,9 +312,13 @@ class Workspace:
     def orch(self, command: str, targets: Sequence[str], sets: Sequence[str] = ()) -> Completed:
         return self.runner.run(self.orch_argv(command, targets, sets), cwd=self.repo)
 
-    def build(self, targets: Sequence[str], sets: Sequence[str] = ()) -> Completed:
-        """`orchestrator build` exactly as a user runs it (checks, preflight, bake, tags)."""
-        done = self.orch("build", targets, sets)
+    def build(
+        self, targets: Sequence[str], sets: Sequence[str] = (), *, rebuild: bool = True
+    ) -> Completed:
+        """`orchestrator build` as a user runs it (checks, preflight, bake, tags). With `rebuild`
+        (the default here) every target is baked: the cases measure builds, and the same source
+        built again would otherwise be up to date (uptodate.py) and not baked at all."""
+        done = self.orch("build", [*targets, *(["--rebuild"] if rebuild else [])], sets)
         report = self.repo / ".orchestrator" / "report.json"
         with contextlib.suppress(OSError, ValueError, AttributeError):
             phases = json.loads(report.read_text(encoding="utf-8")).get("phases")

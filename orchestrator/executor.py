@@ -296,18 +296,21 @@ def _with_retry(action: Callable[[], Any], what: str, attempts: int = 4) -> Any:
 
     `action` fails by raising python-on-whales' DockerException or our CommandFailed.
     """
-    from python_on_whales.exceptions import DockerException
-
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
             return action()
-        except DockerException as exc:
-            text = (exc.stderr or "") + (exc.stdout or "")
-            last = text.strip().splitlines()[-1] if text.strip() else str(exc)
         except CommandFailed as exc:
             text = exc.text
             last = text.strip().splitlines()[-1] if text.strip() else "failed"
+        except Exception as exc:
+            # Imported only here: actions that never touch python-on-whales must not pay for it.
+            from python_on_whales.exceptions import DockerException
+
+            if not isinstance(exc, DockerException):
+                raise
+            text = (exc.stderr or "") + (exc.stdout or "")
+            last = text.strip().splitlines()[-1] if text.strip() else str(exc)
         if not _transient(text):
             raise UserError(f"{what}: {last}") from None
         if attempt == attempts:
@@ -364,12 +367,17 @@ def index_digest(ref: str) -> str:
     """The digest `ref` resolves to in its registry now: the index digest of a multi-platform
     image, else its manifest digest. `manifest()` cannot give it: python-on-whales parses `--raw`
     into a model, and the digest is computed over the exact bytes, so ask buildx for the
-    descriptor instead."""
-    from python_on_whales.utils import run
+    descriptor instead (a plain CLI call: the up-to-date check runs it before any build, where
+    python-on-whales' import would be most of its cost)."""
+    argv = ["docker", "buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]
 
-    argv = [*_whales().docker_cmd, "buildx", "imagetools", "inspect", ref]
-    argv += ["--format", "{{json .Manifest}}"]
-    text = _with_retry(lambda: run(argv), f"resolving {ref}")
+    def ask() -> str:
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
+        return proc.stdout
+
+    text = _with_retry(ask, f"resolving {ref}")
     try:
         digest = json.loads(str(text)).get("digest")
     except (json.JSONDecodeError, AttributeError):

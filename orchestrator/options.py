@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--builder", metavar="NAME", help="buildx builder to use")
     b.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="bake every target, also those up to date (unchanged inputs, outputs still in "
+        "place; see docs/DESIGN.md)",
+    )
+    b.add_argument(
         "--allow-secret-args",
         action="store_true",
         help="accept build args that look like secrets (they end up in the image "
@@ -192,4 +198,10 @@ def _release(sub: Any) -> None:
         "--verify-reproducible",
         action="store_true",
         help="build twice without cache and compare digests before tagging",
+    )
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="bake every target, also those up to date (unchanged inputs, outputs still in "
+        "place; see docs/DESIGN.md)",
     )

@@ -84,7 +84,7 @@ def markdown(report: Report) -> str:
         dur = f"{t.duration_s:.1f}s" if t.duration_s is not None else "-"
         lines.append(
             f"| {t.name} | {t.status} | {tags} | `{t.digest or '-'}` | {plats} | "
-            f"{t.cached_steps}/{t.steps} | {dur} |"
+            f"{f'{t.cached_steps}/{t.steps}' if t.steps else '-'} | {dur} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -121,7 +121,7 @@ def print_summary(report: Report) -> None:
             "\n".join(t.tags) or "-",
             t.digest or "-",
             "\n".join(f"{p} {d[:19]}" for p, d in t.platforms.items()) or "-",
-            f"{t.cached_steps}/{t.steps}",
+            f"{t.cached_steps}/{t.steps}" if t.steps else "-",
             f"{t.duration_s:.1f}s" if t.duration_s is not None else "-",
         )
     console.err.print(table)
@@ -142,7 +142,10 @@ def _print_plain(report: Report) -> None:
     )
     for t in report.targets:
         dur = f"{t.duration_s:.1f}s" if t.duration_s is not None else "-"
-        console.plain(f"  {t.name}: {t.status}, {t.cached_steps}/{t.steps} steps cached, {dur}")
+        if t.steps:
+            console.plain(f"  {t.name}: {t.status}, {t.cached_steps}/{t.steps} steps cached, {dur}")
+        else:
+            console.plain(f"  {t.name}: {t.status}")
         if t.digest:
             console.plain(f"    digest {t.digest}")
         for plat, digest in t.platforms.items():

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestrator import argv, builders, console, executor, guards, preflight, sources
+from orchestrator import argv, builders, console, executor, guards, preflight, sources, uptodate
 from orchestrator.commands.common import Loaded, load
 from orchestrator.errors import BuildFailed, Interrupted, UserError
 from orchestrator.live import Display
@@ -27,6 +27,8 @@ from orchestrator.report import (
     write_json,
     write_step_summary,
 )
+
+UP_TO_DATE = "up to date"
 
 
 def _run_dir(root: Path) -> Path:
@@ -61,20 +63,39 @@ def run(args: argparse.Namespace) -> int:
     preflight.check_engine(plan, engine)
 
     root = Path(plan.root)
+    wall_start = time.time()
+    identity = uptodate.builder_identity(engine.builder, engine.driver)
+    prints = {t.name: uptodate.fingerprint(t, identity) for t in plan.targets}
+    fresh: dict[str, uptodate.Record] = {}
+    if not (getattr(args, "rebuild", False) or args.verify_reproducible):
+        fresh = uptodate.fresh(
+            plan.targets, prints, root, executor.index_digest, executor.image_digest
+        )
+    todo = [t for t in plan.targets if t.name not in fresh]
+    for name, record in fresh.items():
+        console.err.print(
+            f"{name}: up to date ({record.digest[:19]}…), not built; --rebuild builds it anyway",
+            markup=False,
+        )
+    for t in todo:
+        uptodate.forget(root, t.name)  # until this build succeeds, it is not up to date
+
     run_dir = _run_dir(root)
     _make_output_dirs(plan)
     definition = run_dir / "bake.json"
     definition.write_text(json.dumps(argv.bake_definition(plan), indent=2), encoding="utf-8")
     metadata = run_dir / "metadata.json"
-    names = [t.name for t in plan.targets]
-    tracker = Tracker(names)
-    # Tagging needs python-on-whales; its import (~0.1 s) overlaps the bake instead of following it.
-    executor.preload()
+    names = [t.name for t in todo]
+    tracker = Tracker(names or [t.name for t in plan.targets])
     started = time.monotonic()
-    with _local_cache_locks(plan), Display(tracker, plain=ci) as display:
-        result = executor.bake_with_retry(
-            definition, names, metadata, display.feed, builder=builder
-        )
+    result = executor.BakeRun(0, {})
+    if todo:
+        # Tagging needs python-on-whales; its import (~0.1 s) overlaps the bake.
+        executor.preload()
+        with _local_cache_locks(plan), Display(tracker, plain=ci) as display:
+            result = executor.bake_with_retry(
+                definition, names, metadata, display.feed, builder=builder
+            )
     elapsed = time.monotonic() - started
     phases = {"prepare": round(started - began, 3), "bake": round(elapsed, 3)}
 
@@ -91,13 +112,17 @@ def run(args: argparse.Namespace) -> int:
     )
     failed = result.returncode != 0 or result.interrupted
     for t in plan.targets:
-        report.targets.append(_result(t, tracker, result.metadata, failed))
+        if t.name in fresh:
+            report.targets.append(_up_to_date(t, fresh[t.name]))
+        else:
+            report.targets.append(_result(t, tracker, result.metadata, failed))
     if not failed and args.verify_reproducible:
         _verify_reproducible(plan, report, definition, run_dir, builder)
     if not failed:
         tagging = time.monotonic()
         _publish(plan, report)
         phases["publish"] = round(time.monotonic() - tagging, 3)
+        _remember(plan, report, prints, root, wall_start)
     else:
         report.status = "interrupted" if result.interrupted else "failed"
 
@@ -222,10 +247,53 @@ def _result(
     )
 
 
+def _up_to_date(t: TargetPlan, record: uptodate.Record) -> TargetResult:
+    return TargetResult(
+        name=t.name,
+        status=UP_TO_DATE,
+        tags=list(record.tags),
+        digest=record.digest,
+        platforms=dict(record.platforms),
+        pushed=t.push,
+        base_images=list(
+            dict.fromkeys(
+                BaseUsed(b.ref, b.source, b.digest, b.digest is not None) for b in t.base_images
+            )
+        ),
+    )
+
+
+def _remember(
+    plan: Plan,
+    report: Report,
+    prints: dict[str, uptodate.Fingerprint],
+    root: Path,
+    wall_start: float,
+) -> None:
+    """Record what each built target produced, so the next identical build can skip it."""
+    for t, res in zip(plan.targets, report.targets, strict=True):
+        key = prints[t.name].key
+        if res.status != "ok" or not res.digest or key is None:
+            continue
+        if not uptodate.recordable(prints[t.name], wall_start):
+            continue
+        loaded = {tag: executor.image_digest(tag) for tag in t.tags} if t.load else {}
+        if any(v is None for v in loaded.values()):
+            continue
+        record = uptodate.Record(
+            key,
+            res.digest,
+            tuple(t.tags),
+            dict(res.platforms),
+            {k: v for k, v in loaded.items() if v},
+        )
+        uptodate.write(root, t.name, record)
+
+
 def _publish(plan: Plan, report: Report) -> None:
     """Tags go on only after every target built: all or nothing under a release tag."""
     for t, res in zip(plan.targets, report.targets, strict=True):
-        if not t.push:
+        if not t.push or res.status == UP_TO_DATE:
             continue
         if not res.digest:
             raise BuildFailed(f"{t.name}: buildx reported no digest; nothing was tagged")

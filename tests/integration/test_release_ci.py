@@ -20,6 +20,7 @@ def test_ci_run_on_empty_builder_state_reuses_the_registry_cache(engine: Engine)
     registry = engine.unique_repo("cache").rsplit("/", 1)[0]
     _report(engine, "cache-1", "--var", f"REGISTRY={registry}")
     # An empty builder, as on a fresh CI runner: only the registry cache can help now.
+    # (--rebuild: on a fresh runner there is no up-to-date record; here there is one.)
     engine.run("docker", "buildx", "prune", "-af")
     path = ROOT / ".orchestrator" / "test-cache-2.json"
     proc = orchestrator(
@@ -31,6 +32,7 @@ def test_ci_run_on_empty_builder_state_reuses_the_registry_cache(engine: Engine)
         str(path),
         "--var",
         f"REGISTRY={registry}",
+        "--rebuild",
     )
     (target,) = json.loads(path.read_text())["targets"]
     assert target["cached_steps"] > 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -366,18 +367,19 @@ def test_changed_mirror_is_reported_and_the_old_digest_is_not_used(
 def test_registry_error_is_one_line_and_exit_2(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Under the real executor.index_digest: python-on-whales' runner answers 503 every time.
-    from python_on_whales import utils
-    from python_on_whales.exceptions import DockerException
-
+    # Under the real executor.index_digest: the docker CLI answers 503 every time.
     calls: list[list[str]] = []
+    real_run = subprocess.run
 
-    def unavailable(argv: list[object], **_: object) -> str:
-        args = [str(a) for a in argv]  # the real runner does the same (the binary is a Path)
-        calls.append(args)
-        raise DockerException(args, 1, b"", b"ERROR: unexpected status: 503 Service Unavailable\n")
+    def unavailable(argv: list[str], *args: Any, **kwargs: Any) -> Any:
+        if argv[0] != "docker":
+            return real_run(argv, *args, **kwargs)
+        calls.append(list(argv))
+        return subprocess.CompletedProcess(
+            argv, 1, "", "ERROR: unexpected status: 503 Service Unavailable\n"
+        )
 
-    monkeypatch.setattr(utils, "run", unavailable)
+    monkeypatch.setattr(subprocess, "run", unavailable)
     monkeypatch.setattr(time, "sleep", lambda _s: None)
     code, out, err = orch(capsys, "pin")
     assert (code, out) == (2, "")

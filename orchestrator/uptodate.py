@@ -1,0 +1,261 @@
+"""Build avoidance: a target whose inputs and outputs are unchanged is not baked again.
+
+A fully cached bake still costs about a second (solve, exports, registry round trips, cache
+export). When nothing a target's image is made from changed since its last successful build in
+this checkout, and what that build produced is still where it was put, `build` reports the target
+"up to date" and leaves it out of the bake. `build --rebuild` always bakes.
+
+Inputs, all hashed into the target's key (sha256 of canonical JSON):
+* its bake entry (context, Dockerfile, stage, args, labels, platforms, outputs, cache, secrets and
+  ssh by id and source, named contexts, attestations) and its tags: VERSION and GIT_COMMIT are in
+  there, so every commit is a new build;
+* every entry under the build context directory and under local named contexts, by path, type,
+  size, mode and mtime (ns). The whole directory, not only what .dockerignore lets through: a
+  superset can only cause a needless rebuild, never a wrong skip. The Dockerfile and its ignore
+  files by content;
+* the builder (name, driver, DOCKER_HOST, DOCKER_CONTEXT) and this program's version.
+Never skipped (always baked): an image used by a stage (FROM, `COPY --from`, `RUN --mount from=`)
+without a digest, since a tag can move; `ADD` of a URL or git repository; a `# syntax=` frontend
+without a digest; outputs other than push and load; `no-cache`; reproducible targets (their OCI
+archive is an output of its own); `--verify-reproducible`; a context of more than 50,000 entries.
+As in BuildKit's own cache, the contents of secrets and ssh keys are not inputs.
+
+Outputs, checked before skipping: every pushed tag resolves in its registry to the recorded index
+digest; every loaded tag names the recorded image in the engine's store.
+
+Records live in `.orchestrator/state/<target>.json`, written only after the target was built and
+tagged. A context file modified within 2 s before the build started makes the build unrecordable
+(a same-tick edit after it would go unseen: git's racy-clean rule).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import hashlib
+import json
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import __version__, dockerfile
+from orchestrator.argv import bake_target
+from orchestrator.errors import UserError
+from orchestrator.plan import TargetPlan
+
+MAX_ENTRIES = 50_000
+RACY_SECONDS = 2.0
+_DIGEST = "@sha256:"
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    key: str | None  # None: this target is always baked, `why` says why
+    why: str = ""
+    newest_ns: int = 0  # latest mtime/ctime among the context entries
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a successful build of a target left behind, and the key of the inputs it had."""
+
+    key: str
+    digest: str
+    tags: tuple[str, ...]
+    platforms: dict[str, str] = field(default_factory=dict)
+    loaded: dict[str, str] = field(default_factory=dict)  # tag -> image id in the engine's store
+
+
+def _why_not(t: TargetPlan) -> str:
+    """Why `t` can never be skipped, or "" when it can."""
+    if t.no_cache:
+        return "no-cache is set"
+    if t.reproducible:
+        return "reproducible targets are always built"
+    for spec in t.outputs:
+        fields = dict(part.partition("=")[::2] for part in spec.split(","))
+        kind = fields.get("type")
+        if not ((kind == "image" and fields.get("push") == "true") or spec == "type=docker"):
+            return f"output {spec.split(',')[0]} is not a registry push or a load"
+    for base in t.base_images:
+        if not base.digest:
+            return f"{base.ref} is not pinned by digest (a tag can move)"
+    for name, source in t.build_contexts.items():
+        if "://" in source and not (source.startswith("docker-image://") and _DIGEST in source):
+            return f"named context {name} ({source.split('://')[0]}) is not pinned"
+    parsed = dockerfile.load(Path(t.dockerfile))
+    syntax = parsed.directives.get("syntax")
+    if syntax and _DIGEST not in syntax[0]:
+        return f"the # syntax={syntax[0]} frontend is not pinned by digest"
+    stage_names = {s.name for s in parsed.stages if s.name}
+    for stage in parsed.stages_for(t.stage):
+        for ins in stage.instructions:
+            if ins.keyword == "ADD" and any(
+                "://" in word or word.startswith("git@") for word in ins.args.split()
+            ):
+                return f"{t.dockerfile}:{ins.line}: ADD of a URL or repository is fetched anew"
+            for mount in ins.flag_all("mount") if ins.keyword == "RUN" else []:
+                fields = dict(part.partition("=")[::2] for part in mount.split(","))
+                source = fields.get("from", "")
+                external = source and source.lower() not in stage_names and not source.isdigit()
+                if external and _DIGEST not in source:
+                    return f"{t.dockerfile}:{ins.line}: mount from {source} is not pinned"
+    return ""
+
+
+def _walk(top: Path, out: list[list[Any]], budget: list[int]) -> int:
+    """Append (path, kind, size, mode, mtime) of everything below `top`; the newest m/ctime."""
+    newest = 0
+    stack = [top]
+    while stack:
+        directory = stack.pop()
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise OverflowError
+                st = entry.stat(follow_symlinks=False)
+                kind = stat.S_IFMT(st.st_mode)
+                link = str(Path(entry.path).readlink()) if stat.S_ISLNK(st.st_mode) else ""
+                rel = os.path.relpath(entry.path, top)
+                out.append([rel, kind, st.st_size, stat.S_IMODE(st.st_mode), st.st_mtime_ns, link])
+                newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
+                if stat.S_ISDIR(st.st_mode):
+                    stack.append(Path(entry.path))
+    out.sort()
+    return newest
+
+
+def _text(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def fingerprint(t: TargetPlan, builder: tuple[str, ...]) -> Fingerprint:
+    """The key of `t`'s inputs as they are now, or why it has none."""
+    why = _why_not(t)
+    if why:
+        return Fingerprint(None, why)
+    trees: dict[str, list[list[Any]]] = {}
+    newest = 0
+    budget = [MAX_ENTRIES]
+    local = [s for s in t.build_contexts.values() if "://" not in s]
+    try:
+        for top in [t.context, *local]:
+            entries: list[list[Any]] = []
+            newest = max(newest, _walk(Path(top), entries, budget))
+            trees[top] = entries
+    except OverflowError:
+        return Fingerprint(None, f"more than {MAX_ENTRIES} files in the build context")
+    except OSError as exc:
+        return Fingerprint(None, f"cannot read the build context: {exc.strerror or exc}")
+    df = Path(t.dockerfile)
+    material = {
+        "orchestrator": __version__,
+        "builder": list(builder),
+        "target": bake_target(t),
+        "tags": list(t.tags),
+        "dockerfile": _text(df),
+        "ignore": [_text(Path(f"{df}.dockerignore")), _text(Path(t.context) / ".dockerignore")],
+        "trees": trees,
+    }
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"))
+    return Fingerprint(hashlib.sha256(text.encode()).hexdigest(), "", newest)
+
+
+def builder_identity(name: str, driver: str) -> tuple[str, ...]:
+    return (name, driver, os.environ.get("DOCKER_HOST", ""), os.environ.get("DOCKER_CONTEXT", ""))
+
+
+def _path(root: Path, target: str) -> Path:
+    return root / ".orchestrator" / "state" / f"{target}.json"
+
+
+def read(root: Path, target: str) -> Record | None:
+    try:
+        data = json.loads(_path(root, target).read_text(encoding="utf-8"))
+        return Record(
+            key=str(data["key"]),
+            digest=str(data["digest"]),
+            tags=tuple(str(x) for x in data["tags"]),
+            platforms={str(k): str(v) for k, v in data.get("platforms", {}).items()},
+            loaded={str(k): str(v) for k, v in data.get("loaded", {}).items()},
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def write(root: Path, target: str, record: Record) -> None:
+    path = _path(root, target)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(asdict(record), handle, indent=2)
+    Path(tmp).replace(path)
+
+
+def forget(root: Path, target: str) -> None:
+    """A target about to be built loses its record: a failed build must not look up to date."""
+    with contextlib.suppress(FileNotFoundError):
+        _path(root, target).unlink()
+
+
+def recordable(print_: Fingerprint, started: float) -> bool:
+    """False when a context entry changed within RACY_SECONDS before the build started."""
+    return print_.key is not None and print_.newest_ns < (started - RACY_SECONDS) * 1e9
+
+
+def fresh(
+    targets: Iterable[TargetPlan],
+    prints: dict[str, Fingerprint],
+    root: Path,
+    registry_digest: Callable[[str], str],
+    engine_image: Callable[[str], str | None],
+) -> dict[str, Record]:
+    """The targets that need no build: same key as their record, outputs still in place.
+
+    `registry_digest` and `engine_image` are executor functions (passed in: this module never
+    talks to docker itself); the output checks of all targets run side by side."""
+    candidates: dict[str, Record] = {}
+    for t in targets:
+        record = read(root, t.name)
+        key = prints[t.name].key
+        if record is not None and key is not None and record.key == key:
+            candidates[t.name] = record
+    if not candidates:
+        return {}
+    by_name = {t.name: t for t in targets}
+    checks: list[tuple[str, Callable[[], bool]]] = []
+    for name, record in candidates.items():
+        t = by_name[name]
+        if t.push:
+            for tag in t.tags:
+                checks.append((name, _same(registry_digest, tag, record.digest)))
+        if t.load:
+            for tag in t.tags:
+                checks.append((name, _same(engine_image, tag, record.loaded.get(tag))))
+    stale: set[str] = set()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        answers = [(name, pool.submit(check)) for name, check in checks]
+        for name, answer in answers:
+            if not answer.result():
+                stale.add(name)
+    return {name: r for name, r in candidates.items() if name not in stale}
+
+
+def _same(
+    lookup: Callable[[str], str | None], ref: str, expected: str | None
+) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return expected is not None and lookup(ref) == expected
+        except UserError:
+            return False  # gone from the registry, or unreachable: build it
+
+    return check

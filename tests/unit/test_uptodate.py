@@ -1,0 +1,137 @@
+"""Build avoidance: which inputs make a target stale, which targets are never skipped, and when
+a record is trusted. The engine-facing checks (registry digest, image id) are tested for real in
+tests/integration/test_uptodate.py; here they are the two lookups `fresh` is given."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from orchestrator import uptodate
+from orchestrator.plan import TargetPlan
+from tests.unit import helpers
+
+DIGEST = "sha256:" + "a" * 64
+PINNED = f"""\
+FROM busybox:1.35@{DIGEST} AS app
+COPY hello.txt /hello.txt
+"""
+BUILDER = ("default", "docker", "unix:///x.sock", "")
+
+
+def target(tmp: Path, dockerfile: str = PINNED, outputs: str = "[push]") -> TargetPlan:
+    text = (
+        "version: 1\n"
+        "project: {name: avoid, image: localhost:5000/avoid}\n"
+        "targets:\n"
+        f"  app: {{stage: app, tags: [sha], outputs: {outputs}}}\n"
+    )
+    path = helpers.write_project(tmp, text, dockerfile)
+    (tmp / "hello.txt").write_text("hi\n")
+    return helpers.resolve(path, ["app"]).target("app")
+
+
+def key(t: TargetPlan) -> str | None:
+    return uptodate.fingerprint(t, BUILDER).key
+
+
+def test_same_inputs_same_key_and_each_input_changes_it(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    first = key(t)
+    assert first is not None
+    assert key(t) == first
+    (tmp_path / "hello.txt").write_text("hi!\n")  # a context file
+    second = key(t)
+    assert second != first
+    (tmp_path / "new.txt").write_text("x")  # a new file, even one the Dockerfile ignores
+    third = key(t)
+    assert third != second
+    assert key(replace(t, args={**t.args, "VERSION": "2.0.0"})) != third  # a build arg
+    assert key(replace(t, tags=("localhost:5000/avoid:other",))) != third  # a tag
+    assert uptodate.fingerprint(t, ("other", "docker", "", "")).key != third  # the builder
+    (tmp_path / "Dockerfile").write_text(PINNED + "LABEL x=1\n")
+    assert key(t) != third
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "outputs", "why"),
+    [
+        ("FROM busybox:1.35 AS app\n", "[push]", "not pinned by digest"),
+        (PINNED + "ADD https://example.com/x /x\n", "[push]", "ADD of a URL"),
+        (PINNED + "RUN --mount=from=alpine:3,target=/a true\n", "[push]", "mount from alpine:3"),
+        ("# syntax=docker/dockerfile:1\n" + PINNED, "[push]", "frontend is not pinned"),
+        (PINNED, "['oci:dist/app.tar']", "not a registry push or a load"),
+    ],
+)
+def test_never_skipped(tmp_path: Path, dockerfile: str, outputs: str, why: str) -> None:
+    print_ = uptodate.fingerprint(target(tmp_path, dockerfile, outputs), BUILDER)
+    assert print_.key is None
+    assert why in print_.why
+
+
+def test_no_cache_and_huge_contexts_are_never_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = target(tmp_path)
+    assert "no-cache" in uptodate.fingerprint(replace(t, no_cache=True), BUILDER).why
+    monkeypatch.setattr(uptodate, "MAX_ENTRIES", 2)
+    assert "more than 2 files" in uptodate.fingerprint(t, BUILDER).why
+
+
+def test_a_context_edited_just_before_the_build_is_not_recorded(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    print_ = uptodate.fingerprint(t, BUILDER)
+    assert not uptodate.recordable(print_, time.time())  # hello.txt was written just now
+    old = time.time() - 60
+    for path in tmp_path.rglob("*"):
+        os.utime(path, (old, old))
+    # ctime cannot be set back: the rule looks at both, so a build started later than
+    # RACY_SECONDS after the last change is what makes it recordable.
+    later = time.time() + uptodate.RACY_SECONDS + 1
+    assert uptodate.recordable(uptodate.fingerprint(t, BUILDER), later)
+
+
+def test_fresh_needs_the_same_key_and_every_output_in_place(tmp_path: Path) -> None:
+    t = target(tmp_path)
+    print_ = uptodate.fingerprint(t, BUILDER)
+    assert print_.key is not None
+    prints = {"app": print_}
+    registry: dict[str, str] = dict.fromkeys(t.tags, DIGEST)
+
+    def lookup(ref: str) -> str:
+        return registry[ref]
+
+    def no_image(ref: str) -> str | None:
+        return None
+
+    assert uptodate.fresh([t], prints, tmp_path, lookup, no_image) == {}  # no record yet
+    uptodate.write(tmp_path, "app", uptodate.Record(print_.key, DIGEST, t.tags))
+    assert set(uptodate.fresh([t], prints, tmp_path, lookup, no_image)) == {"app"}
+    registry[t.tags[0]] = "sha256:" + "b" * 64  # someone pushed another image to the tag
+    assert uptodate.fresh([t], prints, tmp_path, lookup, no_image) == {}
+    registry[t.tags[0]] = DIGEST
+    other = {"app": uptodate.Fingerprint("0" * 64)}
+    assert uptodate.fresh([t], other, tmp_path, lookup, no_image) == {}  # inputs changed
+    uptodate.forget(tmp_path, "app")
+    assert uptodate.fresh([t], prints, tmp_path, lookup, no_image) == {}
+
+
+def test_a_loaded_image_must_still_be_the_recorded_one(tmp_path: Path) -> None:
+    t = target(tmp_path, outputs="[load]")
+    print_ = uptodate.fingerprint(t, BUILDER)
+    assert print_.key is not None
+    images = dict.fromkeys(t.tags, "sha256:" + "c" * 64)
+    record = uptodate.Record(print_.key, DIGEST, t.tags, loaded=dict(images))
+    uptodate.write(tmp_path, "app", record)
+
+    def unused(ref: str) -> str:
+        raise AssertionError("a load target has nothing in a registry to check")
+
+    prints = {"app": print_}
+    assert set(uptodate.fresh([t], prints, tmp_path, unused, images.get)) == {"app"}
+    gone: dict[str, str] = {}
+    assert uptodate.fresh([t], prints, tmp_path, unused, gone.get) == {}

@@ -238,12 +238,16 @@ def _result(
         duration_s=duration,
         steps=progress.total,
         cached_steps=progress.cached,
-        # One line per distinct image, however many stages use it.
-        base_images=list(
-            dict.fromkeys(
-                BaseUsed(b.ref, b.source, b.digest, b.digest is not None) for b in t.base_images
-            )
-        ),
+        base_images=_bases_used(t),
+    )
+
+
+def _bases_used(t: TargetPlan) -> list[BaseUsed]:
+    # One line per distinct image, however many stages use it.
+    return list(
+        dict.fromkeys(
+            BaseUsed(b.ref, b.source, b.digest, b.digest is not None) for b in t.base_images
+        )
     )
 
 
@@ -255,11 +259,7 @@ def _up_to_date(t: TargetPlan, record: uptodate.Record) -> TargetResult:
         digest=record.digest,
         platforms=dict(record.platforms),
         pushed=t.push,
-        base_images=list(
-            dict.fromkeys(
-                BaseUsed(b.ref, b.source, b.digest, b.digest is not None) for b in t.base_images
-            )
-        ),
+        base_images=_bases_used(t),
     )
 
 

@@ -10,15 +10,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import os
-import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from orchestrator import inputs
+from orchestrator import atomic, inputs
 from orchestrator.errors import UserError
 from orchestrator.plan import LockView, image_key
 
@@ -116,15 +114,8 @@ def locked(path: Path) -> Iterator[None]:
 
 
 def write_lock(path: Path, lock: Lock) -> None:
-    text = render(lock)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    # mkstemp makes the file 0600; a lock file is committed and read by everyone.
-    Path(tmp).chmod(0o644)
-    Path(tmp).replace(path)
+    # 0644: a lock file is committed and read by everyone.
+    atomic.write_text(path, render(lock), mode=0o644, fsync=True)
 
 
 def utc_now() -> str:

@@ -37,12 +37,11 @@ import json
 import os
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, gitinfo
+from orchestrator import __version__, atomic, gitinfo
 
 SWITCH = "ORCH_PLAN_MEMO"
 FORMAT = 1
@@ -160,11 +159,7 @@ def _store(
         "files": signatures,
         "stdout": stdout,
     }
-    name = f"{_key(where, argv)}.json"
-    fd, tmp = tempfile.mkstemp(dir=where, prefix=".", suffix=".tmp")  # created 0600
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(entry, handle)
-    Path(tmp).replace(where / name)
+    atomic.write_text(where / f"{_key(where, argv)}.json", json.dumps(entry))  # 0600
     _prune(where)
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
-from orchestrator import console
+from orchestrator import atomic, console
 
 
 @dataclass(frozen=True)
@@ -62,13 +61,7 @@ class Report:
 def write_json(report: Report, path: Path) -> None:
     """Atomic write: two concurrent runs never leave a half-written report behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", dir=path.parent, prefix=f".{path.name}.", delete=False, encoding="utf-8"
-    ) as handle:
-        json.dump(report.to_dict(), handle, indent=2, sort_keys=False)
-        handle.write("\n")
-        tmp = Path(handle.name)
-    tmp.replace(path)
+    atomic.write_text(path, json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n")
 
 
 def markdown(report: Report) -> str:

@@ -36,13 +36,12 @@ import hashlib
 import json
 import os
 import stat
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, dockerfile
+from orchestrator import __version__, atomic, dockerfile
 from orchestrator.argv import bake_target
 from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
@@ -194,10 +193,7 @@ def read(root: Path, target: str) -> Record | None:
 def write(root: Path, target: str, record: Record) -> None:
     path = _path(root, target)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{target}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(record), handle, indent=2)
-    Path(tmp).replace(path)
+    atomic.write_text(path, json.dumps(asdict(record), indent=2))
 
 
 def forget(root: Path, target: str) -> None:

@@ -6,15 +6,13 @@ The user-facing summary (and `pin --help`) is options.PIN_DESCRIPTION.
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import tempfile
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator import console, executor, lockfile, manifest, pinning, refs
+from orchestrator import atomic, console, executor, lockfile, manifest, pinning, refs
 from orchestrator.commands.common import load
 from orchestrator.errors import EXIT_BUILD_FAILED, UserError
 from orchestrator.lockfile import Lock, LockEntry
@@ -266,8 +264,4 @@ def _keys_in(text: str) -> set[str]:
 
 
 def _replace(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-    shutil.copymode(path, tmp)
-    Path(tmp).replace(path)
+    atomic.write_text(path, text, mode=stat.S_IMODE(path.stat().st_mode), newline="")

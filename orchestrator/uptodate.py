@@ -107,7 +107,8 @@ def _why_not(t: TargetPlan) -> str:
 
 
 def _walk(top: Path, out: list[list[Any]], budget: list[int]) -> int:
-    """Append (path, kind, size, mode, mtime) of everything below `top`; the newest m/ctime."""
+    """Append (path, kind, size, mode, mtime) of everything below `top`; the newest m/ctime.
+    More entries than `budget` raise OverflowError."""
     newest = 0
     stack = [top]
     while stack:
@@ -136,24 +137,47 @@ def _text(path: Path) -> str | None:
         return None
 
 
-def fingerprint(t: TargetPlan, builder: tuple[str, ...]) -> Fingerprint:
-    """The key of `t`'s inputs as they are now, or why it has none."""
+# A walked directory: its sorted entries and their newest m/ctime, or why it cannot be walked.
+Walked = tuple[list[list[Any]], int] | str
+
+
+def _walked(top: str, walks: dict[str, Walked]) -> Walked:
+    """`top` walked once per build, however many targets share it as their context."""
+    if top not in walks:
+        entries: list[list[Any]] = []
+        try:
+            walks[top] = (entries, _walk(Path(top), entries, [MAX_ENTRIES]))
+        except OverflowError:
+            walks[top] = f"more than {MAX_ENTRIES} files in the build context"
+        except OSError as exc:
+            walks[top] = f"cannot read the build context: {exc.strerror or exc}"
+    return walks[top]
+
+
+def fingerprints(targets: Iterable[TargetPlan], builder: tuple[str, ...]) -> dict[str, Fingerprint]:
+    walks: dict[str, Walked] = {}
+    return {t.name: fingerprint(t, builder, walks) for t in targets}
+
+
+def fingerprint(
+    t: TargetPlan, builder: tuple[str, ...], walks: dict[str, Walked] | None = None
+) -> Fingerprint:
+    """The key of `t`'s inputs as they are now, or why it has none. `walks` shares directory
+    walks between the targets of one build."""
     why = _why_not(t)
     if why:
         return Fingerprint(None, why)
+    walks = {} if walks is None else walks
     trees: dict[str, list[list[Any]]] = {}
     newest = 0
-    budget = [MAX_ENTRIES]
     local = [s for s in t.build_contexts.values() if "://" not in s]
-    try:
-        for top in [t.context, *local]:
-            entries: list[list[Any]] = []
-            newest = max(newest, _walk(Path(top), entries, budget))
-            trees[top] = entries
-    except OverflowError:
+    for top in [t.context, *local]:
+        walked = _walked(top, walks)
+        if isinstance(walked, str):
+            return Fingerprint(None, walked)
+        trees[top], newest = walked[0], max(newest, walked[1])
+    if sum(len(entries) for entries in trees.values()) > MAX_ENTRIES:
         return Fingerprint(None, f"more than {MAX_ENTRIES} files in the build context")
-    except OSError as exc:
-        return Fingerprint(None, f"cannot read the build context: {exc.strerror or exc}")
     df = Path(t.dockerfile)
     material = {
         "orchestrator": __version__,

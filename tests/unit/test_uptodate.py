@@ -135,3 +135,22 @@ def test_a_loaded_image_must_still_be_the_recorded_one(tmp_path: Path) -> None:
     assert set(uptodate.fresh([t], prints, tmp_path, unused, images.get)) == {"app"}
     gone: dict[str, str] = {}
     assert uptodate.fresh([t], prints, tmp_path, unused, gone.get) == {}
+
+
+def test_targets_sharing_a_context_walk_it_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = target(tmp_path)
+    other = replace(t, name="other", tags=("localhost:5000/avoid:other",))
+    alone = {x.name: uptodate.fingerprint(x, BUILDER) for x in (t, other)}
+    walked: list[Path] = []
+    real = uptodate._walk
+
+    def counting(top: Path, out: list[list[object]], budget: list[int]) -> int:
+        walked.append(top)
+        return real(top, out, budget)
+
+    monkeypatch.setattr(uptodate, "_walk", counting)
+    together = uptodate.fingerprints([t, other], BUILDER)
+    assert walked == [Path(t.context)]
+    assert together == alone  # sharing the walk changes no key

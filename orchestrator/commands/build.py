@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     root = Path(plan.root)
     wall_start = time.time()
     identity = uptodate.builder_identity(engine.builder, engine.driver)
-    prints = {t.name: uptodate.fingerprint(t, identity) for t in plan.targets}
+    prints = uptodate.fingerprints(plan.targets, identity)
     fresh: dict[str, uptodate.Record] = {}
     if not (getattr(args, "rebuild", False) or args.verify_reproducible):
         fresh = uptodate.fresh(
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     definition.write_text(json.dumps(argv.bake_definition(plan), indent=2), encoding="utf-8")
     metadata = run_dir / "metadata.json"
     names = [t.name for t in todo]
-    tracker = Tracker(names or [t.name for t in plan.targets])
+    tracker = Tracker(names)
     started = time.monotonic()
     result = executor.BakeRun(0, {})
     if todo:
@@ -277,16 +277,11 @@ def _remember(
             continue
         if not uptodate.recordable(prints[t.name], wall_start):
             continue
-        loaded = {tag: executor.image_digest(tag) for tag in t.tags} if t.load else {}
-        if any(v is None for v in loaded.values()):
-            continue
-        record = uptodate.Record(
-            key,
-            res.digest,
-            tuple(t.tags),
-            dict(res.platforms),
-            {k: v for k, v in loaded.items() if v},
-        )
+        tags = t.tags if t.load else ()
+        loaded = {tag: image for tag in tags if (image := executor.image_digest(tag))}
+        if len(loaded) != len(tags):
+            continue  # a loaded tag is already gone: nothing to vouch for
+        record = uptodate.Record(key, res.digest, tuple(t.tags), dict(res.platforms), loaded)
         uptodate.write(root, t.name, record)
 
 

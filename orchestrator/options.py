@@ -86,31 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build", help="check, build and push the targets; write a report")
     _common(b)
     b.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
-    b.add_argument(
-        "--report",
-        type=Path,
-        metavar="PATH",
-        help="write the JSON report here (default: .orchestrator/report.json)",
-    )
-    b.add_argument(
-        "--ci",
-        action="store_true",
-        help="plain progress lines, JSON report, GitHub outputs/summary (automatic when CI=true)",
-    )
+    _build_flags(b)
     b.add_argument("--skip-checks", action="store_true", help="do not run `check` first")
-    b.add_argument(
-        "--verify-reproducible",
-        action="store_true",
-        help="build twice without cache and compare digests before tagging "
-        "(targets need `reproducible: true`)",
-    )
-    b.add_argument("--builder", metavar="NAME", help="buildx builder to use")
-    b.add_argument(
-        "--rebuild",
-        action="store_true",
-        help="bake every target, also those up to date (unchanged inputs, outputs still in "
-        "place; see docs/DESIGN.md)",
-    )
     b.add_argument(
         "--allow-secret-args",
         action="store_true",
@@ -183,6 +160,34 @@ def _pin(sub: Any) -> None:
     )
 
 
+def _build_flags(p: argparse.ArgumentParser) -> None:
+    """What `build` and `release` both take: `release` is a build with more checks first."""
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="write the JSON report here (default: .orchestrator/report.json)",
+    )
+    p.add_argument(
+        "--ci",
+        action="store_true",
+        help="plain progress lines, JSON report, GitHub outputs/summary (automatic when CI=true)",
+    )
+    p.add_argument(
+        "--verify-reproducible",
+        action="store_true",
+        help="build twice without cache and compare digests before tagging "
+        "(targets need `reproducible: true`)",
+    )
+    p.add_argument("--builder", metavar="NAME", help="buildx builder to use")
+    p.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="bake every target, also those up to date (unchanged inputs, outputs still in "
+        "place; see docs/DESIGN.md)",
+    )
+
+
 def _release(sub: Any) -> None:
     p = sub.add_parser(
         "release",
@@ -191,17 +196,4 @@ def _release(sub: Any) -> None:
     _common(p)
     p.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
     p.add_argument("--force", action="store_true", help="release from a dirty working tree")
-    p.add_argument("--report", type=Path, metavar="PATH", help="JSON report path")
-    p.add_argument("--ci", action="store_true", help="plain progress and CI outputs")
-    p.add_argument("--builder", metavar="NAME", help="buildx builder to use")
-    p.add_argument(
-        "--verify-reproducible",
-        action="store_true",
-        help="build twice without cache and compare digests before tagging",
-    )
-    p.add_argument(
-        "--rebuild",
-        action="store_true",
-        help="bake every target, also those up to date (unchanged inputs, outputs still in "
-        "place; see docs/DESIGN.md)",
-    )
+    _build_flags(p)

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     identity = uptodate.builder_identity(engine.builder, engine.driver)
     prints = uptodate.fingerprints(plan.targets, identity)
     fresh: dict[str, uptodate.Record] = {}
-    if not (getattr(args, "rebuild", False) or args.verify_reproducible):
+    if not (args.rebuild or args.verify_reproducible):
         fresh = uptodate.fresh(
             plan.targets, prints, root, executor.index_digest, executor.image_digest
         )

@@ -42,6 +42,5 @@ def run(args: argparse.Namespace) -> int:
             problems=drift,
         )
     args.skip_checks = False
-    args.verify_reproducible = getattr(args, "verify_reproducible", False)
     args.allow_secret_args = False
     return build.run(args)

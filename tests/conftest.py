@@ -15,6 +15,9 @@ from pathlib import Path
 
 import pytest
 
+# The benchmark reads the engine's env files the same way; one parser serves both.
+from bench.workspace import read_env_file
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -22,22 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integration/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.integration)
-
-
-def read_env_file(path: Path) -> dict[str, str]:
-    """`export KEY=value` / `KEY=value` lines (the formats of .engine/env and images.env)."""
-    out: dict[str, str] = {}
-    if not path.is_file():
-        return out
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        line = line.removeprefix("export ").strip()
-        key, eq, value = line.partition("=")
-        if eq:
-            out[key.strip()] = value.strip().strip("'\"")
-    return out
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,9 @@ def test_remote_multi_node_native_platforms() -> None:
         "    - name: arm64\n      endpoint: tcp://10.1.0.6:1234\n      platforms: [linux/arm64]\n"
         "      driver-opts: {cacert: /certs/ca.pem}\n"
     )
+    append_arm64 = ["docker", "buildx", "create", "--name", "farm", "--append", "--node", "arm64"]
+    append_arm64 += ["--platform", "linux/arm64", "--driver-opt", "cacert=/certs/ca.pem"]
+    append_arm64 += ["tcp://10.1.0.6:1234"]
     assert builders.create_argvs(s, None) == [
         [
             "docker",
@@ -63,39 +66,11 @@ def test_remote_multi_node_native_platforms() -> None:
             "linux/amd64",
             "tcp://10.1.0.5:1234",
         ],
-        [
-            "docker",
-            "buildx",
-            "create",
-            "--name",
-            "farm",
-            "--append",
-            "--node",
-            "arm64",
-            "--platform",
-            "linux/arm64",
-            "--driver-opt",
-            "cacert=/certs/ca.pem",
-            "tcp://10.1.0.6:1234",
-        ],
+        append_arm64,
     ]
     # An existing builder missing its arm64 node only gets that node appended.
     assert builders.create_argvs(s, ["amd64"]) == [
-        [
-            "docker",
-            "buildx",
-            "create",
-            "--name",
-            "farm",
-            "--append",
-            "--node",
-            "arm64",
-            "--platform",
-            "linux/arm64",
-            "--driver-opt",
-            "cacert=/certs/ca.pem",
-            "tcp://10.1.0.6:1234",
-        ],
+        append_arm64,
     ]
 
 

@@ -1,5 +1,5 @@
 """`python -m orchestrator` is the same as the `orchestrator` command."""
 
-from orchestrator.main import main
+from orchestrator.main import entry
 
-raise SystemExit(main())
+entry()

@@ -1,0 +1,72 @@
+"""The `orchestrator` command's exit (main.entry): output complete, exit codes kept, no
+interpreter teardown, and a normal exit for profilers and coverage that write at exit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def orch(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_piped_output_is_complete() -> None:
+    done = orch("plan", "all", "--format", "bake")
+    assert done.returncode == 0, done.stderr
+    assert set(json.loads(done.stdout)["target"]) == {"development", "production"}
+
+
+def test_exit_codes_survive_the_fast_exit(tmp_path: Path) -> None:
+    missing = orch("plan", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: ")
+    assert "Traceback" not in missing.stderr
+    usage = orch("plan", "--no-such-flag")
+    assert usage.returncode == 2
+    assert "unrecognized arguments: --no-such-flag" in usage.stderr
+    helped = orch("--help")
+    assert helped.returncode == 0
+    assert "usage: orchestrator" in helped.stdout
+
+
+def test_a_reader_that_left_is_not_an_error() -> None:
+    """`orchestrator plan | head -0`: the pipe is closed before anything is written."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "plan", "all", "--format", "bake"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        assert proc.stdout is not None
+        proc.stdout.close()
+        stderr = proc.stderr.read() if proc.stderr else ""
+        code = proc.wait(timeout=60)
+    assert code == 0, stderr
+    assert stderr == ""
+
+
+def test_profilers_get_their_normal_exit(tmp_path: Path) -> None:
+    stats = tmp_path / "profile.out"
+    done = subprocess.run(
+        [sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "orchestrator", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert stats.stat().st_size > 0  # cProfile writes it after the module returns

@@ -5,6 +5,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from orchestrator import executor
 from tests.conftest import ROOT, Engine
 
 from .orchestrate import registry_platforms
@@ -57,3 +60,26 @@ def test_engine_up_again_changes_nothing(engine: Engine) -> None:
     assert proc.returncode == 0, proc.stderr
     assert _pids() == before  # the same daemon and registry processes: nothing was restarted
     assert "installing" not in proc.stdout  # nothing was installed
+
+
+def test_buildx_started_directly_answers_as_docker_buildx_does(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """executor.buildx() skips the docker CLI in front of the plugin; nothing else changes."""
+    monkeypatch.setenv("DOCKER_HOST", engine.env["DOCKER_HOST"])
+    executor.buildx_plugin.cache_clear()
+    assert executor.buildx_plugin() is not None  # engine/up.sh installs it where the CLI looks
+    missing = f"{engine.unique_repo('direct')}:absent"
+    direct = executor.engine_info()
+    direct_missing = executor.run_buildx("imagetools", "inspect", missing)
+    monkeypatch.setenv(executor.DIRECT_ENV, "0")
+    executor.buildx_plugin.cache_clear()
+    assert executor.buildx("version")[0][:2] == ["docker", "buildx"]
+    through_cli = executor.engine_info()
+    cli_missing = executor.run_buildx("imagetools", "inspect", missing)
+    executor.buildx_plugin.cache_clear()
+    assert direct == through_cli
+    assert direct.buildx_version != "unknown"
+    assert "linux/arm64" in direct.platforms
+    assert direct_missing.returncode == cli_missing.returncode != 0
+    assert direct_missing.stderr.splitlines()[-1:] == cli_missing.stderr.splitlines()[-1:]

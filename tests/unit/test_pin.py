@@ -367,12 +367,12 @@ def test_changed_mirror_is_reported_and_the_old_digest_is_not_used(
 def test_registry_error_is_one_line_and_exit_2(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Under the real executor.index_digest: the docker CLI answers 503 every time.
+    # Under the real executor.index_digest: buildx answers 503 every time.
     calls: list[list[str]] = []
     real_run = subprocess.run
 
     def unavailable(argv: list[str], *args: Any, **kwargs: Any) -> Any:
-        if argv[0] != "docker":
+        if "imagetools" not in argv:
             return real_run(argv, *args, **kwargs)
         calls.append(list(argv))
         return subprocess.CompletedProcess(

@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, atomic, gitinfo
+from orchestrator import __version__, gitinfo, usercache
 
 SWITCH = "ORCH_PLAN_MEMO"
 FORMAT = 1
@@ -56,8 +56,7 @@ def enabled() -> bool:
 
 
 def directory() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "orchestrator" / "plan"
+    return usercache.directory("plan")
 
 
 def _signature(path: str) -> list[int] | None:
@@ -151,7 +150,7 @@ def _store(
     if gitinfo.from_answers(root, answers) != git:
         return  # git moved while we planned: what we would record is not what we used
     where = directory()
-    where.mkdir(parents=True, exist_ok=True, mode=0o700)
+    where.mkdir(parents=True, exist_ok=True, mode=0o700)  # before _key() writes the key file
     entry = {
         "format": FORMAT,
         "root": str(root),
@@ -159,11 +158,4 @@ def _store(
         "files": signatures,
         "stdout": stdout,
     }
-    atomic.write_text(where / f"{_key(where, argv)}.json", json.dumps(entry))  # 0600
-    _prune(where)
-
-
-def _prune(where: Path) -> None:
-    entries = sorted(where.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[KEEP:]:
-        old.unlink(missing_ok=True)
+    usercache.store("plan", f"{_key(where, argv)}.json", json.dumps(entry), KEEP)

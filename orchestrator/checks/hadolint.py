@@ -7,6 +7,8 @@ first FROM), like ours. A missing or broken hadolint never fails a check: it bec
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import itertools
 import json
 import os
@@ -16,9 +18,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from orchestrator import usercache
 from orchestrator.checks import Finding, Severity
 from orchestrator.dockerfile import Dockerfile, Stage
 
+MEMO_SWITCH = "ORCH_HADOLINT_MEMO"
+MEMO_FORMAT = 1
+MEMO_KEEP = 64
 NOTICE = "OR000"  # not a rule: a note about the tooling itself
 _LEVELS: dict[str, Severity] = {
     "error": "error",
@@ -42,6 +48,72 @@ def invoke(argv: Sequence[str], text: str, cwd: Path | None) -> subprocess.Compl
     return subprocess.run(
         list(argv), input=text, capture_output=True, text=True, timeout=120, check=False, cwd=cwd
     )
+
+
+def _config_files(cwd: Path) -> list[Path]:
+    """Every file hadolint may read its configuration from when given no --config (its
+    Configfile.hs, unix): the first that exists wins, so all of them are in the memo key."""
+    home = Path.home()
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    return [
+        *(cwd / n for n in (".hadolint.yaml", ".hadolint.yml")),
+        *(xdg / n for n in ("hadolint.yaml", "hadolint.yml")),
+        *(home / ".hadolint" / n for n in ("hadolint.yaml", "hadolint.yml")),
+        *(home / ".hadolint" / n for n in ("config.yaml", "config.yml")),
+        *(home / n for n in (".hadolint.yaml", ".hadolint.yml")),
+    ]
+
+
+def _memo_key(exe: Path, argv: Sequence[str], text: str, cwd: Path | None) -> str:
+    """Everything hadolint's answer depends on: its binary, arguments, the Dockerfile text, its
+    configuration files (by content) and environment (HADOLINT_*, NO_COLOR)."""
+    st = exe.stat()
+    configs = []
+    for path in _config_files(cwd or Path.cwd()):
+        try:
+            configs.append([str(path), hashlib.sha256(path.read_bytes()).hexdigest()])
+        except FileNotFoundError:
+            continue
+        except OSError:  # a directory or unreadable file of that name: hadolint sees it too
+            configs.append([str(path), "unreadable"])
+    env = sorted(
+        (k, v) for k, v in os.environ.items() if k.startswith("HADOLINT_") or k == "NO_COLOR"
+    )
+    material = [
+        MEMO_FORMAT,
+        [str(exe), st.st_size, st.st_mtime_ns, st.st_ino],
+        list(argv),
+        str(cwd),
+        env,
+        configs,
+        hashlib.sha256(text.encode()).hexdigest(),
+    ]
+    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+
+def invoke_memoized(
+    exe: Path, argv: Sequence[str], text: str, cwd: Path | None
+) -> subprocess.CompletedProcess[str]:
+    """invoke(), or its stored answer for exactly the same inputs.
+
+    hadolint is a pure function of the inputs in _memo_key(), and it is on every build's
+    critical path (~0.04-0.08 s, a Haskell runtime starting); a Dockerfile is linted far more
+    often than it changes. Only clean answers (exit 0, a JSON list) are stored, under the user
+    cache (usercache.py). ORCH_HADOLINT_MEMO=0 turns it off.
+    """
+    if os.environ.get(MEMO_SWITCH, "1") == "0":
+        return invoke(argv, text, cwd)
+    name = ""
+    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: no home directory
+        name = f"{_memo_key(exe, argv, text, cwd)}.json"
+        stored = (usercache.directory("hadolint") / name).read_text(encoding="utf-8")
+        return subprocess.CompletedProcess(list(argv), 0, stored, "")
+    proc = invoke(argv, text, cwd)
+    if name and proc.returncode == 0:
+        with contextlib.suppress(OSError, ValueError):
+            if isinstance(json.loads(proc.stdout or "[]"), list):
+                usercache.store("hadolint", name, proc.stdout or "[]", MEMO_KEEP)
+    return proc
 
 
 def help_uri(code: str) -> str:
@@ -96,7 +168,10 @@ def run(
     argv = [str(exe), "--format", "json", "--no-fail", "--no-color", "-"]
     try:
         key = (text, str(cwd) if cwd else None)
-        proc = runs[key] if runs is not None and key in runs else invoke(argv, text, cwd)
+        if runs is not None and key in runs:
+            proc = runs[key]
+        else:
+            proc = invoke_memoized(exe, argv, text, cwd)
         if runs is not None:
             runs[key] = proc
         raw = json.loads(proc.stdout or "[]")

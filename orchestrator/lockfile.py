@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator import atomic, inputs
+from orchestrator import atomic, inputs, yamlsrc
 from orchestrator.errors import UserError
 from orchestrator.plan import LockView, image_key
 
@@ -42,7 +42,7 @@ def read_lock(path: Path) -> Lock | None:
     if not path.is_file():
         return None
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlsrc.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise UserError(
             f"{path}: not a valid lock file ({_first_line(exc)}); fix it (a merge conflict?), "

@@ -5,9 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from orchestrator import manifest, plan, yamlsrc
+from orchestrator.checks import hadolint
 from orchestrator.gitinfo import GitInfo
 from orchestrator.overrides import parse as parse_override
 
@@ -106,3 +111,17 @@ def git(repo: Path, *args: str) -> str:
     return subprocess.run(
         ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
     ).stdout.strip()
+
+
+def count_hadolint_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Wrap hadolint's process seam: the real hadolint still runs; each run's Dockerfile text
+    is appended to the returned list."""
+    seen: list[str] = []
+    real = hadolint.invoke
+
+    def counting(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        seen.append(text)
+        return real(argv, text, cwd)
+
+    monkeypatch.setattr(hadolint, "invoke", counting)
+    return seen

@@ -6,17 +6,16 @@ import argparse
 import json
 import shutil
 import textwrap
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from orchestrator.checks import hadolint
 from orchestrator.commands import check as check_command
 from orchestrator.commands.common import load
 from orchestrator.errors import UserError
 from orchestrator.main import main
+from tests.unit import helpers
 
 REPO = Path(__file__).resolve().parents[2]
 DIGEST = "sha256:" + "b" * 64
@@ -229,14 +228,7 @@ def test_gate_passes_sample_go_app(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_targets_sharing_a_dockerfile_run_hadolint_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    calls: list[str] = []
-    real = hadolint.invoke
-
-    def counting(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
-        calls.append(text)
-        return real(argv, text, cwd)
-
-    monkeypatch.setattr(hadolint, "invoke", counting)
+    calls = helpers.count_hadolint_runs(monkeypatch)
     args = argparse.Namespace(
         file=_sample_project(tmp_path), var=[], sets=[], targets=["all"], no_hadolint=False
     )

@@ -16,6 +16,7 @@ import pytest
 
 from orchestrator import usercache
 from orchestrator.checks import hadolint
+from tests.unit import helpers
 
 DOCKERFILE = "FROM debian:12\nRUN apt-get update && apt-get install -y curl\n"
 
@@ -28,15 +29,7 @@ def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
     for name in [k for k in os.environ if k.startswith("HADOLINT_")]:
         monkeypatch.delenv(name)
-    seen: list[str] = []
-    real = hadolint.invoke
-
-    def counting(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
-        seen.append(text)
-        return real(argv, text, cwd)
-
-    monkeypatch.setattr(hadolint, "invoke", counting)
-    return seen
+    return helpers.count_hadolint_runs(monkeypatch)
 
 
 def lint(folder: Path, text: str = DOCKERFILE) -> subprocess.CompletedProcess[str]:

@@ -7,6 +7,7 @@ and a duplicated key is an error instead of a surprise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,12 +94,18 @@ def dotted(loc: Loc) -> str:
     return _dotted(loc)
 
 
-def safe_load(text: str) -> Any:
-    """yaml.safe_load with LOADER; errors worded by the Python parser (see LOADER)."""
+def _parse(parse: Callable[..., Any], text: str) -> Any:
+    """`parse` (yaml.compose or yaml.load) with LOADER; a text it refuses is parsed again by the
+    Python parser, which raises the same error in clearer words (see LOADER)."""
     try:
-        return yaml.load(text, Loader=LOADER)  # noqa: S506 - a safe loader, C or Python
+        return parse(text, Loader=LOADER)
     except yaml.YAMLError:
-        return yaml.safe_load(text)
+        return parse(text, Loader=yaml.SafeLoader)
+
+
+def safe_load(text: str) -> Any:
+    """yaml.safe_load, with LOADER."""
+    return _parse(yaml.load, text)
 
 
 def load(path: Path) -> Located:
@@ -119,10 +126,7 @@ def loads(text: str, path: Path) -> Located:
     """Parse YAML text that claims to come from `path` (used by tests with in-memory files)."""
     out = Located(data=None, path=path)
     try:
-        try:
-            node = yaml.compose(text, Loader=LOADER)
-        except yaml.YAMLError:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)  # the same error, better worded
+        node = _parse(yaml.compose, text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

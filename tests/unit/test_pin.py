@@ -407,6 +407,16 @@ def test_corrupt_lock_says_how_to_fix_it(
     assert "fix it (a merge conflict?), or delete it and run `orchestrator pin`" in err
 
 
+def test_corrupt_lock_error_is_worded_by_the_python_parser(
+    project: Path, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # LibYAML reads lock files; for this text it would say only "did not find expected ',' or ']'".
+    (project / "builds.lock").write_text("images: [a\nb: 1\n", encoding="utf-8")
+    code, _, err = orch(capsys, "pin", "--check")
+    assert code == 2
+    assert "not a valid lock file (line 2: expected ',' or ']', but got ':')" in err
+
+
 def test_concurrent_pins_are_serialised_by_the_flock(
     project: Path, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -70,3 +70,20 @@ def test_profilers_get_their_normal_exit(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert stats.stat().st_size > 0  # cProfile writes it after the module returns
+
+
+def test_no_interpreter_teardown_after_the_flush() -> None:
+    """atexit handlers are part of the teardown entry() skips: this one must never print."""
+    script = (
+        "import atexit, sys\n"
+        "from orchestrator import main\n"
+        "atexit.register(lambda: print('teardown ran'))\n"
+        "sys.argv = ['orchestrator', '--help']\n"
+        "main.entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "usage: orchestrator" in done.stdout  # flushed before leaving
+    assert "teardown ran" not in done.stdout

@@ -7,17 +7,32 @@ Build logs contain `[` characters, so they are printed with markup and highlight
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from rich.console import Console
+
+from orchestrator.errors import stdout_guard
+
+
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        # rich's default exits 1; a reader that left (`| head`) is handled by stdout_guard.
+        raise BrokenPipeError
 
 
 def _make(stderr: bool) -> Console:
     # CI logs are not terminals; rich already honours NO_COLOR and COLUMNS.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
 err = _make(stderr=True)
 out = _make(stderr=False)
+
+
+def result(*objects: Any, **options: Any) -> None:
+    """Print a command's result on stdout (`out.print` arguments); see errors.stdout_guard."""
+    with stdout_guard():
+        out.print(*objects, **options)
 
 
 def is_ci() -> bool:

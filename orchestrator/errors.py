@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import traceback
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -49,6 +48,15 @@ class BuildFailed(UserError):
     exit_code = EXIT_BUILD_FAILED
 
 
+class OutputError(UserError):
+    """The command's result could not be written to stdout (closed, disk full): exit 1.
+
+    Not a usage error (the input was fine) and not a bug: the work may be done, its answer lost.
+    """
+
+    exit_code = EXIT_BUILD_FAILED
+
+
 class Interrupted(UserError):
     """SIGINT/SIGTERM during a run (exit 130)."""
 
@@ -56,9 +64,34 @@ class Interrupted(UserError):
 
 
 def _write(lines: Sequence[str]) -> None:
-    for line in lines:
-        sys.stderr.write(f"{line}\n")
-    sys.stderr.flush()
+    if sys.stderr is None:  # started with fd 2 closed (`2>&-`): only the exit code can tell
+        return
+    with contextlib.suppress(OSError):  # nowhere left to report a failing stderr
+        for line in lines:
+            sys.stderr.write(f"{line}\n")
+        sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def stdout_guard() -> Iterator[None]:
+    """Around writing a command's result (plan, schema, check, --help) to stdout.
+
+    A reader that went away (`| head`) had what it wanted: not an error, and stdout is pointed
+    at /dev/null so the flush at exit does not fail again. Any other failure -- stdout closed
+    (`>&-`), a full disk -- loses the result: one line and exit 1, not "a bug" with a traceback.
+    Checked up front when fd 1 was closed at start-up: rich would silently print to nowhere.
+    """
+    if sys.stdout is None:
+        raise OutputError("cannot write to standard output: it is closed")
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+    except OSError as exc:
+        raise OutputError(f"cannot write to standard output: {exc.strerror or exc}") from None
 
 
 @contextlib.contextmanager
@@ -74,6 +107,8 @@ def error_handler(log_dir: Path | None = None) -> Iterator[list[int]]:
         _write(["error: interrupted"])
         cell[0] = EXIT_INTERRUPTED
     except Exception as exc:
+        import traceback  # only on this path: two milliseconds off every start-up
+
         detail = traceback.format_exc()
         where = _save_crash(detail, log_dir)
         _write(

@@ -11,19 +11,19 @@ from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from orchestrator.errors import error_handler  # stdlib only: cheap
+
     words = list(sys.argv[1:] if argv is None else argv)
-    if words[:1] == ["plan"]:
-        # Before anything else is imported: a replayed plan costs little more than start-up.
-        from orchestrator import planmemo
-
-        if planmemo.replay(words):
-            return 0
-    from orchestrator.errors import error_handler
-    from orchestrator.options import build_parser
-
-    parser = build_parser()
     with error_handler(Path(".orchestrator")) as code:
-        args = parser.parse_args(words)
+        if words[:1] == ["plan"]:
+            # Before anything else is imported: a replayed plan costs little more than start-up.
+            from orchestrator import planmemo
+
+            if planmemo.replay(words):
+                return code[0]
+        from orchestrator.options import build_parser
+
+        args = build_parser().parse_args(words)
         args.words = words  # the exact command line, for the plan memo's key
         code[0] = _dispatch(args)
     return code[0]
@@ -45,6 +45,8 @@ def entry() -> None:
             raise  # a message to print: the normal exit path does that
         code = exc.code or 0
     for stream in (sys.stdout, sys.stderr):
+        if stream is None:  # fd closed at start-up (`>&-`): nothing buffered, nothing to flush
+            continue
         try:
             stream.flush()
         except BrokenPipeError:

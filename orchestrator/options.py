@@ -5,10 +5,15 @@ imports the heavy modules a command needs only when it runs (docker libraries, t
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator import __version__
+from orchestrator.errors import stdout_guard
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 PIN_DESCRIPTION = """\
 Lock the base images the targets use to the digests their registry serves.
@@ -33,7 +38,8 @@ Build container images from builds.yaml with docker buildx.
   orchestrator pin && orchestrator pin --check   lock base images to digests
   orchestrator check production           the Dockerfile practices, for this target
 
-Exit codes: 0 ok, 1 build failed, 2 bad manifest or usage (nothing ran), 3 bug, 130 interrupted.
+Exit codes: 0 ok, 1 build failed (or the result could not be written to stdout), 2 bad manifest
+or usage (nothing ran), 3 bug, 130 interrupted.
 """
 
 
@@ -63,8 +69,20 @@ def _common(parser: argparse.ArgumentParser) -> None:
     )
 
 
+class _Parser(argparse.ArgumentParser):
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse drops any write error, so `--help > /dev/full` would "succeed" with nothing
+        # written. Help and --version go to stdout: guard them like every other result. (With
+        # fd 1 closed, argparse passes file=None, which it would quietly send to stderr.)
+        if not message or (file is not sys.stdout and not (file is None and sys.stdout is None)):
+            super()._print_message(message, file)
+            return
+        with stdout_guard():
+            print(message, end="", file=sys.stdout)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="orchestrator",
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import __version__, gitinfo, usercache
+from orchestrator.errors import stdout_guard
 
 SWITCH = "ORCH_PLAN_MEMO"
 FORMAT = 1
@@ -121,14 +122,9 @@ def replay(argv: list[str]) -> bool:
 
 
 def emit(text: str) -> None:
-    """Write a plan to stdout exactly; a reader that went away (`| head`) is not an error."""
-    try:
+    """Write a plan to stdout exactly; errors.stdout_guard says which failures are errors."""
+    with stdout_guard():
         sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # Python's advice: point stdout at devnull so the flush at exit does not fail again.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
 
 
 def store(argv: list[str], stdout: str, files: list[str], root: Path, git: gitinfo.GitInfo) -> None:

@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     plan = loaded.plan
     base = Path(plan.root)
     if args.explain:
-        console.out.print(_explain(plan, args.explain), markup=False, end="")
+        console.result(_explain(plan, args.explain), markup=False, end="")
         return 0
     findings = collect(plan, use_hadolint=not args.no_hadolint)
     contexts = _contexts(plan) if args.context else []
@@ -126,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
         text = "".join(context_text(names, listing) for names, _, listing in contexts)
         if args.output is None:
             if text:
-                console.out.print(text, markup=False, highlight=False, end="")
+                console.result(text, markup=False, highlight=False, end="")
             for line in lines:
-                console.out.print(line)
+                console.result(line)
             return 1 if counts(findings)["error"] else 0
         text += plain_text(lines)
     if args.output is not None:
@@ -136,5 +136,5 @@ def run(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         console.err.print(f"wrote {args.output}", markup=False)
     else:
-        console.out.print(text, markup=False, highlight=False, end="", soft_wrap=True)
+        console.result(text, markup=False, highlight=False, end="", soft_wrap=True)
     return 1 if counts(findings)["error"] else 0

@@ -15,5 +15,5 @@ def run(args: argparse.Namespace) -> int:
         args.output.write_text(text, encoding="utf-8")
         console.err.print(f"wrote {args.output}")
     else:
-        console.out.print(text, markup=False, highlight=False, end="")
+        console.result(text, markup=False, highlight=False, end="")
     return 0

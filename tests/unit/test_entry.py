@@ -4,9 +4,12 @@ interpreter teardown, and a normal exit for profilers and coverage that write at
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,3 +90,73 @@ def test_no_interpreter_teardown_after_the_flush() -> None:
     assert done.returncode == 0, done.stderr
     assert "usage: orchestrator" in done.stdout  # flushed before leaving
     assert "teardown ran" not in done.stdout
+
+
+# Where the command's result cannot be written. Each command that prints a result: plan
+# (computed here; replayed from the memo in test_planmemo), check (through rich), schema, and argparse's own
+# --help and --version, which argparse would otherwise report as written.
+RESULTS = [
+    ["plan", "production", "--format", "bake"],
+    ["check", "production", "--no-hadolint"],
+    ["schema"],
+    ["--help"],
+    ["plan", "--help"],
+    ["--version"],
+]
+
+
+def _with_stdout(redirect: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the command with the shell redirection `redirect` applied to its fd 1 or 2."""
+    return subprocess.run(
+        ["bash", "-c", f'exec "$@" {redirect}', "-", sys.executable, "-m", "orchestrator", *args],
+        cwd=REPO,
+        capture_output="2>" not in redirect,
+        stdout=subprocess.PIPE if "2>" in redirect else None,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+@pytest.mark.parametrize("args", RESULTS, ids=" ".join)
+def test_a_full_disk_is_one_line_and_exit_1(args: list[str]) -> None:
+    done = _with_stdout(">/dev/full", *args)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == "error: cannot write to standard output: No space left on device\n"
+
+
+@pytest.mark.parametrize("args", RESULTS, ids=" ".join)
+def test_a_closed_stdout_is_one_line_and_exit_1(args: list[str]) -> None:
+    done = _with_stdout(">&-", *args)
+    assert done.returncode == 1, done.stderr
+    assert done.stderr == "error: cannot write to standard output: it is closed\n"
+
+
+def test_check_output_to_a_reader_that_left_is_not_an_error() -> None:
+    """rich's own broken-pipe handling would exit 1; the result guard makes it plan's 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "check", "production", "--no-hadolint"],
+            cwd=REPO,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+
+
+def test_a_closed_stderr_keeps_the_exit_code() -> None:
+    """Nowhere to say why, but no crash: a usage error still exits 2, a plan still prints."""
+    usage = _with_stdout("2>&-", "plan", "--no-such-flag")
+    assert usage.returncode == 2
+    planned = _with_stdout("2>&-", "plan", "production", "--format", "bake")
+    assert planned.returncode == 0
+    assert "production" in json.loads(planned.stdout)["target"]

@@ -251,3 +251,19 @@ def test_a_reader_that_goes_away_is_not_an_error(repo: Path, memo: str) -> None:
             os.close(write_end)
         assert proc.returncode == 0, proc.stderr.decode()
         assert proc.stderr == b""
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_replayed_plan_that_cannot_be_written_is_an_error(repo: Path) -> None:
+    """The replay path writes before the parser is even imported; it reports like the rest."""
+    env = {**os.environ, planmemo.SWITCH: "1"}
+    argv = [sys.executable, "-X", "importtime", "-m", "orchestrator", "plan", "app"]
+    time.sleep(planmemo.RACY_SECONDS_DEFAULT + 0.1)
+    subprocess.run(argv, capture_output=True, env=env, check=True)  # stores the plan
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            argv, check=False, stdout=full, stderr=subprocess.PIPE, text=True, env=env
+        )
+    assert " pydantic\n" not in done.stderr  # replayed, not computed
+    assert done.returncode == 1
+    assert done.stderr.endswith("error: cannot write to standard output: No space left on device\n")

@@ -31,7 +31,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "cases 3-6.",
     )
     parser.add_argument(
-        "--runs", type=int, help="paired runs per figure (default 5; 1 with --quick)"
+        "--runs", type=int, help="paired runs per figure (default 7; 1 with --quick)"
     )
     parser.add_argument(
         "--only",
@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     if unknown or not selected:
         parser.error(f"--only: unknown case(s) {sorted(unknown)}; choose from 1-7")
     args.selected = selected
-    args.runs = args.runs if args.runs is not None else (1 if args.quick else 5)
+    args.runs = args.runs if args.runs is not None else (1 if args.quick else 7)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     if args.emulated_runs is None:

@@ -223,11 +223,11 @@ def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
       import prune -af, `orchestrator build production` (imports the registry cache the previous
              build exported, for the same source)
     Rounds alternate `cold warm import` and `import cold warm`; warm always follows its cold.
-    The first rebuild after a cold build is slower on both sides, irregularly (0.1-1 s here;
-    when it is, vertex timestamps show the cached `go mod download` step resolved up to ~0.9 s
-    after its input, against ~0.01 s in later rebuilds). The timed warm build is the
-    edit-and-rebuild loop after that one; the first one's medians and ratios are in the notes,
-    so the figure can be read either way.
+    The first rebuild after a cold build is slower on both sides, irregularly (0.1-1 s here:
+    see bench/README.md; in the one traced, BuildKit waited out gRPC's 1 s reconnect backoff
+    on a session buildx had already closed while loading a cached result). The timed warm
+    build is the edit-and-rebuild loop after that one; the first one's medians and ratios are
+    in the notes, so the figure can be read either way.
     Figure 3 also runs raw bake's own cold and warm (same steps, a bake definition regenerated
     untimed after each commit): the goal is absolute, so raw's ratio shows what the build itself
     allows on this machine.

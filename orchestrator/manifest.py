@@ -353,11 +353,17 @@ def errors_to_lines(exc: ValidationError, located: yamlsrc.Located, prefix: str 
     ]
 
 
+EXTENSION_PREFIX = "x-"
+
+
 def validate(located: yamlsrc.Located) -> Manifest:
     if not isinstance(located.data, dict):
         raise ManifestError(f"{located.path}:1: the manifest must be a mapping of keys")
+    # Top-level keys starting with `x-` hold YAML anchors for merge keys (`x-common: &common`,
+    # then `<<: *common` in a target), as compose files do: not part of the model, not checked.
+    data = {k: v for k, v in located.data.items() if not str(k).startswith(EXTENSION_PREFIX)}
     try:
-        return Manifest.model_validate(located.data)
+        return Manifest.model_validate(data)
     except ValidationError as exc:
         lines = errors_to_lines(exc, located)
         raise ManifestError(f"{located.path}: {len(lines)} problem(s)", problems=lines) from None
@@ -371,5 +377,6 @@ def load(path: Path) -> tuple[Manifest, yamlsrc.Located]:
 def json_schema() -> dict[str, Any]:
     schema = Manifest.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["patternProperties"] = {f"^{EXTENSION_PREFIX}": {}}  # see validate()
     schema["title"] = "builds.yaml"
     return schema

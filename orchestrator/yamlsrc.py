@@ -27,6 +27,9 @@ class Located:
     data: Any
     path: Path
     lines: dict[Loc, int] = field(default_factory=dict)
+    # Nodes converted so far, aliases counted each time they are expanded; shared with the
+    # scratch copies merge keys convert into, so nested merges cannot multiply the work unseen.
+    converted: list[int] = field(default_factory=lambda: [0], repr=False)
 
     def line_of(self, loc: Loc) -> int:
         """The line of the deepest known prefix of `loc` (errors often point below a key)."""
@@ -42,15 +45,21 @@ class Located:
 # are vaguer, so a file it refuses is parsed again by the Python parser for the message.
 LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 100_000  # aliases can expand exponentially ("billion laughs"); a manifest is small
+MERGE_TAG = "tag:yaml.org,2002:merge"  # what the resolver makes of a plain `<<` key
 
 
 def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
     out.lines.setdefault(loc, node.start_mark.line + 1)
-    if len(out.lines) > MAX_NODES:
+    out.converted[0] += 1
+    if out.converted[0] > MAX_NODES:
         raise ManifestError(f"{out.path}: more than {MAX_NODES} values (aliases expanding?)")
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
+        merges: list[tuple[yaml.Node, yaml.Node]] = []
         for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                merges.append((key_node, value_node))  # below: keys written out win anywhere
+                continue
             key = _convert(key_node, (*loc, "<key>"), out)
             out.lines.pop((*loc, "<key>"), None)
             if not isinstance(key, str | int | float | bool):
@@ -65,6 +74,8 @@ def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
                 )
             out.lines[(*loc, skey)] = key_node.start_mark.line + 1
             result[skey] = _convert(value_node, (*loc, skey), out)
+        for key_node, value_node in merges:
+            _merge(key_node.start_mark.line + 1, value_node, loc, result, out)
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_convert(item, (*loc, i), out) for i, item in enumerate(node.value)]
@@ -80,6 +91,31 @@ def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
         raise ManifestError(
             f"{out.path}:{node.start_mark.line + 1}: {_dotted(loc)}: invalid value: {problem}"
         ) from None
+
+
+def _merge(line: int, node: yaml.Node, loc: Loc, result: dict[Any, Any], out: Located) -> None:
+    """YAML's merge key: `<<: *defaults` or `<<: [*a, *b]` adds the keys of those mappings that
+    `result` does not have yet (keys written out win, then earlier mappings over later ones).
+
+    The merged values keep the lines of the anchor they were written under, so an error in one
+    points at the text to fix.
+    """
+    sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    for source in sources:
+        if not isinstance(source, yaml.MappingNode):
+            raise ManifestError(
+                f"{out.path}:{line}: {_dotted((*loc, '<<'))}: a merge key "
+                "takes a mapping (`<<: *name`) or a list of them (`<<: [*a, *b]`)"
+            )
+        merged = Located(data=None, path=out.path, converted=out.converted)
+        values = _convert(source, (), merged)
+        for key, value in values.items():
+            if key in result:
+                continue
+            result[key] = value
+            for sub, written in merged.lines.items():
+                if sub[:1] == (key,):
+                    out.lines.setdefault((*loc, *sub), written)
 
 
 def _dotted(loc: Loc) -> str:

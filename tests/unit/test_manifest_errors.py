@@ -119,3 +119,114 @@ def test_schema_is_valid_json_schema_with_our_keys(capsys: pytest.CaptureFixture
     target = schema["$defs"]["TargetSpec"]["properties"]
     assert {"platforms", "tags", "secrets", "cache", "outputs", "pin", "no-cache"} <= set(target)
     assert schema["$defs"]["TargetSpec"]["additionalProperties"] is False
+
+
+# --- YAML anchors, aliases and merge keys ------------------------------------------------------
+MERGED = HEAD + (
+    "x-common: &common\n"  # line 2
+    "  platforms: [linux/amd64, linux/arm64]\n"
+    "  outputs: [push]\n"
+    "  args: {A: common}\n"
+    "x-dev: &dev\n"  # line 6
+    "  outputs: [load]\n"
+    "  args: {A: dev, B: dev}\n"
+    "targets:\n"  # line 9
+    "  production:\n"
+    "    <<: *common\n"
+    "    outputs: [oci:out.tar]\n"
+    "  development:\n"
+    "    args: {C: own}\n"
+    "    <<: [*dev, *common]\n"
+)
+
+
+def _targets(text: str) -> dict[str, object]:
+    data = yamlsrc.loads(text, Path("builds.yaml")).data
+    data.pop("x-common", None)
+    data.pop("x-dev", None)
+    return dict(data["targets"])
+
+
+def test_merge_keys_copy_an_anchor_and_keys_written_out_win() -> None:
+    targets = _targets(MERGED)
+    assert targets["production"] == {
+        "platforms": ["linux/amd64", "linux/arm64"],
+        "outputs": ["oci:out.tar"],  # written out: wins over the merged [push]
+        "args": {"A": "common"},
+    }
+    # A list of mappings: earlier ones win (dev's outputs and args); the key written out wins
+    # even though it comes before the merge; mappings are not merged deeply (args is dev's).
+    assert targets["development"] == {
+        "args": {"C": "own"},
+        "outputs": ["load"],
+        "platforms": ["linux/amd64", "linux/arm64"],
+    }
+
+
+def test_an_error_in_a_merged_value_points_at_the_anchor_line() -> None:
+    text = MERGED.replace("[linux/amd64, linux/arm64]", "[linux/amd64, linux/arm65]")
+    text = text.replace("x-common", "common").replace("x-dev", "dev")
+    found = problems(text)
+    # `common:` and `dev:` are unknown top-level keys; the bad platform is reported where it is
+    # written (line 3), once per target that merged it.
+    assert (
+        "builds.yaml:3: targets.production.platforms: invalid platform 'linux/arm65': "
+        "unknown architecture 'arm65'" in found
+    )
+    assert (
+        "builds.yaml:3: targets.development.platforms: invalid platform 'linux/arm65': "
+        "unknown architecture 'arm65'" in found
+    )
+
+
+@pytest.mark.parametrize("value", ["x", "[a, b]", "[*s]", "~", "*s"])
+def test_a_merge_key_takes_only_mappings(value: str) -> None:
+    text = HEAD + f"s: &s [1]\ntargets:\n  p:\n    <<: {value}\n"
+    assert problems(text) == [
+        "builds.yaml:5: targets.p.<<: a merge key takes a mapping (`<<: *name`) or a list of "
+        "them (`<<: [*a, *b]`)"
+    ]
+
+
+def test_a_quoted_merge_key_is_an_ordinary_key() -> None:
+    text = HEAD + "targets:\n  p:\n    '<<': {stage: x}\n"
+    (line,) = problems(text)
+    assert line.startswith("builds.yaml:4: targets.p.<<: unknown key")
+
+
+def test_a_key_written_twice_is_still_a_duplicate_next_to_a_merge() -> None:
+    text = HEAD + "d: &d {stage: a}\ntargets:\n  p:\n    <<: *d\n    stage: b\n    stage: c\n"
+    assert problems(text) == [
+        "builds.yaml:7: targets.p.stage: duplicate key (the first one would be silently ignored)"
+    ]
+
+
+def test_aliases_that_expand_too_far_are_refused() -> None:
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 7)]
+    assert problems("\n".join(levels) + "\n") == [
+        "builds.yaml: more than 100000 values (aliases expanding?)"
+    ]
+
+
+def test_nested_merges_cannot_multiply_the_work_unseen() -> None:
+    """Merging dedupes keys, so the result stays small; the work of 2**40 conversions would
+    not. Counted across merges, it stops at the same limit."""
+    levels = ["m0: &m0 {k: 1}"]
+    levels += [f"m{i}: &m{i} {{<<: [*m{i - 1}, *m{i - 1}]}}" for i in range(1, 41)]
+    assert problems("\n".join(levels) + "\n") == [
+        "builds.yaml: more than 100000 values (aliases expanding?)"
+    ]
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    assert problems("a: &a [1, *a]\n") == ["builds.yaml: invalid YAML: an alias refers to itself"]
+
+
+def test_x_keys_hold_anchors_and_are_not_validated() -> None:
+    man = manifest.validate(yamlsrc.loads(MERGED, Path("builds.yaml")))
+    assert man.targets["production"].platforms == ["linux/amd64", "linux/arm64"]
+    assert man.targets["development"].outputs == ["load"]
+    schema = manifest.json_schema()
+    assert schema["patternProperties"] == {"^x-": {}}
+    assert schema["additionalProperties"] is False  # other unknown top-level keys stay errors

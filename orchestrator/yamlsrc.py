@@ -109,13 +109,13 @@ def _merge(line: int, node: yaml.Node, loc: Loc, result: dict[Any, Any], out: Lo
             )
         merged = Located(data=None, path=out.path, converted=out.converted)
         values = _convert(source, (), merged)
-        for key, value in values.items():
-            if key in result:
-                continue
-            result[key] = value
-            for sub, written in merged.lines.items():
-                if sub[:1] == (key,):
-                    out.lines.setdefault((*loc, *sub), written)
+        added = [key for key in values if key not in result]  # in the anchor's order
+        result.update((key, values[key]) for key in added)
+        fresh = set(added)
+        # One pass over the merged lines (not one per key: a large anchor would be quadratic).
+        for sub, written in merged.lines.items():
+            if sub and sub[0] in fresh:
+                out.lines.setdefault((*loc, *sub), written)
 
 
 def _dotted(loc: Loc) -> str:

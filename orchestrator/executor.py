@@ -408,13 +408,24 @@ def platform_digests(ref: str) -> dict[str, str]:
 
 def image_digest(ref: str) -> str | None:
     """Digest of a loaded image in the engine's store, or None."""
+    return image_digests([ref]).get(ref)
+
+
+def image_digests(refs: Sequence[str]) -> dict[str, str]:
+    """Digests of loaded images in the engine's store, all in one `docker image inspect`; {}
+    when any of them is missing (its answers would no longer line up with `refs`)."""
+    if not refs:
+        return {}
     proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", ref],
+        ["docker", "image", "inspect", "--format", "{{.Id}}", *refs],
         capture_output=True,
         text=True,
         check=False,
     )
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    ids = proc.stdout.split()
+    if proc.returncode != 0 or len(ids) != len(refs):
+        return {}
+    return dict(zip(refs, ids, strict=True))
 
 
 def index_digest(ref: str) -> str:

@@ -278,7 +278,7 @@ def _remember(
         if not uptodate.recordable(prints[t.name], wall_start):
             continue
         tags = t.tags if t.load else ()
-        loaded = {tag: image for tag in tags if (image := executor.image_digest(tag))}
+        loaded = executor.image_digests(tags)  # one engine call for all of them
         if len(loaded) != len(tags):
             continue  # a loaded tag is already gone: nothing to vouch for
         record = uptodate.Record(key, res.digest, tuple(t.tags), dict(res.platforms), loaded)

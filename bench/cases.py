@@ -57,6 +57,15 @@ def _series(label: str, samples: dict[str, list[float]], unit: str = "s") -> Ser
     return Series(label, samples[label], unit)
 
 
+def _pair(samples: dict[str, list[float]], a: str, b: str) -> dict[str, Any]:
+    """A Figure's `a`, `b` and per-round `ratios` from two variants measured in the same rounds."""
+    return {
+        "a": _series(a, samples),
+        "b": _series(b, samples),
+        "ratios": paired_ratios(samples[a], samples[b]),
+    }
+
+
 # --- 1 ----------------------------------------------------------------------------------------
 def _versus_raw(
     number: str,
@@ -72,9 +81,7 @@ def _versus_raw(
     return Figure(
         number,
         title,
-        a=_series(names[0], samples),
-        b=_series(names[1], samples),
-        ratios=paired_ratios(samples[names[0]], samples[names[1]]),
+        **_pair(samples, names[0], names[1]),
         raw=raw,
         raw_a=_series(names[2], samples),
         raw_b=_series(names[3], samples),
@@ -112,9 +119,7 @@ def case_plan(bench: Bench, s: Settings) -> list[Figure]:
         Figure(
             "1",
             "plan: `orchestrator plan all` / `docker buildx bake --print` (same targets)",
-            a=_series(a_name, samples),
-            b=_series(b_name, samples),
-            ratios=paired_ratios(samples[a_name], samples[b_name]),
+            **_pair(samples, a_name, b_name),
             goal=Goal(1.20, "≤ 1.20x"),
             notes=[
                 "A: python -m orchestrator plan all, as users run it: a repeated plan of an "
@@ -126,9 +131,7 @@ def case_plan(bench: Bench, s: Settings) -> list[Figure]:
         Figure(
             "1b",
             "plan computed afresh: `orchestrator plan all` with the memo off / `bake --print`",
-            a=_series(fresh_name, samples),
-            b=_series(b_name, samples),
-            ratios=paired_ratios(samples[fresh_name], samples[b_name]),
+            **_pair(samples, fresh_name, b_name),
             notes=[
                 "A: ORCH_PLAN_MEMO=0 python -m orchestrator plan all (process start, pydantic "
                 "and PyYAML imports, manifest, git, plan, print): what every changed tree costs",
@@ -179,9 +182,7 @@ def case_cached(bench: Bench, s: Settings) -> list[Figure]:
         Figure(
             "2",
             "fully cached build of all targets: `orchestrator build all` / raw `bake`",
-            a=_series(a_name, samples),
-            b=_series(b_name, samples),
-            ratios=paired_ratios(samples[a_name], samples[b_name]),
+            **_pair(samples, a_name, b_name),
             goal=Goal(1.10, "≤ 1.10x"),
             notes=[
                 *common,
@@ -199,9 +200,7 @@ def case_cached(bench: Bench, s: Settings) -> list[Figure]:
             "2b",
             "fully cached build, every target baked: `orchestrator build all --rebuild` / raw "
             "`bake`",
-            a=_series(forced_name, samples),
-            b=_series(b_name, samples),
-            ratios=paired_ratios(samples[forced_name], samples[b_name]),
+            **_pair(samples, forced_name, b_name),
             notes=[
                 *common,
                 "A bakes like raw bake and adds its fixed cost: checks, preflight, the "

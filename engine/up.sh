@@ -258,6 +258,7 @@ write_env() {
 		printf 'export DOCKER_HOST=%q\n' "$DOCKER_HOST"
 		printf 'export ORCH_ENGINE_DIR=%q\n' "$ENGINE_DIR"
 		printf 'export ORCH_REGISTRY=%q\n' "$IMG_REGISTRY"
+		cat "$ENGINE_DIR/cosign/env" 2>/dev/null || true # written by cosign.sh: the dev key
 	)
 	if [[ -f $file && $(<"$file") == "$content" ]]; then
 		return 0
@@ -276,6 +277,8 @@ main() {
 	start_registry
 	enable_arm64
 	bash "$ENGINE_SRC/base-images.sh"
+	bash "$ENGINE_SRC/cosign.sh"  # cosign + the demo's development key pair
+	bash "$ENGINE_SRC/scanner.sh" # the offline SBOM scanner image
 	write_env
 	say "up in ${SECONDS} s"
 }

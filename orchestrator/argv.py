@@ -37,7 +37,7 @@ def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
     if t.provenance is not None:
         argv.append(f"--provenance={t.provenance}")
     if t.sbom:
-        argv.append("--sbom=true")
+        argv.append(f"--sbom=generator={t.sbom_generator}" if t.sbom_generator else "--sbom=true")
     if t.no_cache:
         argv.append("--no-cache")
     if metadata_file:
@@ -120,7 +120,8 @@ def bake_target(t: TargetPlan) -> dict[str, Any]:
             else f"type=provenance,{t.provenance}"
         )
     if t.sbom:
-        attest.append("type=sbom")
+        generator = f",generator={t.sbom_generator}" if t.sbom_generator else ""
+        attest.append(f"type=sbom{generator}")
     if attest:
         data["attest"] = attest
     if t.no_cache:

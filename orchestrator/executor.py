@@ -490,3 +490,90 @@ def ensure_builder(argvs: Sequence[Sequence[str]]) -> None:
         if proc.returncode != 0:
             detail = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "failed"
             raise PreflightError(f"creating builder ({' '.join(argv[3:])}): {detail}")
+
+
+# --- cosign and attestations ------------------------------------------------------------
+# cosign talks to the registry itself; the local registry is plain HTTP on loopback, and offline
+# there is no transparency log: signatures are made with --tlog-upload=false and verified with
+# --insecure-ignore-tlog (the key is the trust anchor, see docs/SECURITY.md).
+def _cosign_flags(ref: str) -> list[str]:
+    host = ref.split("/", 1)[0]
+    local = host.split(":")[0] in ("localhost", "127.0.0.1") or host.startswith("127.")
+    return ["--allow-insecure-registry"] if local else []
+
+
+def _cosign(args: Sequence[str], env: Mapping[str, str] | None = None) -> CommandFailed | str:
+    try:
+        proc = subprocess.run(
+            ["cosign", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env=dict(os.environ if env is None else env),
+            timeout=300,
+        )
+    except FileNotFoundError:
+        raise PreflightError(
+            "cosign not found: signing and verify need it (`make engine` installs it)"
+        ) from None
+    if proc.returncode != 0:
+        return CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
+    return proc.stdout
+
+
+def cosign_sign(ref: str, key: str, password: str) -> None:
+    """Sign `ref` (repo@digest: never a tag, which could move between resolve and sign)."""
+    env = {**os.environ, "COSIGN_PASSWORD": password}
+    args = ["sign", "--yes", "--key", key, "--tlog-upload=false", *_cosign_flags(ref), ref]
+
+    def sign() -> None:
+        result = _cosign(args, env)
+        if isinstance(result, CommandFailed):
+            raise result
+
+    _with_retry(sign, f"signing {ref}")
+
+
+def signature_ref(ref: str) -> str:
+    """Where cosign stores the signature of `ref` (`cosign triangulate`: REPO:sha256-….sig)."""
+    result = _cosign(["triangulate", *_cosign_flags(ref), ref])
+    if isinstance(result, CommandFailed):
+        raise UserError(f"cosign triangulate {ref}: {result.text.splitlines()[-1]}")
+    return result.strip()
+
+
+def cosign_verify(ref: str, public_key: str) -> tuple[bool, str]:
+    """(valid, last line of cosign's answer): a signature on `ref` made with the key's pair."""
+    args = ["verify", "--key", public_key, "--insecure-ignore-tlog", *_cosign_flags(ref), ref]
+    result = _cosign(args)
+    if isinstance(result, CommandFailed):
+        lines = [x for x in result.text.splitlines() if x.strip() and "WARNING" not in x]
+        return False, lines[-1] if lines else "verification failed"
+    return True, "signature valid"
+
+
+def imagetools_json(ref: str, field_name: str) -> Any:
+    """`imagetools inspect --format '{{json .FIELD}}'` (Provenance, SBOM, Image): per-platform
+    maps for an index; None when the registry has no such data."""
+
+    def ask() -> str:
+        proc = run_buildx("imagetools", "inspect", ref, "--format", f"{{{{json .{field_name}}}}}")
+        if proc.returncode != 0:
+            raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
+        return proc.stdout
+
+    text = str(_with_retry(ask, f"inspecting {ref}")).strip()
+    return json.loads(text) if text else None
+
+
+def raw_manifest(ref: str) -> dict[str, Any]:
+    """The manifest or index bytes the registry serves for `ref`, parsed (annotations kept)."""
+
+    def ask() -> str:
+        proc = run_buildx("imagetools", "inspect", "--raw", ref)
+        if proc.returncode != 0:
+            raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
+        return proc.stdout
+
+    data: dict[str, Any] = json.loads(str(_with_retry(ask, f"inspecting {ref}")))
+    return data

@@ -113,6 +113,10 @@ class TargetSpec(_Model):
     outputs: list[str] | None = Field(None, description="load | push | oci:PATH | local:DIR")
     provenance: str | bool | None = Field(None, description="false | min | max (true means min)")
     sbom: bool | None = None
+    sbom_generator: str | None = Field(
+        None, description="SBOM scanner image (BuildKit's protocol); `make engine` builds one"
+    )
+    sign: bool | None = Field(None, description="sign the pushed index with `signing:` (cosign)")
     pin: PinPolicy | None = None
     no_cache: bool | None = None
     reproducible: bool | None = Field(None, description="SOURCE_DATE_EPOCH + rewrite-timestamp")
@@ -152,6 +156,36 @@ class TargetSpec(_Model):
             if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
                 raise ValueError(f"{name!r} is not a valid build-arg name")
         return values
+
+
+class SigningSpec(_Model):
+    """The cosign key that signs targets with `sign: true` and that `verify` checks against.
+
+    The private key comes from a file or an env var (cosign's `env://VAR`), its password from an
+    env var; only their names are ever shown. Keyless (OIDC) signing is CI's path: see
+    docs/SECURITY.md.
+    """
+
+    key: str | None = Field(None, description="cosign private key file (~ and relative ok)")
+    key_env: str | None = Field(None, description="env var holding the private key (PEM)")
+    password_env: str = Field("COSIGN_PASSWORD", description="env var holding the key password")
+    public_key: str | None = Field(
+        None, description="public key file for verify (default: the key file with .pub)"
+    )
+
+    @model_validator(mode="after")
+    def _one_key(self) -> SigningSpec:
+        if (self.key is None) == (self.key_env is None):
+            raise ValueError("give exactly one of 'key' or 'key-env'")
+        if self.key_env is not None and self.public_key is None:
+            raise ValueError("'key-env' needs 'public-key' (the file verify checks against)")
+        return self
+
+
+class BaseVerifySpec(_Model):
+    """A base image that must carry a cosign signature valid for `key`."""
+
+    key: str = Field(description="cosign public key file (~ and relative ok)")
 
 
 class NodeSpec(_Model):
@@ -212,6 +246,11 @@ class Manifest(_Model):
         default_factory=dict, description="upstream image -> the copy to build from"
     )
     builder: BuilderSpec | None = Field(None, description="buildx builder (default: current)")
+    signing: SigningSpec | None = Field(None, description="cosign key for `sign: true` targets")
+    verify: dict[str, BaseVerifySpec] = Field(
+        default_factory=dict,
+        description="base image (as the Dockerfile names it) -> the key its signature must match",
+    )
     defaults: TargetSpec = Field(default_factory=TargetSpec)
     targets: dict[str, TargetSpec] = Field(min_length=1)
     groups: dict[str, list[str]] = Field(default_factory=dict)
@@ -230,6 +269,13 @@ class Manifest(_Model):
         for upstream, copy in values.items():
             refs.parse_reference(upstream)
             refs.parse_reference(copy)
+        return values
+
+    @field_validator("verify")
+    @classmethod
+    def _verify_refs(cls, values: dict[str, BaseVerifySpec]) -> dict[str, BaseVerifySpec]:
+        for upstream in values:
+            refs.parse_reference(upstream)
         return values
 
     @field_validator("targets")

@@ -37,6 +37,7 @@ Build container images from builds.yaml with docker buildx.
   orchestrator build --set production.platforms=linux/amd64
   orchestrator pin && orchestrator pin --check   lock base images to digests
   orchestrator check production           the Dockerfile practices, for this target
+  orchestrator verify                     signatures, provenance, SBOMs of what was pushed
 
 Exit codes: 0 ok, 1 build failed (or the result could not be written to stdout), 2 bad manifest
 or usage (nothing ran), 3 bug, 130 interrupted.
@@ -119,7 +120,34 @@ def build_parser() -> argparse.ArgumentParser:
     _pin(sub)
     _check(sub)
     _release(sub)
+    _verify(sub)
     return parser
+
+
+def _verify(sub: Any) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="check signatures, provenance and SBOMs of pushed images (exit 1 on a failure)",
+        description="For each REF (default: every tag the last build pushed): the tag still "
+        "points at the recorded digest; a cosign signature valid for the public key; per "
+        "platform, a provenance attestation whose commit is the image's revision label; an "
+        "SBOM where the target has `sbom: true`. One line per check.",
+    )
+    _common(p)
+    p.add_argument("refs", nargs="*", metavar="REF", help="image references (tag or @digest)")
+    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument(
+        "--key",
+        type=Path,
+        metavar="PATH",
+        help="cosign public key (default: signing.public-key, or the key file with .pub)",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="the build report with the recorded digests (default: .orchestrator/report.json)",
+    )
 
 
 def _check(sub: Any) -> None:

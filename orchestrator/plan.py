@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator import dockerfile, inputs, refs, tags, variables, yamlsrc
+from orchestrator import dockerfile, inputs, refs, supply, tags, variables, yamlsrc
 from orchestrator.errors import ManifestError, UserError
 from orchestrator.gitinfo import GitInfo
 from orchestrator.manifest import Manifest, TargetSpec
@@ -61,6 +61,7 @@ class BaseImage:
     source: str  # what BuildKit will pull: the mirror copy or the ref itself
     digest: str | None  # locked digest, when the lock has one
     context: str | None  # --build-context value that redirects the FROM, if any
+    verify_key: str | None = None  # cosign public key its signature must match (`verify:`)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,8 @@ class TargetPlan:
     notes: tuple[str, ...] = ()
     # Declared `required: false` and left out because their source is missing: still declared.
     skipped_secrets: tuple[str, ...] = ()
+    sign: bool = False  # sign the pushed index digest with the plan's `signing` key
+    sbom_generator: str | None = None  # scanner image for `sbom: true` (None: BuildKit's default)
 
     def to_dict(self) -> dict[str, Any]:
         from orchestrator import argv  # local: argv imports this module for the types
@@ -103,6 +106,15 @@ class TargetPlan:
 
 
 @dataclass(frozen=True)
+class SigningPlan:
+    """Where the cosign key and its password come from: names and paths, never the values."""
+
+    key: str  # a file path, or env://VAR (cosign reads the key from that variable)
+    password_env: str
+    public_key: str
+
+
+@dataclass(frozen=True)
 class Plan:
     manifest: str
     root: str
@@ -110,6 +122,7 @@ class Plan:
     variables: Mapping[str, str]
     targets: tuple[TargetPlan, ...]
     notes: tuple[str, ...] = field(default=())
+    signing: SigningPlan | None = None
 
     def target(self, name: str) -> TargetPlan:
         return next(t for t in self.targets if t.name == name)
@@ -123,6 +136,7 @@ class Plan:
             "variables": {k: "<secret>" if k in hidden else v for k, v in self.variables.items()},
             "targets": [t.to_dict() for t in self.targets],
             "notes": list(self.notes),
+            "signing": asdict(self.signing) if self.signing else None,
         }
 
 
@@ -290,12 +304,15 @@ def resolve(
         _resolve_target(manifest, located, name, values, env, overrides, lock, root)
         for name in selected
     ]
+    signing = supply.signing_plan(manifest, located, values, root)
+    plans = [supply.apply(manifest, located, t, values, root, signing) for t in plans]
     return Plan(
         manifest=str(manifest_path),
         root=str(root),
         project=manifest.project.name,
         variables=values,
         targets=tuple(plans),
+        signing=signing,
     )
 
 

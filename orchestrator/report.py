@@ -39,6 +39,8 @@ class TargetResult:
     pushed: bool = False
     base_images: list[BaseUsed] = field(default_factory=list)
     error: str = ""
+    signature: str = ""  # where cosign stored the index signature (REPO:sha256-….sig)
+    attestations: dict[str, list[str]] = field(default_factory=dict)  # platform -> kinds
 
 
 @dataclass
@@ -79,7 +81,18 @@ def markdown(report: Report) -> str:
             f"| {t.name} | {t.status} | {tags} | `{t.digest or '-'}` | {plats} | "
             f"{f'{t.cached_steps}/{t.steps}' if t.steps else '-'} | {dur} |"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _supply_markdown(report)) + "\n"
+
+
+def _supply_markdown(report: Report) -> list[str]:
+    rows = [t for t in report.targets if t.signature or t.attestations]
+    if not rows:
+        return []
+    lines = ["", "| target | signature | attestations |", "|---|---|---|"]
+    for t in rows:
+        kinds = "<br>".join(f"{p}: {', '.join(k) or '-'}" for p, k in t.attestations.items())
+        lines.append(f"| {t.name} | `{t.signature or 'unsigned'}` | {kinds or '-'} |")
+    return lines
 
 
 def write_step_summary(report: Report) -> None:
@@ -119,6 +132,7 @@ def print_summary(report: Report) -> None:
         )
     console.err.print(table)
     for t in report.targets:
+        _plain_supply(t)
         for base in t.base_images:
             state = "locked" if base.locked else "unlocked"
             console.plain(
@@ -145,7 +159,15 @@ def _print_plain(report: Report) -> None:
             console.plain(f"    {plat} {digest}")
         for tag in t.tags:
             console.plain(f"    tag {tag}")
+        _plain_supply(t)
         for base in t.base_images:
             state = "locked" if base.locked else "unlocked"
             pin = f"@{base.digest}" if base.digest else ""
             console.plain(f"    base {base.ref} <- {base.source}{pin} ({state})")
+
+
+def _plain_supply(t: TargetResult) -> None:
+    if t.signature:
+        console.plain(f"    signature {t.signature}")
+    for plat, kinds in t.attestations.items():
+        console.plain(f"    attestations {plat}: {', '.join(kinds) or '-'}")

@@ -184,6 +184,7 @@ def fingerprint(
         "builder": list(builder),
         "target": bake_target(t),
         "tags": list(t.tags),
+        "sign": t.sign,  # an unsigned image is not up to date for a target that signs
         "dockerfile": _text(df),
         "ignore": [_text(Path(f"{df}.dockerignore")), _text(Path(t.context) / ".dockerignore")],
         "trees": trees,

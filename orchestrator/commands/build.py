@@ -12,9 +12,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestrator import argv, builders, console, executor, guards, preflight, sources, uptodate
+from orchestrator import (
+    argv,
+    builders,
+    console,
+    executor,
+    guards,
+    preflight,
+    signing,
+    sources,
+    uptodate,
+)
 from orchestrator.commands.common import Loaded, load
-from orchestrator.errors import BuildFailed, Interrupted, UserError
+from orchestrator.errors import BuildFailed, Interrupted, PreflightError, UserError
 from orchestrator.live import Display
 from orchestrator.plan import Plan, TargetPlan
 from orchestrator.progress import Tracker
@@ -47,6 +57,7 @@ def _validate(plan: Plan, allow_secret_args: bool) -> None:
         found += [f"{p}: {guards.FIX}" for p in secret_args]
     found += preflight.undeclared_mounts(plan)
     found += preflight.pin_problems(plan)
+    found += signing.problems(plan)
     if found:
         raise UserError(
             f"{len(found)} problem(s) before building; nothing was started", problems=found
@@ -61,6 +72,11 @@ def run(args: argparse.Namespace) -> int:
     _validate(plan, args.allow_secret_args)
     builder, engine = _checks_and_engine(loaded, args)
     preflight.check_engine(plan, engine)
+    supply = signing.registry_problems(plan)
+    if supply:
+        raise PreflightError(
+            f"{len(supply)} supply-chain problem(s); nothing was started", problems=supply
+        )
 
     root = Path(plan.root)
     wall_start = time.time()
@@ -118,15 +134,20 @@ def run(args: argparse.Namespace) -> int:
             report.targets.append(_result(t, tracker, result.metadata, failed))
     if not failed and args.verify_reproducible:
         _verify_reproducible(plan, report, definition, run_dir, builder)
+    report_path = args.report or root / ".orchestrator" / "report.json"
     if not failed:
         tagging = time.monotonic()
-        _publish(plan, report)
+        try:
+            _publish(plan, report)
+        except BuildFailed:
+            report.status = "failed"  # e.g. signing: no tag was attached, say so in the report
+            write_json(report, report_path)
+            raise
         phases["publish"] = round(time.monotonic() - tagging, 3)
         _remember(plan, report, prints, root, wall_start)
     else:
         report.status = "interrupted" if result.interrupted else "failed"
 
-    report_path = args.report or root / ".orchestrator" / "report.json"
     write_json(report, report_path)
     if ci:
         write_step_summary(report)
@@ -286,24 +307,39 @@ def _remember(
 
 
 def _publish(plan: Plan, report: Report) -> None:
-    """Tags go on only after every target built: all or nothing under a release tag."""
-    for t, res in zip(plan.targets, report.targets, strict=True):
-        if not t.push or res.status == UP_TO_DATE:
-            continue
+    """Tags go on only after every target built, and was pushed and signed: all or nothing under
+    a release tag, and never a tag on an unsigned image (docs/DESIGN.md, "Signing")."""
+    todo = [
+        (t, res)
+        for t, res in zip(plan.targets, report.targets, strict=True)
+        if t.push and res.status != UP_TO_DATE
+    ]
+    for t, res in todo:
         if not res.digest:
             raise BuildFailed(f"{t.name}: buildx reported no digest; nothing was tagged")
         copy = argv.copy_argv(t)
         if copy:
             console.err.print(f"{t.name}: copying the OCI archive (digests kept)", markup=False)
             executor.copy_archive(copy, f"{t.name}: pushing {t.repository}")
+    for t, res in todo:
+        if t.sign and res.digest:
+            res.signature = signing.sign(plan, t, res.digest)
+    for t, res in todo:
         source = f"{t.repository}@{res.digest}"
-        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-            # The read-back of per-platform digests does not wait for the tags: same digest.
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            # The read-backs (per-platform digests, attestations) do not wait for the tags: they
+            # read the same digest.
             platforms = pool.submit(executor.platform_digests, source)
+            attested = (
+                pool.submit(signing.attestations, t.repository, str(res.digest))
+                if t.provenance != "false" or t.sbom
+                else None
+            )
             if t.tags:
                 console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
                 executor.publish(t.tags, source)
             res.platforms = platforms.result()
+            res.attestations = attested.result() if attested else {}
         res.pushed = True
 
 

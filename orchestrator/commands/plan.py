@@ -25,6 +25,10 @@ def render_text(plan: Plan) -> str:
         for base in t.base_images:
             via = f" -> {base.context}" if base.context else ""
             lines.append(f"  base:      {base.ref} (stage {base.stage}){via}")
+        if t.sign and plan.signing:
+            lines.append(f"  sign:      cosign, key {plan.signing.key} (index digest)")
+        if t.sbom:
+            lines.append(f"  sbom:      {t.sbom_generator or 'BuildKit default scanner'}")
         for note in t.notes:
             lines.append(f"  note:      {note}")
         lines.append("  $ " + shlex.join(argv.build_argv(t)))

@@ -548,7 +548,8 @@ def cosign_verify(ref: str, public_key: str) -> tuple[bool, str]:
     result = _cosign(args)
     if isinstance(result, CommandFailed):
         lines = [x for x in result.text.splitlines() if x.strip() and "WARNING" not in x]
-        return False, lines[-1] if lines else "verification failed"
+        last = lines[-1].removeprefix("error during command execution: ") if lines else ""
+        return False, last or "verification failed"
     return True, "signature valid"
 
 

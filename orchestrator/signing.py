@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from orchestrator import console, executor
+from orchestrator import console, executor, refs
 from orchestrator.errors import BuildFailed, PreflightError, UserError
 from orchestrator.plan import Plan, SigningPlan, TargetPlan
 
@@ -129,7 +129,8 @@ def base_problems(plan: Plan) -> list[str]:
         for b in t.base_images:
             if b.verify_key is None:
                 continue
-            ref = f"{b.source.split('@')[0]}@{b.digest}" if b.digest else b.source
+            # By digest when locked: the signature must cover exactly the bytes the build pulls.
+            ref = f"{refs.parse_reference(b.source).name}@{b.digest}" if b.digest else b.source
             key = (ref, b.verify_key)
             if key not in seen:
                 seen[key] = _base_problem(ref, b.verify_key)

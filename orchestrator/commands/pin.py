@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator import atomic, console, executor, lockfile, manifest, pinning, refs
+from orchestrator import atomic, console, executor, lockfile, manifest, pinning, refs, signing
 from orchestrator.commands.common import load
 from orchestrator.errors import EXIT_BUILD_FAILED, UserError
 from orchestrator.lockfile import Lock, LockEntry
@@ -56,6 +56,10 @@ def run(args: argparse.Namespace) -> int:
     used_anywhere = uses(plan, set(man.targets))
     path = Path(plan.root) / "builds.lock"
     if args.check:
+        # A base that must be signed (`verify:`) is checked at the digest the lock pins.
+        unsigned = signing.base_problems(plan)
+        if unsigned:
+            raise LockOutOfDate(f"{len(unsigned)} base signature problem(s)", problems=unsigned)
         return check(path, used, used_anywhere)
     with lockfile.locked(path):  # two `pin` runs never interleave their read-modify-write
         before = lockfile.read_lock(path)

@@ -138,6 +138,14 @@ class Walker:
         if "in-toto" in media:
             self.corpus.add(where + " (in-toto)", data, "attestation")
             self.attestations.append(data)
+            if b'"predicateType":"https://spdx.dev/Document"' in data.replace(b" ", b""):
+                self.corpus.add(where + " (sbom)", data, "sbom")
+            return
+        if "cosign" in media or desc.get("annotations", {}).get(
+            "dev.cosignproject.cosign/signature"
+        ):
+            # The signed payload; the signature itself is the layer's annotation (in the manifest).
+            self.corpus.add(where + " (cosign payload)", data, "signature")
             return
         plain = decompress(data)
         self.corpus.add(where + " (decompressed)", plain, "layer")
@@ -205,6 +213,18 @@ def test_canary_secret_is_nowhere(engine: Engine, tmp_path: Path, mode: str) -> 
         line for line in key.read_text(encoding="utf-8").splitlines() if line[:5] != "-----"
     ][1:]
 
+    # Signed too: the signature object (payload and annotations) is searched like the image.
+    keys = vault / "keys"
+    keys.mkdir()
+    key_password = secrets.token_hex(8)
+    subprocess.run(
+        ["cosign", "generate-key-pair"],
+        cwd=keys,
+        env={**engine.env, "COSIGN_PASSWORD": key_password},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     repo = engine.unique_repo("canary")
     project = tmp_path / "project"
     project.mkdir()
@@ -221,10 +241,14 @@ def test_canary_secret_is_nowhere(engine: Engine, tmp_path: Path, mode: str) -> 
         "version: 1\n"
         f"project: {{name: canary, image: {repo}}}\n"
         f"mirrors: {{'busybox:1.35': '{engine.images['BUSYBOX_IMAGE']}'}}\n"
+        f"signing: {{key: '{keys / 'cosign.key'}', password-env: CANARY_KEY_PASSWORD}}\n"
         "targets:\n"
         "  app:\n"
         "    tags: [v1]\n"
         f"    args: {{MARKER: {marker}}}\n"
+        "    sign: true\n"
+        "    sbom: true\n"
+        f"    sbom-generator: {engine.images['SCANNER_IMAGE']}\n"
         "    secrets:\n"
         f"      - {{id: filetok, file: '{vault / 'filetok'}'}}\n"
         "      - {id: envtok, env: CANARY_TOKEN}\n"
@@ -237,6 +261,7 @@ def test_canary_secret_is_nowhere(engine: Engine, tmp_path: Path, mode: str) -> 
         **engine.env,
         "PYTHONPATH": str(ROOT),
         "CANARY_TOKEN": canary,
+        "CANARY_KEY_PASSWORD": key_password,
         "CI": "true",
         "NO_COLOR": "1",
         "COLUMNS": "200",
@@ -290,6 +315,21 @@ def test_canary_secret_is_nowhere(engine: Engine, tmp_path: Path, mode: str) -> 
     corpus.add("imagetools inspect --raw v1", raw.encode(), "inspect")
     assert json.loads(raw)["manifests"], raw
 
+    # The signature object cosign pushed beside the image (REPO:sha256-<hex>.sig), walked the
+    # same way: its manifest carries the signature in an annotation, its layer the payload.
+    assert result["signature"] == f"{repo}:{result['digest'].replace(':', '-')}.sig"
+    sig_tag = result["signature"].rsplit(":", 1)[1]
+    sig_manifest = http_get(f"http://127.0.0.1:5000/v2/{repo_path}/manifests/{sig_tag}", ACCEPT)
+    corpus.add("signature manifest", sig_manifest, "manifest")
+    for layer in json.loads(sig_manifest)["layers"]:
+        online.layer(layer)
+    for what in ("SBOM", "Provenance"):
+        shown = engine.run(
+            "docker", "buildx", "imagetools", "inspect", f"{repo}:v1", "--format",
+            f"{{{{json .{what}}}}}",
+        ).stdout  # fmt: skip
+        corpus.add(f"imagetools inspect .{what}", shown.encode(), "inspect")
+
     # The engine's own image store, when the push left a local copy there.
     staging = f"{repo}:orchestrator-staging-app"
     for args in (("image", "inspect", staging), ("history", "--no-trunc", staging)):
@@ -305,13 +345,15 @@ def test_canary_secret_is_nowhere(engine: Engine, tmp_path: Path, mode: str) -> 
         assert walker.attestations, "no in-toto attestation found"
         assert in_attestation == (mode == "max"), f"mode={mode}: marker in provenance"
     assert corpus.kinds["layer"] >= 4  # busybox + RUN layer, offline and online
-    for kind in ("index", "manifest", "config", "attestation", "metadata", "log", "plan"):
+    kinds = ("index", "manifest", "config", "attestation", "sbom", "signature", "metadata", "log")
+    for kind in (*kinds, "plan"):
         assert corpus.kinds[kind] >= 1, (kind, corpus.kinds)
     assert corpus.hits({"marker": marker}), "the search finds nothing at all"
     assert corpus.hits({"secret id": "envtok"}), "secret ids are expected in plan and provenance"
 
     needles = needles_for(canary, "canary") | needles_for(ssh_comment, "ssh comment")
     needles |= {f"ssh key line {i}": line for i, line in enumerate(key_lines)}
+    needles |= needles_for(key_password, "signing key password")
     assert corpus.hits(needles) == [], corpus.kinds
 
 

@@ -169,6 +169,16 @@ def verify_ref(
     provenance = executor.imagetools_json(pinned, "Provenance")
     images = executor.imagetools_json(pinned, "Image")
     checks += provenance_checks(text, platforms, provenance, images)
+    if not targets:
+        checks.append(
+            Check(
+                text,
+                "target",
+                True,
+                f"no target in builds.yaml pushes {ref.name}: no SBOM required "
+                "(--var REGISTRY=… to match a moved registry)",
+            )
+        )
     if any(t.sbom for t in targets):
         checks += sbom_checks(text, platforms, executor.imagetools_json(pinned, "SBOM"))
     return checks

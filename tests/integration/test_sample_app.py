@@ -46,6 +46,32 @@ def released(engine: Engine) -> dict[str, object]:
     return {"repo": f"{registry}/sample-go-app", "report": data}
 
 
+def test_release_is_signed_and_verifies_with_an_sbom_per_platform(
+    engine: Engine, released: dict[str, object]
+) -> None:
+    """The sample's production target signs with the dev key and lists Go's stdlib per platform."""
+    report = released["report"]
+    assert isinstance(report, dict)
+    prod = next(t for t in report["targets"] if t["name"] == "production")
+    assert prod["signature"].endswith(f"{prod['digest'].replace(':', '-')}.sig")
+    registry = str(released["repo"]).rsplit("/", 1)[0]
+    out = orchestrator(
+        engine,
+        "verify",
+        f"{released['repo']}:{VERSION}",
+        "--var",
+        f"REGISTRY={registry}",
+        "--format",
+        "json",
+    )
+    checks = {c["check"]: c for c in json.loads(out.stdout)}
+    assert all(c["ok"] for c in checks.values()), checks
+    assert checks["signature"]["detail"].endswith("dev.pub")
+    for platform in ("linux/amd64", "linux/arm64"):
+        assert "stdlib go1.23" in checks[f"sbom {platform}"]["detail"]
+        assert checks[f"provenance {platform}"]["ok"]
+
+
 def test_release_tags_and_both_platforms(engine: Engine, released: dict[str, object]) -> None:
     repo = released["repo"]
     for tag in (VERSION, "4.5", "4", "latest"):

@@ -6,7 +6,10 @@ left behind is searched for the canary, its base64 and its sha256 (and for the k
 
 * the OCI archive: index, manifests, configs (history included), every layer decompressed, the
   in-toto attestation blobs;
-* the registry: the same walk over HTTP from the pushed index, plus `imagetools inspect --raw`;
+* the registry: the same walk over HTTP from the pushed index, plus `imagetools inspect --raw`
+  and its SBOM/provenance views; the target is signed and has an SBOM, so this includes the
+  cosign signature object (manifest with the signature annotation, payload layer) and the SPDX
+  attestation;
 * the engine's image store (`docker image inspect`, `docker history --no-trunc`);
 * everything under `.orchestrator/` (bake definition, metadata file, report), the build log
   (stdout + stderr of `orchestrator build`) and `orchestrator plan` in all three formats.

@@ -23,11 +23,13 @@ SCALAR_KEYS = (
     "pin",
     "provenance",
     "sbom",
+    "sbom-generator",
+    "sign",
     "no-cache",
     "reproducible",
     "description",
 )
-BOOL_KEYS = ("sbom", "no-cache", "reproducible")
+BOOL_KEYS = ("sbom", "sign", "no-cache", "reproducible")
 CACHE_KEYS = ("from", "to", "registry", "local", "inline", "compression")
 
 

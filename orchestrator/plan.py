@@ -421,6 +421,8 @@ def _resolve_target(
         load=load,
         provenance=provenance,
         sbom=bool(spec.sbom),
+        sign=bool(spec.sign),
+        sbom_generator=spec.sbom_generator,  # interpolated by supply.apply
         pin=spec.pin or "none",
         no_cache=bool(spec.no_cache),
         reproducible=reproducible,

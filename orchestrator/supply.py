@@ -54,11 +54,6 @@ def signing_plan(
     return SigningPlan(key=key, password_env=spec.password_env, public_key=public)
 
 
-def _setting(manifest: Manifest, target: str, field: str) -> object:
-    value = getattr(manifest.targets[target], field)
-    return getattr(manifest.defaults, field) if value is None else value
-
-
 def apply(
     manifest: Manifest,
     located: yamlsrc.Located,
@@ -67,8 +62,10 @@ def apply(
     root: Path,
     signing: SigningPlan | None,
 ) -> TargetPlan:
-    """`t` with its signing flag, SBOM generator and base-image keys filled in."""
-    sign = bool(_setting(manifest, t.name, "sign"))
+    """`t` checked for signing, with its SBOM generator interpolated and base-image keys set.
+
+    `t.sign` and `t.sbom_generator` come from the merged spec (defaults, target, --set)."""
+    sign = t.sign
     loc = ("targets", t.name, "sign")
     if sign and signing is None:
         raise ManifestError(
@@ -80,8 +77,8 @@ def apply(
             f"{located.path}:{located.line_of(loc)}: targets.{t.name}.sign: only pushed images "
             "are signed (add `push` to outputs)"
         )
-    generator = _setting(manifest, t.name, "sbom_generator")
-    if isinstance(generator, str):
+    generator = t.sbom_generator
+    if generator is not None:
         where: tuple[str, ...] = ("targets", t.name, "sbom-generator")
         if manifest.targets[t.name].sbom_generator is None:
             where = ("defaults", "sbom-generator")
@@ -100,8 +97,7 @@ def apply(
     )
     return dataclasses.replace(
         t,
-        sign=sign,
-        sbom_generator=generator if isinstance(generator, str) else None,
+        sbom_generator=generator,
         base_images=bases,
     )
 

@@ -48,6 +48,14 @@ def test_plan_carries_signing_generator_and_base_keys(tmp_path: Path) -> None:
     assert json.loads(json.dumps(plan.to_dict()))["signing"]["password_env"] == "KEYPASS"  # noqa: S105
 
 
+def test_set_overrides_sign_and_the_generator(tmp_path: Path) -> None:
+    path = write_project(tmp_path, SIGNED)
+    off = resolve(path, sets=["production.sign=false"]).target("production")
+    assert not off.sign
+    other = resolve(path, sets=["production.sbom-generator=${REGISTRY}/other:2"])
+    assert other.target("production").sbom_generator == "localhost:5000/other:2"
+
+
 def test_key_from_env_needs_a_public_key(tmp_path: Path) -> None:
     text = SIGNED.replace(
         "signing: {key: keys/cosign.key, password-env: KEYPASS}",

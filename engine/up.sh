@@ -264,7 +264,7 @@ write_env() {
 		return 0
 	fi
 	mkdir -p "${file%/*}"
-	printf '%s\n' "$content" >"$file.tmp"
+	(umask 077 && printf "%s\n" "$content" >"$file.tmp") # it holds the dev key password
 	mv "$file.tmp" "$file"
 	say "wrote $file"
 }

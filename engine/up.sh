@@ -252,12 +252,17 @@ enable_arm64() {
 
 # Rewritten only when its content changes, so a second up.sh touches nothing.
 write_env() {
-	local file=$REPO_ROOT/.engine/env content
+	local file=$REPO_ROOT/.engine/env content bin=$REPO_ROOT/.engine/bin
+	# The engine's own CLI (Debian's docker-cli, same release as dockerd) comes first on PATH:
+	# these machines ship another docker CLI in /usr/local/bin, ahead of /usr/bin.
+	mkdir -p "$bin"
+	ln -sfn /usr/bin/docker "$bin/docker"
 	content=$(
 		printf '# Written by engine/up.sh; load with: . .engine/env\n'
 		printf 'export DOCKER_HOST=%q\n' "$DOCKER_HOST"
 		printf 'export ORCH_ENGINE_DIR=%q\n' "$ENGINE_DIR"
 		printf 'export ORCH_REGISTRY=%q\n' "$IMG_REGISTRY"
+		printf 'case ":$PATH:" in *:%s:*) ;; *) export PATH=%q:"$PATH" ;; esac\n' "$bin" "$bin"
 	)
 	if [[ -f $file && $(<"$file") == "$content" ]]; then
 		return 0

@@ -334,11 +334,21 @@ def _message(err: Any) -> str:
     return msg
 
 
+def _as_written(loc: tuple[str | int, ...], located: yamlsrc.Located) -> tuple[str | int, ...]:
+    """pydantic's location in the file's spelling: a key the file has is kept as written (an
+    unknown `not_a_key`, a target named `my_target`); a field name it lacks is its YAML alias."""
+    out: tuple[str | int, ...] = ()
+    for part in loc:
+        written = (*out, part) in located.lines
+        out = (*out, part if written or not isinstance(part, str) else _kebab(part))
+    return out
+
+
 def errors_to_lines(exc: ValidationError, located: yamlsrc.Located, prefix: str = "") -> list[str]:
     """One line per problem, in file order; union alternatives collapse into one line."""
     found: dict[tuple[str | int, ...], tuple[int, str]] = {}
     for err in exc.errors():
-        loc = tuple(_kebab(p) if isinstance(p, str) else p for p in err["loc"])
+        loc = _as_written(tuple(err["loc"]), located)
         if err["type"] not in ("extra_forbidden", "missing"):
             # Trailing parts that name no key of the file are pydantic's union branches.
             while loc and loc not in located.lines:

@@ -100,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for people; json with each target's exact buildx argv; "
         "bake: a definition for `docker buildx bake -f`",
     )
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="print the names of every target and group, one per line, and stop",
+    )
 
     b = sub.add_parser("build", help="check, build and push the targets; write a report")
     _common(b)

@@ -150,12 +150,24 @@ def select(manifest: Manifest, names: Sequence[str]) -> list[str]:
             for member in manifest.groups[name]:
                 add(member, (*trail, name))
         else:
-            known = ", ".join([*manifest.targets, *manifest.groups])
-            raise UserError(f"no target or group named {name!r} (known: {known})")
+            raise UserError(unknown_name(name, [*manifest.targets, *manifest.groups]))
 
     for name in names:
         add(name, ())
     return out
+
+
+def unknown_name(name: str, known: Sequence[str]) -> str:
+    """One line for a name that is neither a target nor a group: a few close names, never all
+    200 of a monorepo, and how to see them all."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    return (
+        f"no target or group named {name!r} ({hint}"
+        f"`orchestrator plan --list` lists all {len(known)})"
+    )
 
 
 # --- merging -------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
-from orchestrator import atomic, console
+from orchestrator import atomic, console, scratch
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Report:
 
 def write_json(report: Report, path: Path) -> None:
     """Atomic write: two concurrent runs never leave a half-written report behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(path.parent)
     atomic.write_text(path, json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n")
 
 

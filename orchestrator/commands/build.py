@@ -12,7 +12,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestrator import argv, builders, console, executor, guards, preflight, sources, uptodate
+from orchestrator import (
+    argv,
+    builders,
+    console,
+    executor,
+    guards,
+    preflight,
+    scratch,
+    sources,
+    uptodate,
+)
 from orchestrator.commands.common import Loaded, load
 from orchestrator.errors import BuildFailed, Interrupted, UserError
 from orchestrator.live import Display
@@ -34,7 +44,7 @@ UP_TO_DATE = "up to date"
 def _run_dir(root: Path) -> Path:
     # One directory per run: concurrent runs in the same repo never share scratch files.
     base = root / ".orchestrator" / "runs"
-    base.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(base)
     path = base / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     path.mkdir()
     return path

@@ -173,10 +173,17 @@ class NodeSpec(_Model):
 
 
 class BuilderSpec(_Model):
-    """A buildx builder to use, created if missing (`docker` means the engine's own)."""
+    """A buildx builder to use, created if missing (`docker` means the engine's own).
+
+    `fan-out` is not a buildx driver: its nodes are independent engines (a DOCKER_HOST such as
+    `ssh://…`, `tcp://…`, `unix://…`, or a docker context name) that no buildx builder can join;
+    `build` runs each node's platforms there at the same time and merges the parts (parts.py).
+    """
 
     name: str = Field(pattern=NAME_PATTERN)
-    driver: Literal["docker", "docker-container", "remote", "kubernetes"] = "docker-container"
+    driver: Literal["docker", "docker-container", "remote", "kubernetes", "fan-out"] = (
+        "docker-container"
+    )
     driver_opts: dict[str, str] = Field(default_factory=dict)
     buildkitd_flags: str | None = None
     config: str | None = Field(None, description="buildkitd.toml for the builder")
@@ -193,6 +200,23 @@ class BuilderSpec(_Model):
         names = [n.name for n in self.nodes]
         if len(set(names)) != len(names):
             raise ValueError("node names must be unique")
+        if self.driver == "fan-out":
+            if not self.nodes:
+                raise ValueError("a fan-out builder needs nodes (engines with their platforms)")
+            owner: dict[str, str] = {}
+            for node in self.nodes:
+                if not node.endpoint or not node.platforms:
+                    raise ValueError(
+                        f"node {node.name!r}: a fan-out node needs an endpoint and platforms"
+                    )
+                for platform in node.platforms:
+                    key = refs.parse_platform(platform)
+                    if key in owner:
+                        raise ValueError(
+                            f"{platform} is on nodes {owner[key]!r} and {node.name!r}: "
+                            "each platform is built on one node"
+                        )
+                    owner[key] = node.name
         return self
 
 

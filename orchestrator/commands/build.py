@@ -17,7 +17,9 @@ from orchestrator import (
     builders,
     console,
     executor,
+    fanout,
     guards,
+    parts,
     preflight,
     scratch,
     sources,
@@ -67,8 +69,15 @@ def run(args: argparse.Namespace) -> int:
     began = time.monotonic()
     loaded = load(args)
     plan = loaded.plan
+    # `--platform`: a part of each target for `publish` (or a fan-out node) to merge later.
+    part_prints: dict[str, parts.Whole] = {}
+    if getattr(args, "platforms", None):
+        plan, part_prints = parts.restrict(plan, args.platforms)
     ci = args.ci or console.is_ci()
     _validate(plan, args.allow_secret_args)
+    spec = loaded.manifest.builder
+    if spec is not None and spec.driver == "fan-out" and not args.builder:
+        return _fan_out(loaded, args, ci, bool(part_prints))
     builder, engine = _checks_and_engine(loaded, args)
     preflight.check_engine(plan, engine)
 
@@ -77,7 +86,9 @@ def run(args: argparse.Namespace) -> int:
     identity = uptodate.builder_identity(engine.builder, engine.driver)
     prints = uptodate.fingerprints(plan.targets, identity)
     fresh: dict[str, uptodate.Record] = {}
-    if not (args.rebuild or args.verify_reproducible):
+    # Parts are built on CI runners that keep no records, and a part's record would describe
+    # another image than the target's: never skipped.
+    if not (args.rebuild or args.verify_reproducible or part_prints):
         fresh = uptodate.fresh(
             plan.targets, prints, root, executor.index_digest, executor.image_digest
         )
@@ -130,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         _verify_reproducible(plan, report, definition, run_dir, builder)
     if not failed:
         tagging = time.monotonic()
-        _publish(plan, report)
+        _publish(plan, report, part_prints)
         phases["publish"] = round(time.monotonic() - tagging, 3)
         _remember(plan, report, prints, root, wall_start)
     else:
@@ -152,6 +163,37 @@ def run(args: argparse.Namespace) -> int:
         hidden = guards.secret_values(plan)
         lines = [guards.mask(line, hidden) for line in lines[-40:]]
         raise BuildFailed("build failed; no tags were pushed", problems=lines)
+    return 0
+
+
+def _fan_out(loaded: Loaded, args: argparse.Namespace, ci: bool, part: bool) -> int:
+    """`builder.driver: fan-out`: every node bakes its platforms at once, then one merge."""
+    if part:
+        raise UserError(
+            "--platform builds a part on this engine; with a fan-out builder every node "
+            "builds its own platforms (use --builder to pick a buildx builder instead)"
+        )
+    if args.verify_reproducible:
+        raise UserError("--verify-reproducible is not supported with a fan-out builder yet")
+    if not args.skip_checks:
+        preflight.run_checks(loaded, args)
+    root = Path(loaded.plan.root)
+    run_dir = _run_dir(root)
+    _make_output_dirs(loaded.plan)
+    report, failures = fanout.run(loaded, run_dir)
+    report_path = args.report or root / ".orchestrator" / "report.json"
+    write_json(report, report_path)
+    if ci:
+        write_step_summary(report)
+        write_github_outputs(report)
+    print_summary(report)
+    console.err.print(f"report: {report_path}", markup=False)
+    if failures:
+        failed = sorted({t.node for t in report.targets if t.status != "built"})
+        raise BuildFailed(
+            f"fan-out: node {', '.join(failed)} failed; nothing was tagged",
+            problems=[guards.mask(x, guards.secret_values(loaded.plan)) for x in failures[-40:]],
+        )
     return 0
 
 
@@ -295,8 +337,10 @@ def _remember(
         uptodate.write(root, t.name, record)
 
 
-def _publish(plan: Plan, report: Report) -> None:
-    """Tags go on only after every target built: all or nothing under a release tag."""
+def _publish(plan: Plan, report: Report, part_prints: dict[str, parts.Whole] | None = None) -> None:
+    """Tags go on only after every target built: all or nothing under a release tag. A part
+    gets no tag at all: its record says what `publish` needs to merge it."""
+    part_prints = part_prints or {}
     for t, res in zip(plan.targets, report.targets, strict=True):
         if not t.push or res.status == UP_TO_DATE:
             continue
@@ -310,6 +354,22 @@ def _publish(plan: Plan, report: Report) -> None:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             # The read-back of per-platform digests does not wait for the tags: same digest.
             platforms = pool.submit(executor.platform_digests, source)
+            if t.name in part_prints:
+                res.platforms = platforms.result()
+                res.tags = []
+                res.part = parts.Part(
+                    project=plan.project,
+                    target=t.name,
+                    repository=t.repository,
+                    commit=plan.variables.get("GIT_COMMIT_FULL", ""),
+                    version=plan.variables.get("VERSION", ""),
+                    fingerprint=part_prints[t.name].fingerprint,
+                    declared=part_prints[t.name].declared,
+                    digest=res.digest,
+                    platforms=res.platforms,
+                ).to_dict()
+                res.pushed = True
+                continue
             if t.tags:
                 console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
                 executor.publish(t.tags, source)

@@ -31,6 +31,7 @@ from orchestrator.report import (
 )
 
 UP_TO_DATE = "up to date"
+NOT_NEEDED = "not needed"  # an input-only target whose consumers were all up to date
 
 
 def _run_dir(root: Path) -> Path:
@@ -214,6 +215,9 @@ def _report(
     for t in plan.targets:
         if t.name in fresh:
             report.targets.append(_up_to_date(t, fresh[t.name]))
+        elif t.name not in baked.tracker.targets:
+            # an input only, and every target consuming it was up to date: nothing to build
+            report.targets.append(TargetResult(t.name, NOT_NEEDED, base_images=_bases_used(t)))
         else:
             report.targets.append(_result(t, baked.tracker, baked.result.metadata, baked.failed))
     return report

@@ -5,7 +5,9 @@ keys as buildx itself reads our bake file."""
 from __future__ import annotations
 
 import json
+import os
 import textwrap
+import time
 from pathlib import Path
 
 from tests.conftest import Engine
@@ -156,3 +158,55 @@ def test_network_host_and_extra_hosts_reach_the_run_steps(engine: Engine, tmp_pa
     assert "db.internal" not in sandbox
     assert set(engine_links) - {"lo", "eth0"}, "the engine host has more than lo and eth0"
     assert not (set(engine_links) - {"lo", "eth0"}) & set(sandbox.split())
+
+
+def test_a_consumer_is_up_to_date_until_the_target_it_consumes_changes(
+    engine: Engine, tmp_path: Path
+) -> None:
+    repo = engine.unique_repo("graph-avoid")
+    project = tmp_path / "p"
+    context = project / "ctx"  # not the manifest's directory, which gets .orchestrator/
+    context.mkdir(parents=True)
+    _project(context, repo)
+    manifest = (
+        (context / "builds.yaml")
+        .read_text()
+        .replace("{name: graph,", "{name: graph, context: ctx,")
+    )
+    (context / "builds.yaml").unlink()
+    (project / "builds.yaml").write_text(manifest, encoding="utf-8")
+    digest = json.loads(
+        engine.run(
+            "docker",
+            "buildx",
+            "imagetools",
+            "inspect",
+            BASE_IMAGE,
+            "--format",
+            "{{json .Manifest}}",
+        ).stdout
+    )["digest"]
+    base_file = context / "base.Dockerfile"
+
+    def write_base(text: str) -> None:
+        # pinned by digest: a tag can move, and an unpinned base is always built (app too)
+        base_file.write_text(
+            f"FROM {BASE_IMAGE}@{digest}\nRUN echo {text} > /base.txt\n", encoding="utf-8"
+        )
+        past = time.time() - 10  # older than the racy-clean window of build avoidance
+        for path in [context, *context.iterdir()]:
+            os.utime(path, (past, past))
+
+    def build(n: int) -> dict[str, str]:
+        path = tmp_path / f"report-{n}.json"
+        orchestrator(engine, "build", "app", "--skip-checks", "--report", str(path), cwd=project)
+        return {t["name"]: t["status"] for t in json.loads(path.read_text())["targets"]}
+
+    write_base("from-base")
+    assert build(1) == {"base": "ok", "app": "ok"}
+    # nothing changed: app is up to date, and base, only app's input, is not even baked
+    assert build(2) == {"base": "not needed", "app": "up to date"}
+    write_base("changed-base")
+    assert build(3) == {"base": "ok", "app": "ok"}  # app's key includes base's
+    out = engine.run("docker", "run", "--rm", "--pull", "always", f"{repo}:v1").stdout
+    assert out.split() == ["changed-base", "changed-base"]

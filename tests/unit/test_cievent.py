@@ -229,3 +229,43 @@ def test_event_variables_can_be_overridden_with_var(tmp_path: Path) -> None:
     assert tagged.targets[0].tags == ("localhost:5000/app:9.1.0",)
     pr = resolve(path, git=on_branch, cli={"GIT_REF": "refs/pull/4/merge"})
     assert pr.targets[0].tags == ("localhost:5000/app:pr-4",)
+
+
+def test_the_readme_tags_example_plans(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in readme.split("```yaml\n")[1:] if b.startswith("tags:\n"))
+    example = block.split("```")[0]
+    indented = "\n".join("    " + line for line in example.splitlines())
+    text = f"version: 1\nproject: {{name: app, image: localhost:5000/app}}\ntargets:\n  production:\n{indented}\n"
+    path = write_project(tmp_path, text)
+    got = [t.rsplit(":", 1)[1] for t in resolve(path, cli={"BUILD_DATE": "0"}).targets[0].tags]
+    # GIT is HEAD at v1.2.3 on main, a plain checkout: the branch is the ref (as
+    # metadata-action's git context), so the typed semver/pep440/match rules give nothing and
+    # the keywords say the version. Sorted: 900 semver, 700 edge, 600 ref, 200 latest and
+    # the rest in the order written, 100 the sha rules.
+    assert got == [
+        "1.2.3",
+        "1.2",
+        "1",
+        "edge",
+        "main",
+        "latest",
+        "dev-0123456",
+        "stable",
+        "sha-0123456",
+        "git-0123456789abcdef0123456789abcdef01234567",
+    ]
+    tagged = resolve(path, cli={"BUILD_DATE": "0", "GIT_REF": "refs/tags/v1.2.3"})
+    got = [t.rsplit(":", 1)[1] for t in tagged.targets[0].tags]
+    assert got[:3] == ["1.2.3", "1.2", "1"]
+    assert "edge" not in got  # not on a branch now
+    assert "v1.2.3" not in got  # no `ref, event: tag` rule in the example
+
+
+def test_schema_has_the_rules_and_the_flavor() -> None:
+    from orchestrator import manifest
+
+    schema = json.dumps(manifest.json_schema())
+    assert '"flavor"' in schema
+    assert '"suffix-onlatest"' in schema
+    assert '"pep440"' in schema

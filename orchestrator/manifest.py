@@ -23,6 +23,7 @@ from pydantic import (
 
 from orchestrator import refs, yamlsrc
 from orchestrator.errors import ManifestError
+from orchestrator.tagrules import FlavorSpec, TagRuleSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 PinPolicy = Literal["none", "minor", "patch", "digest"]
@@ -121,7 +122,10 @@ class TargetSpec(_Model):
     args: dict[str, ArgValue] | None = None
     labels: dict[str, str] | None = None
     platforms: list[str] | None = None
-    tags: list[str] | None = None
+    tags: list[str | TagRuleSpec] | None = Field(
+        None, description="semver | latest | sha | branch | a template | a rule {type: ...}"
+    )
+    flavor: FlavorSpec | None = Field(None, description="latest: auto|true|false, prefix, suffix")
     secrets: list[SecretSpec] | None = None
     ssh: list[SshSpec] | None = None
     cache: CacheSpec | None = None
@@ -311,7 +315,12 @@ class Project(_Model):
     image: str = Field(description="image repository, e.g. ${REGISTRY}/app (templates allowed)")
     context: str = Field(".", description="build context, relative to builds.yaml")
     dockerfile: str = Field("Dockerfile", description="relative to the context")
-    source: str | None = Field(None, description="URL for org.opencontainers.image.source")
+    source: str | None = Field(
+        None, description="org.opencontainers.image.source (default: the origin remote)"
+    )
+    description: str | None = Field(None, description="org.opencontainers.image.description")
+    url: str | None = Field(None, description="org.opencontainers.image.url (default: source)")
+    licenses: str | None = Field(None, description="SPDX expression, e.g. MIT")
 
 
 class Manifest(_Model):

@@ -337,7 +337,8 @@ def _resolve_target(
 
     try:
         parsed = dockerfile.load(df_path)
-        stages = parsed.stages_for(stage)
+        # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
+        parsed.built_stages(stage, args, spec.platforms or [])
     except UserError as exc:
         line = located.line_of(("targets", name, "stage"))
         raise ManifestError(f"{located.path}:{line}: targets.{name}.stage: {exc.message}") from None
@@ -363,7 +364,9 @@ def _resolve_target(
 
     secrets = _secrets(spec, root, env, notes)
     ssh = _ssh(spec, root, env, notes)
-    base_images, contexts = _bases(parsed, stages, args, manifest.mirrors, lock)
+    base_images, contexts = _bases(
+        parsed, stage, args, spec.platforms or [], manifest.mirrors, lock
+    )
 
     outputs, push, load = _outputs(
         [_interp(o, values, f"{where}.outputs") for o in (spec.outputs or ["load"])],
@@ -514,36 +517,54 @@ def _ssh(
     return tuple(out)
 
 
+def _external(
+    parsed: dockerfile.Dockerfile,
+    stage: str | None,
+    args: Mapping[str, str],
+    platforms: Sequence[str],
+) -> list[tuple[dockerfile.Stage, str, int]]:
+    """Every image the target pulls on any of its platforms: a FROM chosen through a platform
+    ARG pulls different images (or builds different stages) per platform."""
+    found: list[tuple[dockerfile.Stage, str, int]] = []
+    each: list[str | None] = [*platforms] or [None]
+    for platform in each:
+        for built in parsed.stages_for(stage, args, platform):
+            for ref, line in parsed.external_images(built, args, platform):
+                if not any(r == ref and n == line for _, r, n in found):
+                    found.append((built, ref, line))
+    return sorted(found, key=lambda item: (item[0].index, item[2]))
+
+
 def _bases(
     parsed: dockerfile.Dockerfile,
-    stages: Sequence[dockerfile.Stage],
+    stage_name: str | None,
     args: Mapping[str, str],
+    platforms: Sequence[str],
     mirrors: Mapping[str, str],
     lock: LockView,
 ) -> tuple[list[BaseImage], dict[str, str]]:
     mirror_by_key = {image_key(k): v for k, v in mirrors.items()}
     images: list[BaseImage] = []
     contexts: dict[str, str] = {}
-    for stage in stages:
-        for ref, line in parsed.external_images(stage, args):
-            key = image_key(ref)
-            source = mirror_by_key.get(key, ref)
-            locked = lock.entries.get(key)
-            if locked and image_key(locked[0]) != image_key(source):
-                # Locked from another source (the mirror changed since): those are not the bytes
-                # this build pulls. `pin --check` reports it; `pin` resolves the new source.
-                locked = None
-            # A digest written in the FROM line wins over the lock: the file is explicit.
-            digest = _written_digest(ref) or (locked[1] if locked else None)
-            context = None
-            if locked or key in mirror_by_key:
-                # A named context redirects this FROM without editing the Dockerfile: the file
-                # keeps a readable tag, BuildKit pulls exactly the mirror copy / locked bytes.
-                target = refs.parse_reference(source)
-                pinned = target.with_digest(digest) if digest else target
-                context = f"docker-image://{pinned}"
-                contexts[ref] = context
-            images.append(BaseImage(ref, stage.label, line, source, digest, context))
+    for stage, ref, line in _external(parsed, stage_name, args, platforms):
+        key = image_key(ref)
+        source = mirror_by_key.get(key, ref)
+        locked = lock.entries.get(key)
+        if locked and image_key(locked[0]) != image_key(source):
+            # Locked from another source (the mirror changed since): those are not the bytes
+            # this build pulls. `pin --check` reports it; `pin` resolves the new source.
+            locked = None
+        # A digest written in the FROM line wins over the lock: the file is explicit.
+        digest = _written_digest(ref) or (locked[1] if locked else None)
+        context = None
+        if locked or key in mirror_by_key:
+            # A named context redirects this FROM without editing the Dockerfile: the file
+            # keeps a readable tag, BuildKit pulls exactly the mirror copy / locked bytes.
+            target = refs.parse_reference(source)
+            pinned = target.with_digest(digest) if digest else target
+            context = f"docker-image://{pinned}"
+            contexts[ref] = context
+        images.append(BaseImage(ref, stage.label, line, source, digest, context))
     return images, contexts
 
 

@@ -26,7 +26,7 @@ def _last(ctx: CheckContext, keyword: str) -> Instruction | None:
 
 
 def _base(ctx: CheckContext) -> str:
-    return ctx.dockerfile.expand(ctx.final[0].base, ctx.target.args)
+    return ctx.expand(ctx.final[0].base)
 
 
 def is_exec_form(args: str) -> bool:

@@ -65,7 +65,7 @@ def pin_problems(plan: Plan) -> list[str]:
         for base in t.base_images:
             why = pinning.violation(base.ref, t.pin, base.digest)
             if why:
-                fix = pinning.FIXES.get(t.pin, "")
+                fix = pinning.fix_for(base.ref, t.pin) or ""
                 out.append(f"{t.dockerfile}:{base.line}: {t.name} (pin: {t.pin}): {why}; {fix}")
     return out
 

@@ -120,9 +120,16 @@ def rule(
 
 def all_rules() -> dict[str, Rule]:
     # Imported here, not at the top: the rule modules import this module for `rule` and `Hit`.
-    from orchestrator.checks import rules_base, rules_build, rules_context, rules_runtime
+    from orchestrator.checks import (
+        rules_arch,
+        rules_base,
+        rules_build,
+        rules_context,
+        rules_runtime,
+        rules_shipped,
+    )
 
-    del rules_base, rules_build, rules_context, rules_runtime
+    del rules_arch, rules_base, rules_build, rules_context, rules_runtime, rules_shipped
     return dict(sorted(_RULES.items()))
 
 

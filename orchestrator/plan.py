@@ -407,7 +407,8 @@ def _resolve_target(
     try:
         parsed = dockerfile.load(df_path)
         stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
-        stages = parsed.stages_for(stage)
+        # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
+        parsed.built_stages(stage, args, spec.platforms or [])
     except UserError as exc:
         raise ManifestError(f"{stage_where}.stage: {exc.message}") from None
 
@@ -431,7 +432,9 @@ def _resolve_target(
         k: contexts.local_value(root, _interp(v, values, f"{where}.contexts.{k}"))
         for k, v in (spec.contexts or {}).items()
     }
-    base_images, build_contexts = _bases(parsed, stages, args, manifest.mirrors, lock, set(named))
+    base_images, build_contexts = _bases(
+        parsed, stage, args, spec.platforms or [], manifest.mirrors, lock, set(named)
+    )
     for context_name, value in named.items():
         line = located.line_of(("targets", key, "contexts", context_name))
         resolved, image = _context_image(
@@ -679,10 +682,29 @@ def _ssh(
     return tuple(out)
 
 
+def _external(
+    parsed: dockerfile.Dockerfile,
+    stage: str | None,
+    args: Mapping[str, str],
+    platforms: Sequence[str],
+) -> list[tuple[dockerfile.Stage, str, int]]:
+    """Every image the target pulls on any of its platforms: a FROM chosen through a platform
+    ARG pulls different images (or builds different stages) per platform."""
+    found: list[tuple[dockerfile.Stage, str, int]] = []
+    each: list[str | None] = [*platforms] or [None]
+    for platform in each:
+        for built in parsed.stages_for(stage, args, platform):
+            for ref, line in parsed.external_images(built, args, platform):
+                if not any(r == ref and n == line for _, r, n in found):
+                    found.append((built, ref, line))
+    return sorted(found, key=lambda item: (item[0].index, item[2]))
+
+
 def _bases(
     parsed: dockerfile.Dockerfile,
-    stages: Sequence[dockerfile.Stage],
+    stage_name: str | None,
     args: Mapping[str, str],
+    platforms: Sequence[str],
     mirrors: Mapping[str, str],
     lock: LockView,
     named: set[str] | None = None,
@@ -690,28 +712,27 @@ def _bases(
     mirror_by_key = {image_key(k): v for k, v in mirrors.items()}
     images: list[BaseImage] = []
     redirects: dict[str, str] = {}
-    for stage in stages:
-        for ref, line in parsed.external_images(stage, args):
-            if ref in (named or set()):
-                continue  # a named context of the target replaces this image (BuildKit's rule)
-            key = image_key(ref)
-            source = mirror_by_key.get(key, ref)
-            locked = lock.entries.get(key)
-            if locked and image_key(locked[0]) != image_key(source):
-                # Locked from another source (the mirror changed since): those are not the bytes
-                # this build pulls. `pin --check` reports it; `pin` resolves the new source.
-                locked = None
-            # A digest written in the FROM line wins over the lock: the file is explicit.
-            digest = _written_digest(ref) or (locked[1] if locked else None)
-            context = None
-            if locked or key in mirror_by_key:
-                # A named context redirects this FROM without editing the Dockerfile: the file
-                # keeps a readable tag, BuildKit pulls exactly the mirror copy / locked bytes.
-                target = refs.parse_reference(source)
-                pinned = target.with_digest(digest) if digest else target
-                context = f"docker-image://{pinned}"
-                redirects[ref] = context
-            images.append(BaseImage(ref, stage.label, line, source, digest, context))
+    for stage, ref, line in _external(parsed, stage_name, args, platforms):
+        if ref in (named or set()):
+            continue  # a named context of the target replaces this image (BuildKit's rule)
+        key = image_key(ref)
+        source = mirror_by_key.get(key, ref)
+        locked = lock.entries.get(key)
+        if locked and image_key(locked[0]) != image_key(source):
+            # Locked from another source (the mirror changed since): those are not the bytes
+            # this build pulls. `pin --check` reports it; `pin` resolves the new source.
+            locked = None
+        # A digest written in the FROM line wins over the lock: the file is explicit.
+        digest = _written_digest(ref) or (locked[1] if locked else None)
+        context = None
+        if locked or key in mirror_by_key:
+            # A named context redirects this FROM without editing the Dockerfile: the file
+            # keeps a readable tag, BuildKit pulls exactly the mirror copy / locked bytes.
+            target = refs.parse_reference(source)
+            pinned = target.with_digest(digest) if digest else target
+            context = f"docker-image://{pinned}"
+            redirects[ref] = context
+        images.append(BaseImage(ref, stage.label, line, source, digest, context))
     return images, redirects
 
 

@@ -37,7 +37,7 @@ def undeclared_mounts(plan: Plan) -> list[str]:
     for t in plan.targets:
         parsed = t.model()
         declared = {s.id for s in t.secrets}
-        for stage in parsed.stages_for(t.stage):
+        for stage in parsed.built_stages(t.stage, t.args, t.platforms):
             for ins in stage.instructions:
                 if ins.keyword != "RUN":
                     continue
@@ -65,7 +65,7 @@ def pin_problems(plan: Plan) -> list[str]:
         for base in t.base_images:
             why = pinning.violation(base.ref, t.pin, base.digest)
             if why:
-                fix = pinning.FIXES.get(t.pin, "")
+                fix = pinning.fix_for(base.ref, t.pin) or ""
                 out.append(f"{t.dockerfile}:{base.line}: {t.name} (pin: {t.pin}): {why}; {fix}")
     return out
 
@@ -83,7 +83,7 @@ def _needs_emulation(t: TargetPlan, platform: str, native: str) -> list[int]:
         return []
     parsed = t.model()
     lines = []
-    for stage in parsed.stages_for(t.stage):
+    for stage in parsed.stages_for(t.stage, t.args, platform):
         if stage.platform and "BUILDPLATFORM" in stage.platform:
             continue  # this stage runs natively and cross-compiles
         lines += [ins.line for ins in stage.instructions if ins.keyword == "RUN"]

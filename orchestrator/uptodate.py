@@ -100,7 +100,7 @@ def _why_not(t: TargetPlan) -> str:
     if syntax and _DIGEST not in syntax[0]:
         return f"the # syntax={syntax[0]} frontend is not pinned by digest"
     stage_names = {s.name for s in parsed.stages if s.name}
-    for stage in parsed.stages_for(t.stage):
+    for stage in parsed.built_stages(t.stage, t.args, t.platforms):
         for ins in stage.instructions:
             if ins.keyword == "ADD" and any(
                 "://" in word or word.startswith("git@") for word in ins.args.split()

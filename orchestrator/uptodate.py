@@ -41,7 +41,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, atomic, dockerfile
+from orchestrator import __version__, atomic, dockerfile, specs
 from orchestrator.argv import bake_target
 from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
@@ -76,7 +76,7 @@ def _why_not(t: TargetPlan) -> str:
     if t.reproducible:
         return "reproducible targets are always built"
     for spec in t.outputs:
-        fields = dict(part.partition("=")[::2] for part in spec.split(","))
+        fields = specs.fields(spec)
         kind = fields.get("type")
         if not ((kind == "image" and fields.get("push") == "true") or spec == "type=docker"):
             return f"output {spec.split(',')[0]} is not a registry push or a load"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
-from orchestrator import inputs
+from orchestrator import inputs, textfile
 from orchestrator.errors import UserError
 
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
@@ -234,9 +234,7 @@ def parse(text: str, path: Path) -> Dockerfile:
 def load(path: Path) -> Dockerfile:
     inputs.note(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = textfile.read(path, "Dockerfile")
     except FileNotFoundError:
         raise UserError(f"{path}: Dockerfile not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read Dockerfile: {exc}") from None
     return parse(text, path)

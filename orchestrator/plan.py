@@ -186,7 +186,7 @@ def _abs(base: Path, text: str) -> Path:
 
 
 def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]:
-    epoch = int(values.get("SOURCE_DATE_EPOCH") or 0)
+    epoch = _epoch(values.get("SOURCE_DATE_EPOCH") or "0")
     # `created` is the commit time, not now: the same commit must give the same image bytes.
     created = dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     labels = {
@@ -199,6 +199,19 @@ def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]
     if source:
         labels[f"{OCI}.source"] = source
     return labels
+
+
+EPOCH_MAX = 253402300799  # 9999-12-31T23:59:59Z: the last second an RFC 3339 date can name
+
+
+def _epoch(text: str) -> int:
+    """SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: decimal whole seconds."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) > EPOCH_MAX:
+        raise UserError(
+            f"SOURCE_DATE_EPOCH {text[:40]!r} is not a whole number of seconds since 1970 "
+            f"(0 to {EPOCH_MAX}); fix or unset it"
+        )
+    return int(text)
 
 
 def oci_archive(root: Path, target: str) -> Path:

@@ -422,6 +422,15 @@ def _resolve_target(
         build_contexts[context_name] = resolved
         if image is not None:
             base_images.append(image)
+    # Keys a bake file holds only in newer buildx (argv.BAKE_SINCE): said in the notes.
+    late = {"network": spec.network is not None, "entitlements": bool(spec.entitlements)}
+    late["extra-hosts"] = bool(spec.extra_hosts)
+    bake_lacks = [k for k, used in late.items() if used]
+    if bake_lacks:
+        notes.append(
+            f"{', '.join(bake_lacks)}: bake of buildx before 0.18 (network), 0.17 "
+            "(entitlements), 0.25 (extra-hosts) drops it; build then runs the line below"
+        )
     depends_on = tuple(other for _, other in contexts.consumed(named))
     if depends_on:
         notes.append(

@@ -347,3 +347,17 @@ def test_a_consumer_is_keyed_on_what_it_consumes(tmp_path: Path) -> None:
     third = uptodate.fingerprints(resolve(path, ["app"]).targets, identity)
     assert third["app"].key is None
     assert third["app"].why.startswith("it consumes base, which is always built: debian:12")
+
+
+def test_matrix_size_is_bounded_and_defaults_see_the_values(tmp_path: Path) -> None:
+    axes = ", ".join(f"k{i}: [a, b, c, d]" for i in range(5))  # 4^5 = 1024 combinations
+    big = project(tmp_path, f"targets:\n  app:\n    matrix: {{{axes}}}\n")
+    with pytest.raises(ManifestError, match="1024 combinations; at most 256 per target"):
+        resolve(big)
+    text = (
+        "defaults: {tags: ['${v}'], outputs: [push]}\n"
+        "targets:\n  app: {matrix: {v: [a, b]}}\n  other: {tags: [x]}\n"
+    )
+    plan = resolve(project(tmp_path, text), ["app", "other"])
+    assert plan.target("app-a").tags == ("localhost:5000/app:a",)
+    assert plan.target("other").outputs[0].startswith("type=image,")  # defaults as usual

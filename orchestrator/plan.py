@@ -7,7 +7,6 @@ into buildx exporter specs). `plan` prints this; `build` runs exactly this.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -16,7 +15,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator import contexts, dockerfile, inputs, matrix, refs, tags, variables, yamlsrc
+from orchestrator import (
+    cievent,
+    contexts,
+    dockerfile,
+    inputs,
+    matrix,
+    ocilabels,
+    refs,
+    tags,
+    variables,
+    yamlsrc,
+)
 from orchestrator.dockerfile import Dockerfile as ParsedDockerfile
 from orchestrator.errors import ManifestError, UserError
 from orchestrator.gitinfo import GitInfo
@@ -171,12 +181,24 @@ def select(manifest: Manifest, names: Sequence[str]) -> list[str]:
             for member in manifest.groups[name]:
                 add(member, (*trail, name))
         else:
-            known = ", ".join([*manifest.targets, *manifest.groups])
-            raise UserError(f"no target or group named {name!r} (known: {known})")
+            raise UserError(unknown_name(name, [*manifest.targets, *manifest.groups]))
 
     for name in names:
         add(name, ())
     return out
+
+
+def unknown_name(name: str, known: Sequence[str]) -> str:
+    """One line for a name that is neither a target nor a group: a few close names, never all
+    200 of a monorepo, and how to see them all."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    return (
+        f"no target or group named {name!r} ({hint}"
+        f"`orchestrator plan --list` lists all {len(known)})"
+    )
 
 
 # --- merging -------------------------------------------------------------------------------
@@ -214,19 +236,15 @@ def _abs(base: Path, text: str) -> Path:
 
 
 def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]:
-    epoch = int(values.get("SOURCE_DATE_EPOCH") or 0)
-    # `created` is the commit time, not now: the same commit must give the same image bytes.
-    created = dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    labels = {
-        f"{OCI}.title": manifest.project.name,
-        f"{OCI}.version": values.get("VERSION", ""),
-        f"{OCI}.revision": values.get("GIT_COMMIT_FULL", ""),
-        f"{OCI}.created": created,
-    }
-    source = manifest.project.source or values.get("GIT_REMOTE_URL", "")
-    if source:
-        labels[f"{OCI}.source"] = source
-    return labels
+    project = manifest.project
+    return ocilabels.labels(
+        project.name,
+        values,
+        source=project.source,
+        description=project.description,
+        url=project.url,
+        licenses=project.licenses,
+    )
 
 
 def oci_archive(root: Path, target: str) -> Path:
@@ -294,7 +312,7 @@ def resolve(
     env = dict(os.environ if environ is None else environ)
     manifest_path = located.path
     root = manifest_path.parent.resolve()
-    builtins = {**git.variables(), **(extra_builtins or {})}
+    builtins = {**git.variables(), **cievent.detect(env, git).variables(), **(extra_builtins or {})}
     values = variables.resolve(
         builtins,
         {
@@ -396,7 +414,7 @@ def _resolve_target(
     repositories = _repositories(spec, manifest, values, where)
     repository = repositories[0]
     try:
-        tag_list = tags.expand(spec.tags or [], values)
+        tag_list = tags.expand(spec.tags or [], values, spec.flavor)
     except (ValueError, variables.UnknownVariableError) as exc:
         line = located.line_of(("targets", key, "tags"))
         raise ManifestError(f"{located.path}:{line}: targets.{key}.tags: {exc}") from None

@@ -1,7 +1,8 @@
 """A read-only model of a Dockerfile: stages, their bases, and which stages a target needs.
 
 Tokenising (line continuations, escape directive, comments) is dockerfile-parse's job; this module
-adds the build-graph view buildx has and the parser lacks: `FROM` bases after ARG expansion,
+adds the build-graph view buildx has and the parser lacks: `FROM` bases after ARG expansion
+(BuildKit's lexer, wordexpand.py, with its automatic platform ARGs, platformargs.py),
 stage dependencies via `FROM <stage>`, `COPY --from` and `RUN --mount=from=`, and the set of
 stages a `--target` actually builds (BuildKit skips the rest, so checks and pins must too).
 """
@@ -10,20 +11,16 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
-from orchestrator import inputs
+from orchestrator import inputs, platformargs, wordexpand
 from orchestrator.errors import UserError
 
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
-_VAR_RE = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}"
-    r"|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
-)
 
 
 @dataclass(frozen=True)
@@ -97,8 +94,11 @@ class Dockerfile:
             raise UserError(f"{self.path}: no stage named {target!r} (stages: {known})")
         return stage
 
-    def dependencies(self, stage: Stage) -> list[Stage]:
-        """Stages `stage` reads from directly (its base, COPY --from, RUN --mount from=)."""
+    def dependencies(
+        self, stage: Stage, args: Mapping[str, str] | None = None, platform: str | None = None
+    ) -> list[Stage]:
+        """Stages `stage` reads from directly (its base, COPY --from, RUN --mount from=), each
+        reference expanded as BuildKit does for `platform` (see `scope`)."""
         refs = [stage.base]
         for ins in stage.instructions:
             if ins.keyword in ("COPY", "ADD") and ins.flag("from"):
@@ -108,15 +108,24 @@ class Dockerfile:
                     opts = dict(_kv(part) for part in mount.split(","))
                     if "from" in opts:
                         refs.append(opts["from"])
+        values = self.scope(args or {}, platform)
         out: list[Stage] = []
         for ref in refs:
-            dep = self.find_stage(ref)
+            dep = self.find_stage(self._expand(ref, values))
             if dep is not None and dep.index < stage.index and dep not in out:
                 out.append(dep)
         return out
 
-    def stages_for(self, target: str | None) -> list[Stage]:
-        """Every stage BuildKit builds for `--target target`, in file order."""
+    def stages_for(
+        self,
+        target: str | None,
+        args: Mapping[str, str] | None = None,
+        platform: str | None = None,
+    ) -> list[Stage]:
+        """Every stage BuildKit builds for `--target target` on `platform`, in file order.
+
+        A FROM chosen through an ARG (`FROM bin-$TARGETOS`) can select other stages on each
+        platform, so callers ask once per platform of the target."""
         wanted: set[int] = set()
         todo = [self.target_stage(target)]
         while todo:
@@ -124,34 +133,61 @@ class Dockerfile:
             if stage.index in wanted:
                 continue
             wanted.add(stage.index)
-            todo.extend(self.dependencies(stage))
+            todo.extend(self.dependencies(stage, args, platform))
         return [s for s in self.stages if s.index in wanted]
 
-    def external_images(self, stage: Stage, args: Mapping[str, str]) -> list[tuple[str, int]]:
+    def built_stages(
+        self, target: str | None, args: Mapping[str, str], platforms: Sequence[str]
+    ) -> list[Stage]:
+        """The stages built on any of `platforms` (none: the engine's), in file order."""
+        wanted: set[int] = set()
+        each: list[str | None] = [*platforms] or [None]
+        for platform in each:
+            wanted.update(s.index for s in self.stages_for(target, args, platform))
+        return [s for s in self.stages if s.index in wanted]
+
+    def external_images(
+        self, stage: Stage, args: Mapping[str, str], platform: str | None = None
+    ) -> list[tuple[str, int]]:
         """Registry images this stage pulls: its base and `COPY --from=<image>`, ARGs expanded."""
+        values = self.scope(args, platform)
         found: list[tuple[str, int]] = []
-        base = self.expand(stage.base, args)
+        base = self._expand(stage.base, values)
         if self.find_stage(base) is None and base.lower() != "scratch":
             found.append((base, stage.line))
         for ins in stage.instructions:
             source = ins.flag("from") if ins.keyword in ("COPY", "ADD") else None
-            if source and self.find_stage(source) is None:
-                found.append((self.expand(source, args), ins.line))
+            if source:
+                image = self._expand(source, values)
+                if self.find_stage(image) is None:
+                    found.append((image, ins.line))
         return found
 
-    def expand(self, text: str, args: Mapping[str, str]) -> str:
-        """Expand `$VAR`/`${VAR}`/`${VAR:-x}` the way FROM does: global ARGs, then build args."""
-        values = {k: v for k, v in self.global_args.items() if v is not None}
-        values.update({k: v for k, v in args.items() if k in self.global_args})
+    def scope(self, args: Mapping[str, str], platform: str | None = None) -> dict[str, str]:
+        """The variables a FROM line sees, as BuildKit sets them: the automatic platform ARGs
+        for `platform` (default: the engine's), then each global ARG in file order: a build arg
+        of its name, else its default (itself expanded with the ARGs above it), else unset. A
+        global `ARG TARGETOS` without a default keeps the automatic value."""
+        values = platformargs.values(platform)
+        for name, default in self.global_args.items():
+            if name in args:
+                values[name] = args[name]
+            elif default is not None:
+                values[name] = self._expand(default, values)
+            elif name not in platformargs.NAMES:
+                values.pop(name, None)
+        return values
 
-        def repl(match: re.Match[str]) -> str:
-            name = match.group("braced") or match.group("bare")
-            value = values.get(name, "")
-            if not value and match.group("default") is not None:
-                return match.group("default")
-            return value
+    def expand(self, text: str, args: Mapping[str, str], platform: str | None = None) -> str:
+        """Expand every `$VAR`/`${VAR...}` form the way FROM does (see `scope`)."""
+        return self._expand(text, self.scope(args, platform))
 
-        return _VAR_RE.sub(repl, text)
+    def _expand(self, text: str, values: Mapping[str, str]) -> str:
+        escape = self.directives.get("escape", ("\\", 0))[0][:1] or "\\"
+        try:
+            return wordexpand.expand(text, values, escape)
+        except UserError as exc:
+            raise UserError(f"{self.path}: {text}: {exc.message}") from None
 
 
 def _kv(part: str) -> tuple[str, str]:
@@ -231,6 +267,13 @@ def parse(text: str, path: Path) -> Dockerfile:
     return Dockerfile(path, global_args, tuple(stages), tuple(comments), directives)
 
 
+# Parsed files of this process by (path, text): reading is cheap, parsing is not, and keying on
+# the text (not the mtime, whose tick is coarse on some filesystems) can never serve a stale
+# model. Bounded: a long-lived process (tests) sees many files.
+_MEMO: dict[tuple[str, str], Dockerfile] = {}
+_MEMO_SIZE = 64
+
+
 def load(path: Path) -> Dockerfile:
     inputs.note(path)
     try:
@@ -239,4 +282,10 @@ def load(path: Path) -> Dockerfile:
         raise UserError(f"{path}: Dockerfile not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read Dockerfile: {exc}") from None
-    return parse(text, path)
+    key = (str(path), text)
+    found = _MEMO.get(key)
+    if found is None:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        found = _MEMO[key] = parse(text, path)
+    return found

@@ -21,6 +21,54 @@ _MINOR = re.compile(r"^v?\d+\.\d+(?![0-9])")
 _PATCH = re.compile(r"^v?\d+\.\d+\.\d+(?![0-9])")
 
 
+# Release codenames pin a distribution's major release (`debian:bookworm-slim` is Debian 12):
+# for the distribution's own image that is what `minor` asks of it. Rolling names (sid,
+# testing, devel, edge) are not in the list.
+CODENAMES = {
+    "buster": "Debian 10",
+    "bullseye": "Debian 11",
+    "bookworm": "Debian 12",
+    "trixie": "Debian 13",
+    "forky": "Debian 14",
+    "focal": "Ubuntu 20.04",
+    "jammy": "Ubuntu 22.04",
+    "noble": "Ubuntu 24.04",
+    "oracular": "Ubuntu 24.10",
+    "plucky": "Ubuntu 25.04",
+}
+_DISTRIBUTIONS = {"debian", "ubuntu", "buildpack-deps", "alpine"}
+_ALPINE_RELEASE = re.compile(r"^alpine(\d+\.\d+)")
+# Images that publish no version tags at all, only variants (`:nonroot`, `:debug`): a digest is
+# the only pin they have.
+DIGEST_ONLY = ("gcr.io/distroless/", "cgr.dev/chainguard/")
+
+
+def digest_only(ref: str) -> bool:
+    """The image has no version tags (distroless, chainguard): pin it by digest."""
+    try:
+        name = refs.parse_reference(ref).name
+    except refs.InvalidReferenceError:
+        return False
+    return name.startswith(DIGEST_ONLY)
+
+
+def codename(ref: str) -> str | None:
+    """The release a codename tag pins (`debian:bookworm-slim` -> Debian 12), for the
+    distribution's own images only: `python:bookworm` pins Debian but floats Python."""
+    try:
+        parsed = refs.parse_reference(ref)
+    except refs.InvalidReferenceError:
+        return None
+    if parsed.path.rsplit("/", 1)[-1] not in _DISTRIBUTIONS or not parsed.tag:
+        return None
+    word = re.split(r"[-_.]", parsed.tag, maxsplit=1)[0]
+    if word in CODENAMES:
+        return CODENAMES[word]
+    if match := _ALPINE_RELEASE.match(parsed.tag):
+        return f"Alpine {match.group(1)}"
+    return None
+
+
 def violation(ref: str, policy: str, locked_digest: str | None) -> str | None:
     """Why `ref` breaks `policy`, or None. `scratch` has no bytes to pin."""
     if policy == "none" or ref == "scratch":
@@ -34,11 +82,55 @@ def violation(ref: str, policy: str, locked_digest: str | None) -> str | None:
     tag = parsed.tag or "latest"
     if policy == "digest":
         return f"{ref} is not pinned to a digest and has no lock entry"
+    if digest_only(ref):
+        return f"{ref} floats (tag {tag!r}) and the image publishes no version tags: pin a digest"
+    if release := codename(ref):
+        if policy == "minor":
+            return None
+        return f"{ref} pins {release} by its codename; `pin: patch` needs a point-release tag"
     if not _MINOR.match(tag):
+        if parsed.tag and re.split(r"[-_.]", tag, maxsplit=1)[0] in CODENAMES:
+            return (
+                f"{ref} floats (tag {tag!r} pins only the OS release, not the image's own "
+                "version); pin at least major.minor"
+            )
         return f"{ref} floats (tag {tag!r}); pin at least major.minor"
     if policy == "patch" and not _PATCH.match(tag):
         return f"{ref} pins only the minor version; pin the patch (and OS) version"
     return None
+
+
+# Tags that exist for common images, to show the form a pin takes for the image at hand.
+_EXAMPLES = {
+    "golang": ("1.25-alpine", "1.25.3-alpine3.21"),
+    "node": ("22.11-bookworm-slim", "22.11.0-bookworm-slim"),
+    "python": ("3.12-slim-bookworm", "3.12.7-slim-bookworm"),
+    "alpine": ("3.21", "3.21.2"),
+    "debian": ("bookworm-slim", "12.8-slim"),
+    "ubuntu": ("24.04", "noble-20241118.1"),
+    "rust": ("1.83-slim-bookworm", "1.83.0-slim-bookworm"),
+    "maven": ("3.9-eclipse-temurin-21", "3.9.9-eclipse-temurin-21"),
+    "eclipse-temurin": ("21-jre", "21.0.5_11-jre"),
+    "nginx": ("1.27-alpine", "1.27.3-alpine3.20"),
+    "busybox": ("1.37", "1.37.0"),
+}
+
+
+def fix_for(ref: str, policy: str) -> str | None:
+    """The fix for a violation of `policy` by `ref`, with a tag of the form that image uses."""
+    if policy == "digest" or digest_only(ref):
+        return FIXES["digest"]
+    try:
+        parsed = refs.parse_reference(ref)
+    except refs.InvalidReferenceError:
+        return FIXES.get(policy)
+    name = parsed.name
+    short = parsed.path.rsplit("/", 1)[-1]
+    example = _EXAMPLES.get(short)
+    level = 1 if policy == "patch" else 0
+    tag = example[level] if example else ("<major>.<minor>.<patch>" if level else "<major>.<minor>")
+    what = "a full version tag" if level else "a version tag"
+    return f"use {what} such as {name}:{tag}, or lock it with `orchestrator pin`"
 
 
 FIXES = {

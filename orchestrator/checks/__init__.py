@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from functools import cached_property
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -41,6 +40,7 @@ class Finding:
     fix: str
     target: str
     source: Literal["orchestrator", "hadolint"] = "orchestrator"
+    platforms: tuple[str, ...] = ()  # only on these of the target's platforms; () on all
 
 
 @dataclass(frozen=True)
@@ -59,15 +59,26 @@ class CheckContext:
     target: TargetPlan
     dockerfile: Dockerfile
     kind: Kind
-    stages: list[Stage]  # what the target builds, in file order
+    stages: list[Stage]  # what the target builds on `platform`, in file order
     final: list[Stage]  # the shipped image: the target stage and the stages it is FROM
+    platform: str | None = None  # the target platform checked (None: the engine's)
+    # Shared by the contexts of one target's platforms: the build context is the same for all.
+    listings: dict[str, ContextListing] = field(default_factory=dict)
 
-    @cached_property
+    @property
     def listing(self) -> ContextListing:
-        return list_context(Path(self.target.context), Path(self.target.dockerfile))
+        if "listing" not in self.listings:
+            self.listings["listing"] = list_context(
+                Path(self.target.context), Path(self.target.dockerfile)
+            )
+        return self.listings["listing"]
 
     def stage_of(self, name: str) -> Stage | None:
-        return self.dockerfile.find_stage(self.dockerfile.expand(name, self.target.args))
+        return self.dockerfile.find_stage(self.expand(name))
+
+    def expand(self, text: str) -> str:
+        """`text` expanded as BuildKit does in a FROM line for this platform."""
+        return self.dockerfile.expand(text, self.target.args, self.platform)
 
 
 @dataclass(frozen=True)
@@ -109,9 +120,16 @@ def rule(
 
 def all_rules() -> dict[str, Rule]:
     # Imported here, not at the top: the rule modules import this module for `rule` and `Hit`.
-    from orchestrator.checks import rules_base, rules_build, rules_context, rules_runtime
+    from orchestrator.checks import (
+        rules_arch,
+        rules_base,
+        rules_build,
+        rules_context,
+        rules_runtime,
+        rules_shipped,
+    )
 
-    del rules_base, rules_build, rules_context, rules_runtime
+    del rules_arch, rules_base, rules_build, rules_context, rules_runtime, rules_shipped
     return dict(sorted(_RULES.items()))
 
 
@@ -120,11 +138,13 @@ def target_kind(target: TargetPlan) -> Kind:
     return "production" if target.push or target.pin in ("patch", "digest") else "development"
 
 
-def final_chain(dockerfile: Dockerfile, target: TargetPlan) -> list[Stage]:
+def final_chain(
+    dockerfile: Dockerfile, target: TargetPlan, platform: str | None = None
+) -> list[Stage]:
     """The stages whose layers and config end up in the image, base-most first."""
     chain = [dockerfile.target_stage(target.stage)]
     while True:
-        parent = dockerfile.find_stage(dockerfile.expand(chain[0].base, target.args))
+        parent = dockerfile.find_stage(dockerfile.expand(chain[0].base, target.args, platform))
         if parent is None or parent.index >= chain[0].index or parent in chain:
             return chain
         chain.insert(0, parent)
@@ -141,14 +161,52 @@ def run_checks(
 ) -> list[Finding]:
     """Every finding for `target`, pragmas applied, sorted by file and line.
 
-    Pass one `hadolint_runs` dict to all targets of a check so each Dockerfile is linted once."""
+    Checked once per platform of the target (the stages built can differ, `FROM bin-$TARGETOS`);
+    a finding on some platforms only says which. Pass one `hadolint_runs` dict to all targets
+    of a check so each Dockerfile is linted once."""
+    platforms: list[str | None] = list(target.platforms) or [None]
+    seen: dict[Finding, list[str]] = {}
+    listings: dict[str, ContextListing] = {}
+    for platform in platforms:
+        for finding in _check_platform(
+            target, dockerfile, platform, text, hadolint, codes, hadolint_runs, listings
+        ):
+            seen.setdefault(finding, []).append(platform or "")
+    findings = []
+    for finding, where in seen.items():
+        if len(where) < len(platforms):
+            findings.append(
+                replace(
+                    finding,
+                    message=f"{finding.message} (on {', '.join(where)} only)",
+                    platforms=tuple(where),
+                )
+            )
+        else:
+            findings.append(finding)
+    kept = apply_pragmas(findings, dockerfile, all_rules())
+    return sorted(kept, key=lambda f: (f.file, f.line or 0, f.code))
+
+
+def _check_platform(
+    target: TargetPlan,
+    dockerfile: Dockerfile,
+    platform: str | None,
+    text: str | None,
+    hadolint: bool,
+    codes: Iterable[str] | None,
+    hadolint_runs: Runs | None,
+    listings: dict[str, ContextListing],
+) -> list[Finding]:
     kind = target_kind(target)
     ctx = CheckContext(
         target,
         dockerfile,
         kind,
-        dockerfile.stages_for(target.stage),
-        final_chain(dockerfile, target),
+        dockerfile.stages_for(target.stage, target.args, platform),
+        final_chain(dockerfile, target, platform),
+        platform,
+        listings,
     )
     wanted = set(codes) if codes is not None else None
     rules = all_rules()
@@ -178,8 +236,7 @@ def run_checks(
             for f in tool.run(dockerfile, ctx.stages, target.name, text, hadolint_runs)
             if f.code not in superseded
         ]
-    kept = apply_pragmas(findings, dockerfile, rules)
-    return sorted(kept, key=lambda f: (f.file, f.line or 0, f.code))
+    return findings
 
 
 _LINE_PRAGMA = re.compile(

@@ -39,19 +39,22 @@ def summary(findings: Sequence[Finding]) -> str:
 def render_text(
     findings: Sequence[Finding], *, min_severity: Severity = "info", base: Path | None = None
 ) -> list[Text]:
-    """Grouped by target, then file; one line per finding and an indented fix."""
+    """Grouped by target, then file; one line per finding and an indented fix.
+
+    Each finding starts with `path:line`, the form terminals and editors jump to."""
     shown = [f for f in findings if SEVERITIES.index(f.severity) <= SEVERITIES.index(min_severity)]
     lines: list[Text] = []
     groups: dict[tuple[str, str], list[Finding]] = {}
     for finding in shown:
         groups.setdefault((finding.target, finding.file), []).append(finding)
     for (target, file), items in groups.items():
-        lines.append(Text.assemble((target, "bold"), " ", (display_path(file, base), "underline")))
+        path = display_path(file, base)
+        lines.append(Text.assemble((target, "bold"), " ", (path, "underline")))
         for f in sorted(items, key=lambda f: (f.line or 0, SEVERITIES.index(f.severity), f.code)):
-            where = f"{f.line:>4}" if f.line else "   -"
+            where = f"{path}:{f.line}" if f.line else path
             lines.append(
                 Text.assemble(
-                    f"  {where}  ",
+                    f"  {where}: ",
                     (f"{f.severity:<7}", _STYLE[f.severity]),
                     " ",
                     (f"{f.code:<6}", "dim"),
@@ -59,7 +62,7 @@ def render_text(
                 )
             )
             if f.fix:
-                lines.append(Text(f"{'':>16}fix: {f.fix}", style="dim"))
+                lines.append(Text(f"      fix: {f.fix}", style="dim"))
     hidden = len(findings) - len(shown)
     tail = f" ({hidden} below {min_severity} not shown)" if hidden else ""
     lines.append(Text(f"{summary(findings)}{tail}", style="bold" if findings else ""))

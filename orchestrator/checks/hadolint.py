@@ -2,7 +2,9 @@
 
 We do not re-implement its rules; we add what it cannot know (the target, the manifest). Its
 findings are kept only on lines of the stages the target builds (and the global ARGs above the
-first FROM), like ours. A missing or broken hadolint never fails a check: it becomes an `info`.
+first FROM), like ours. A missing or broken hadolint never fails a check: it becomes an `info`;
+so does a file hadolint cannot parse, linted as a neutralised copy where it can be (see
+hadolint_compat.py).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from orchestrator import usercache
-from orchestrator.checks import Finding, Severity
+from orchestrator.checks import Finding, Severity, hadolint_compat
 from orchestrator.dockerfile import Dockerfile, Stage
 
 MEMO_SWITCH = "ORCH_HADOLINT_MEMO"
@@ -136,6 +139,28 @@ def built_lines(dockerfile: Dockerfile, stages: Sequence[Stage]) -> list[tuple[i
 
 
 Runs = dict[tuple[str, str | None], subprocess.CompletedProcess[str]]
+PARSE_ERROR = "DL1000"
+
+
+def _lint(exe: Path, argv: Sequence[str], text: str, cwd: Path | None, runs: Runs | None) -> Any:
+    """hadolint's JSON answer for `text`, shared through `runs` and the memo."""
+    key = (text, str(cwd) if cwd else None)
+    if runs is None:
+        proc = invoke_memoized(exe, argv, text, cwd)
+    else:
+        if key not in runs:
+            runs[key] = invoke_memoized(exe, argv, text, cwd)
+        proc = runs[key]
+    return json.loads(proc.stdout or "[]")
+
+
+def _parse_failure(raw: Any) -> tuple[int, str] | None:
+    """(line, reason) when hadolint could not parse the file."""
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, dict) and item.get("code") == PARSE_ERROR:
+            reason = " ".join(str(item.get("message", "")).split())
+            return int(item.get("line") or 0), reason
+    return None
 
 
 def run(
@@ -167,20 +192,43 @@ def run(
     cwd = dockerfile.path.parent if dockerfile.path.parent.is_dir() else None
     argv = [str(exe), "--format", "json", "--no-fail", "--no-color", "-"]
     try:
-        key = (text, str(cwd) if cwd else None)
-        if runs is not None and key in runs:
-            proc = runs[key]
-        else:
-            proc = invoke_memoized(exe, argv, text, cwd)
-        if runs is not None:
-            runs[key] = proc
-        raw = json.loads(proc.stdout or "[]")
+        raw = _lint(exe, argv, text, cwd, runs)
+        notes: list[Finding] = []
+        failed = _parse_failure(raw)
+        if failed is not None:
+            # hadolint's parser rejects some files BuildKit builds (hadolint_compat.py): lint a
+            # copy with those constructs neutralised, same line numbers. A parse failure is
+            # never a finding against the user's file: BuildKit is the judge of syntax.
+            copy, changed = hadolint_compat.neutralise(text)
+            again = _lint(exe, argv, copy, cwd, runs) if changed else raw
+            still = _parse_failure(again)
+            if still is None:
+                raw = again
+                notes.append(
+                    _notice(
+                        dockerfile,
+                        target,
+                        f"hadolint cannot parse this file (line {failed[0]}: {failed[1]}); "
+                        f"linted a copy without {', '.join(changed)}, which hadolint did not see",
+                        "nothing to do: BuildKit accepts the file; hadolint's parser lags it",
+                    )
+                )
+            else:
+                return [
+                    _notice(
+                        dockerfile,
+                        target,
+                        f"hadolint cannot parse this file (line {still[0]}: {still[1]}); "
+                        "its checks were skipped",
+                        "nothing to do if BuildKit builds it; else fix the syntax at that line",
+                    )
+                ]
     except (OSError, subprocess.TimeoutExpired, json.JSONDecodeError) as exc:
         return [_notice(dockerfile, target, f"hadolint failed, its checks were skipped: {exc}", "")]
     if not isinstance(raw, list):
         return [_notice(dockerfile, target, "hadolint gave unexpected output; skipped", "")]
     ranges = built_lines(dockerfile, stages)
-    out: list[Finding] = []
+    out: list[Finding] = notes
     for item in raw:
         line = int(item.get("line", 0))
         if not any(start <= line <= end for start, end in ranges):

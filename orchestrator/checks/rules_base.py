@@ -29,7 +29,16 @@ def base_not_pinned(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(
                 base.line,
                 f"stage {base.stage}: {why} (target pin policy: {policy})",
-                fix=pinning.FIXES.get(policy),
+                fix=pinning.fix_for(base.ref, policy),
+            )
+        elif policy == "minor" and not base.digest and (release := pinning.codename(base.ref)):
+            # Accepted, and said: the codename pins the major release, point releases float.
+            yield Hit(
+                base.line,
+                f"stage {base.stage}: {base.ref} pins {release} by its codename: accepted as a "
+                "major-release pin for `pin: minor` (point releases still float in)",
+                severity="info",
+                fix="nothing to do; for `pin: patch` use a dated or point-release tag",
             )
 
 

@@ -26,7 +26,8 @@ def sources(ins: Instruction) -> list[str]:
             items = text.split()
     else:
         items = text.split()
-    return items[:-1]
+    # `ADD "https://..." /x`: BuildKit removes the quotes; so must we before matching.
+    return [item.strip("\"'") for item in items[:-1]]
 
 
 def _cache_mounted(ins: Instruction, *paths: str) -> bool:
@@ -82,7 +83,8 @@ def add_archive(ctx: CheckContext) -> Iterator[Hit]:
 _OPTS = r"(?:(?:-\S+|\S+=\S+)\s+)*"
 APT_UPDATE = re.compile(rf"\bapt(?:-get)?\s+{_OPTS}update\b")
 APT_INSTALL = re.compile(rf"\bapt(?:-get)?\s+{_OPTS}(?:install|upgrade|dist-upgrade)\b")
-_APT_LISTS_RM = re.compile(r"\brm\s+[^;&|]*?/var/lib/apt/lists")
+# `apt-get dist-clean` (apt 2.7+, Debian trixie / Ubuntu noble) empties the lists as `rm` does.
+_APT_LISTS_RM = re.compile(r"\brm\s+[^;&|]*?/var/lib/apt/lists|\bapt(?:-get)?\s+dist-clean\b")
 APK_ADD = re.compile(rf"\bapk\s+{_OPTS}add\b")
 
 
@@ -211,8 +213,32 @@ def secret_in_arg_env(ctx: CheckContext) -> Iterator[Hit]:
 _DEPS = re.compile(
     r"\b(go\s+mod\s+download|npm\s+(?:ci|install|i)\b|yarn(?:\s+install)?\b|pnpm\s+install"
     r"|pip3?\s+install\s+(?:-\S+\s+)*-r|poetry\s+install|pipenv\s+install|uv\s+sync"
-    r"|bundle\s+install|cargo\s+fetch|composer\s+install|mvn\s+\S*dependency:|dotnet\s+restore"
+    r"|bundle\s+install|cargo\s+fetch|composer\s+install|mvnw?(?:\s+-\S+)*\s+\S*dependency:|dotnet\s+restore"
     r"|gradle\S*\s+dependencies|mix\s+deps\.get)"
+)
+# Build steps that download the dependencies themselves when nothing fetched them before:
+# `mvn package`, `cargo build`, `dotnet publish` (an implicit restore), `gradle build`.
+_FETCHING_BUILD = re.compile(
+    r"\b((?:\./)?mvnw?\b(?:\s+-\S+)*\s+(?:\S+\s+)*?(?:package|install|verify|compile)"
+    r"|cargo\s+(?:build|install)|dotnet\s+(?:publish|build)(?![^;&|]*--no-restore)"
+    r"|(?:\./)?gradlew?\b(?:\s+-\S+)*\s+(?:build|assemble|bootJar|installDist))\b"
+)
+# Package caches a `RUN --mount=type=cache` can keep across builds: then nothing is downloaded
+# again when the source changes, whatever the order.
+_PACKAGE_CACHES = (
+    "/root/.m2",
+    "/root/.m2/repository",
+    "/usr/local/cargo/registry",
+    "/root/.cargo/registry",
+    "/root/.nuget/packages",
+    "/root/.npm",
+    "/root/.cache/pip",
+    "/root/.cache/uv",
+    "/go/pkg/mod",
+    "/root/go/pkg/mod",
+    "/root/.gradle",
+    "/root/.gradle/caches",
+    "/usr/local/share/.cache/yarn",
 )
 _WHOLE_TREE = {".", "./", "*", "./*", "/", "${PWD}"}
 
@@ -222,21 +248,71 @@ _WHOLE_TREE = {".", "./", "*", "./*", "/", "${PWD}"}
     "source-before-dependencies",
     "The whole source tree is copied before dependencies are downloaded, so every code change "
     "re-downloads them.",
-    "copy the dependency manifests first (COPY go.mod go.sum ./), download, then COPY the source",
+    "copy the dependency manifests first (COPY go.mod go.sum ./, COPY pom.xml ./, COPY "
+    "Cargo.toml Cargo.lock ./, COPY *.csproj ./), download, then COPY the source; or keep the "
+    "package cache in a RUN --mount=type=cache",
     development="warning",
     production="warning",
 )
 def source_before_dependencies(ctx: CheckContext) -> Iterator[Hit]:
     for stage in ctx.stages:
         copy: Instruction | None = None
+        fetched = False  # a dependency step ran before the source came in
         for ins in stage.instructions:
             if ins.keyword in ("COPY", "ADD") and not ins.flag("from") and copy is None:
                 if any(src in _WHOLE_TREE for src in sources(ins)):
                     copy = ins
-            elif ins.keyword == "RUN" and copy is not None and (found := _DEPS.search(ins.args)):
+                continue
+            if ins.keyword != "RUN" or _cache_mounted(ins, *_PACKAGE_CACHES):
+                continue
+            found = _DEPS.search(ins.args)
+            if copy is None:
+                fetched = fetched or found is not None
+                continue
+            if found is None and not fetched:
+                found = _FETCHING_BUILD.search(ins.args)
+            if found is not None:
                 yield Hit(
                     copy.line,
                     f"{copy.keyword} of the whole context comes before `{found.group(1)}` "
                     f"(line {ins.line}): any source edit busts the dependency cache",
+                )
+                break
+
+
+# `curl ... | sh`, `wget -qO- ... | bash`, `sh -c "$(curl ...)"`, `bash <(curl ...)`.
+_PIPED = re.compile(
+    r"\b(?:curl|wget)\b(?P<args>[^|;&]*?)\|\s*(?:sudo\s+)?(?:-\S+\s+)*(?:ba|z|da|k)?sh\b"
+    r"|\b(?:ba|z|da)?sh\s+(?:-c\s+)?[\"']?(?:\$\(|<\()\s*(?:curl|wget)\b(?P<args2>[^)]*)\)"
+)
+_URL_IN = re.compile(r"https?://[^\s\"')]+")
+# A URL that names a version or a commit serves the same script tomorrow; others move.
+_FIXED_URL = re.compile(r"(?:^|[/=@_-])v?\d+\.\d+(?:\.\d+)?(?:[/._-]|$)|[0-9a-f]{40}")
+
+
+@rule(
+    "OR021",
+    "pipe-to-shell",
+    "A RUN pipes a downloaded script into a shell (curl ... | sh) from a URL that names no "
+    "version: every build may run a different script, unverified.",
+    "download a versioned release, check its sha256 (`echo '<sum>  f' | sha256sum -c`), then "
+    "run it; or install the tool from a package manager or a pinned image (COPY --from=...)",
+    development="warning",
+    production="warning",
+)
+def pipe_to_shell(ctx: CheckContext) -> Iterator[Hit]:
+    for stage in ctx.stages:
+        for ins in stage.instructions:
+            if ins.keyword != "RUN":
+                continue
+            for found in _PIPED.finditer(ins.args):
+                words = found.group("args") or found.group("args2") or ""
+                url = _URL_IN.search(words)
+                if url is None or _FIXED_URL.search(url.group(0).split("://", 1)[1]):
+                    continue
+                yield Hit(
+                    ins.line,
+                    f"{url.group(0)} is piped into a shell: the script can change between builds "
+                    "and nothing verifies it",
                 )
                 break

@@ -7,9 +7,12 @@ are the only ENTRYPOINT/CMD/USER/HEALTHCHECK instructions that reach the image c
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
 
-from orchestrator.checks import CheckContext, Hit, rule
+from orchestrator.checks import CheckContext, Hit, Severity, rule
+from orchestrator.checks.rules_build import sources
 from orchestrator.dockerfile import Instruction
 
 # Images that already run as a non-root user (the base's USER is inherited).
@@ -26,7 +29,7 @@ def _last(ctx: CheckContext, keyword: str) -> Instruction | None:
 
 
 def _base(ctx: CheckContext) -> str:
-    return ctx.dockerfile.expand(ctx.final[0].base, ctx.target.args)
+    return ctx.expand(ctx.final[0].base)
 
 
 def is_exec_form(args: str) -> bool:
@@ -67,11 +70,81 @@ def shell_form(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(ins.line, f"shell-form {keyword}: signals go to /bin/sh, not the process")
 
 
+# Tools an entrypoint uses to start the service as another user after root-only setup
+# (chown of a volume, binding a low port): a container that starts as root and steps down.
+STEP_DOWN = re.compile(
+    r"(?<![\w-])(gosu|su-exec|setpriv|runuser|s6-setuidgid|s6-applyuidgid|setuidgid"
+    r"|chpst\s+-u|chroot\s+--userspec)(?![\w-])"
+)
+_SCRIPT_LIMIT = 256 * 1024
+
+
+def _entrypoint_words(ctx: CheckContext) -> list[str]:
+    words: list[str] = []
+    for keyword in ("ENTRYPOINT", "CMD"):
+        ins = _last(ctx, keyword)
+        if ins is None:
+            continue
+        if is_exec_form(ins.args):
+            words += json.loads(ins.args)
+        else:
+            words += ins.args.split()
+    return words
+
+
+def _script_steps_down(ctx: CheckContext, words: list[str]) -> str | None:
+    """The step-down tool a COPYed entrypoint script uses (read from the build context)."""
+    names = {PurePosixPath(w).name for w in words if "/" in w or w.endswith(".sh")}
+    if not names:
+        return None
+    root = Path(ctx.target.context)
+    for stage in ctx.final:
+        for ins in stage.instructions:
+            if ins.keyword not in ("COPY", "ADD") or ins.flag("from"):
+                continue
+            srcs = sources(ins)
+            dest = ins.args.split()[-1] if ins.args.split() else ""
+            for src in srcs:
+                if PurePosixPath(src).name not in names and PurePosixPath(dest).name not in names:
+                    continue
+                path = root / src
+                try:
+                    if path.is_file() and path.stat().st_size <= _SCRIPT_LIMIT:
+                        found = STEP_DOWN.search(path.read_text(encoding="utf-8", errors="replace"))
+                        if found:
+                            return f"{found.group(1)} (in {src})"
+                except OSError:
+                    continue
+    return None
+
+
+def _steps_down(ctx: CheckContext) -> tuple[str, Severity] | None:
+    """(how, severity) when the image starts as root but something drops privileges."""
+    words = _entrypoint_words(ctx)
+    found = STEP_DOWN.search(" ".join(words))
+    if found:
+        return f"its entrypoint steps down with {found.group(1)}", "info"
+    script = _script_steps_down(ctx, words)
+    if script:
+        return f"its entrypoint script steps down with {script}", "info"
+    for stage in ctx.final:
+        for ins in stage.instructions:
+            if ins.keyword in ("RUN", "COPY", "ADD") and (found := STEP_DOWN.search(ins.content)):
+                # Installed but not seen in use: the entrypoint is probably a script we could
+                # not read. Likely fine, so not an error, but worth a look.
+                return f"it installs {found.group(1)} (line {ins.line}), probably to step down", (
+                    "warning"
+                )
+    return None
+
+
 @rule(
     "OR013",
     "runs-as-root",
-    "The image runs as root: its last USER is root/0, or no stage of it sets a USER.",
-    "create a fixed non-root UID and end with `USER 10001:10001` (or use a :nonroot base)",
+    "The image runs as root: its last USER is root/0, or no stage of it sets a USER, and no "
+    "entrypoint steps down (gosu, su-exec, setpriv, runuser, chroot --userspec, s6-setuidgid).",
+    "create a fixed non-root UID and end with `USER 10001:10001` (or use a :nonroot base); if "
+    'setup needs root, step down in the entrypoint: exec gosu app "$@"',
     development="info",
     production="error",
     supersedes=("DL3002",),
@@ -80,14 +153,23 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
     user = _last(ctx, "USER")
     if user is not None:
         name = user.args.strip().split(":", 1)[0]
-        if name in ("root", "0"):
-            yield Hit(user.line, f"USER {user.args.strip()}: the container runs as root")
+        if name not in ("root", "0"):
+            return
+        line, what = user.line, f"USER {user.args.strip()}: the container runs as root"
+    else:
+        base = _base(ctx)
+        if any(word in base.lower() for word in _NONROOT_BASES):
+            return  # the base image's own non-root USER is inherited
+        stage = ctx.final[-1]
+        line, what = stage.line, f"no USER in stage {stage.label} (or its bases): runs as root"
+    drop = _steps_down(ctx)
+    if drop is None:
+        yield Hit(line, what)
         return
-    base = _base(ctx)
-    if any(word in base.lower() for word in _NONROOT_BASES):
-        return  # the base image's own non-root USER is inherited
-    stage = ctx.final[-1]
-    yield Hit(stage.line, f"no USER in stage {stage.label} (or its bases): runs as root")
+    how, severity = drop
+    # Only lower the severity: a development target's info stays info.
+    lowered: Severity = severity if ctx.kind == "production" else "info"
+    yield Hit(line, f"{what} at start, but {how}", severity=lowered)
 
 
 @rule(

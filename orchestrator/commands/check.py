@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import buildcontext, console, dockerfile
+from orchestrator import buildcontext, console
 from orchestrator.checks import Finding, all_rules, counts, run_checks
 from orchestrator.checks.formats import (
     display_path,
@@ -19,6 +19,7 @@ from orchestrator.checks.formats import (
     render_sarif,
     render_text,
 )
+from orchestrator.checks.hadolint import NOTICE
 from orchestrator.checks.rules_context import human
 from orchestrator.commands.common import load
 from orchestrator.errors import UserError
@@ -32,9 +33,17 @@ if TYPE_CHECKING:
 def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
     findings: list[Finding] = []
     runs: Runs = {}
+    notices: set[tuple[str, str]] = set()
     for target in plan.targets:
-        parsed = dockerfile.load(Path(target.dockerfile))
-        findings += run_checks(target, parsed, hadolint=use_hadolint, hadolint_runs=runs)
+        parsed = target.model()
+        for finding in run_checks(target, parsed, hadolint=use_hadolint, hadolint_runs=runs):
+            if finding.code == NOTICE:
+                # A note about the tooling (hadolint missing, or unable to parse a file) is
+                # about the file, not the target: said once per file.
+                if (finding.file, finding.message) in notices:
+                    continue
+                notices.add((finding.file, finding.message))
+            findings.append(finding)
     return findings
 
 

@@ -137,7 +137,7 @@ def test_text_output_and_report_file(bad_project: Path, capsys: pytest.CaptureFi
     code, out, _ = orch(capsys, "check", "-f", manifest, "production", "--no-hadolint")
     assert code == 1
     assert "production " in out
-    assert "   16  error   OR013  USER root: the container runs as root" in out
+    assert "Dockerfile:16: error   OR013  USER root: the container runs as root" in out
     assert out.rstrip().endswith("info")
 
     sarif_path = bad_project / "reports" / "checks.sarif"

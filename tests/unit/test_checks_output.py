@@ -21,18 +21,19 @@ FINDINGS = [
 
 
 def test_text_groups_by_target_then_file_whole_file_first_then_by_line() -> None:
+    # Every finding starts `path:line:` (path alone for whole-file ones) so editors can jump.
     text = plain_text(render_text(FINDINGS, base=ROOT))
     assert text == (
         "production app/Dockerfile\n"
-        "     4  warning OR009  apk add without --no-cache\n"
-        "                fix: use --no-cache\n"
-        "    12  error   OR013  no USER in stage production\n"
-        "                fix: add USER\n"
+        "  app/Dockerfile:4: warning OR009  apk add without --no-cache\n"
+        "      fix: use --no-cache\n"
+        "  app/Dockerfile:12: error   OR013  no USER in stage production\n"
+        "      fix: add USER\n"
         "dev app/Dockerfile\n"
-        "     -  warning OR015  no .dockerignore\n"
-        "                fix: add one\n"
-        "     5  info    DL3059 Multiple consecutive RUN\n"
-        "                fix: see wiki\n"
+        "  app/Dockerfile: warning OR015  no .dockerignore\n"
+        "      fix: add one\n"
+        "  app/Dockerfile:5: info    DL3059 Multiple consecutive RUN\n"
+        "      fix: see wiki\n"
         "1 error, 2 warnings, 1 info\n"
     )
 

@@ -1,0 +1,72 @@
+"""A copy of a Dockerfile that hadolint can parse, for files BuildKit accepts and hadolint not.
+
+hadolint 2.15's parser rejects some valid Dockerfiles with DL1000 and then reports nothing else:
+a registry host without a dot but with a port (`FROM localhost:5000/library/golang:1.23`),
+heredocs followed by a comment or written `<<"EOF"`, and `RUN --mount=from=...` without a
+target. We lint a copy where those constructs are neutralised instead: every line keeps its
+number, so hadolint's findings still point at the user's lines. What was changed is returned
+so the report can say which parts hadolint did not see.
+"""
+
+from __future__ import annotations
+
+import re
+
+# `host:port/` at the start of an image reference, the host without a dot (localhost:5000/).
+_DOTLESS_HOST = re.compile(r"(?P<host>(?<![\w.-])[A-Za-z0-9-]+):(?P<port>\d+)/")
+_FROM = re.compile(r"^(?P<head>\s*FROM\s+(?:--\S+\s+)*)(?P<image>\S+)", re.IGNORECASE)
+_COPY_FROM = re.compile(r"(?P<head>--from=)(?P<image>[^\s,]+)", re.IGNORECASE)
+_HEREDOC = re.compile(r"<<(?P<dash>-?)(?P<q>[\"']?)(?P<word>[A-Za-z_][A-Za-z0-9_]*)(?P=q)")
+_INSTRUCTION = re.compile(r"^\s*(?P<keyword>[A-Za-z]+)\b")
+_MOUNT = re.compile(r"--mount=(?P<opts>\S+)")
+
+
+def _dotted(image: str) -> str:
+    return _DOTLESS_HOST.sub(lambda m: f"{m.group('host')}.invalid:{m.group('port')}/", image, 1)
+
+
+def _mount(match: re.Match[str]) -> str:
+    opts = match.group("opts")
+    keys = {part.partition("=")[0].lower() for part in opts.split(",")}
+    kind = next(
+        (p.partition("=")[2] for p in opts.split(",") if p.lower().startswith("type=")), "bind"
+    )
+    if kind in ("secret", "ssh", "tmpfs") or keys & {"target", "dst", "destination"}:
+        return match.group(0)
+    return f"--mount={opts},target=/hadolint-neutralised"
+
+
+def neutralise(text: str) -> tuple[str, list[str]]:
+    """(copy for hadolint, what was neutralised); the copy has exactly the same lines."""
+    lines = text.split("\n")
+    changed: set[str] = set()
+    pending: list[tuple[str, bool]] = []  # heredoc terminators still to find, in order
+    for n, line in enumerate(lines):
+        if pending:
+            word, dash = pending[0]
+            if (line.lstrip("\t") if dash else line) == word:
+                pending.pop(0)
+            lines[n] = ""  # the heredoc's body: hadolint does not see it
+            continue
+        new = line
+        if match := _FROM.match(new):
+            image = _dotted(match.group("image"))
+            new = f"{match.group('head')}{image}{new[match.end() :]}"
+        new = _COPY_FROM.sub(lambda m: f"{m.group('head')}{_dotted(m.group('image'))}", new)
+        if new != line:
+            changed.add("a registry host without a dot")
+        mounted = _MOUNT.sub(_mount, new)
+        if mounted != new:
+            changed.add("a mount without a target")
+            new = mounted
+        keyword = _INSTRUCTION.match(new)
+        if keyword and _HEREDOC.search(new):
+            changed.add("heredocs")
+            for doc in _HEREDOC.finditer(new):
+                pending.append((doc.group("word"), bool(doc.group("dash"))))
+            is_run = keyword.group("keyword").upper() == "RUN"
+            new = _HEREDOC.sub("" if is_run else "heredoc", new).rstrip()
+            if is_run and re.fullmatch(r"\s*RUN(?:\s+--\S+)*", new, re.IGNORECASE):
+                new += " true"  # the script was all in the heredoc
+        lines[n] = new
+    return "\n".join(lines), sorted(changed)

@@ -269,3 +269,41 @@ def test_schema_has_the_rules_and_the_flavor() -> None:
     assert '"flavor"' in schema
     assert '"suffix-onlatest"' in schema
     assert '"pep440"' in schema
+
+
+def test_labels_as_annotations_when_asked(tmp_path: Path) -> None:
+    from orchestrator import argv
+
+    text = """\
+        version: 1
+        project: {name: app, image: localhost:5000/app, licenses: MIT}
+        targets:
+          production:
+            tags: [semver]
+            annotations: ["index:org.opencontainers.image.title=Mine", "index:team=core"]
+            label-annotations: [manifest, index]
+        """
+    target = resolve(write_project(tmp_path, text)).targets[0]
+    oci = "org.opencontainers.image"
+    assert target.annotations[:2] == (
+        "index:org.opencontainers.image.title=Mine",
+        "index:team=core",
+    )
+    generated = dict(a.split("=", 1) for a in target.annotations[2:])
+    assert generated == {
+        f"manifest,index:{oci}.created": "2023-11-14T22:13:20Z",
+        f"manifest,index:{oci}.licenses": "MIT",
+        f"manifest,index:{oci}.revision": GIT.commit,
+        f"manifest,index:{oci}.version": "1.2.3",
+    }  # title: the target's own annotation wins
+    assert argv.bake_target(target)["annotations"] == list(target.annotations)
+
+
+def test_no_label_annotations_unless_asked(tmp_path: Path) -> None:
+    text = """\
+        version: 1
+        project: {name: app, image: localhost:5000/app}
+        targets:
+          production: {tags: [semver]}
+        """
+    assert resolve(write_project(tmp_path, text)).targets[0].annotations == ()

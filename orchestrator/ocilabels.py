@@ -77,17 +77,26 @@ def labels(
 
 
 def with_labels(
-    annotations: Sequence[str], labels: Mapping[str, str], levels: Sequence[str]
+    annotations: Sequence[str],
+    labels: Mapping[str, str],
+    levels: Sequence[str],
+    *,
+    multi_platform: bool,
 ) -> tuple[str, ...]:
     """A target's annotations plus, at `levels` (`label-annotations: [manifest, index]`), the
     OCI labels as annotations, as metadata-action's `annotations` output. An annotation the
-    target writes itself for the same key wins."""
+    target writes itself for the same key wins. The index levels apply to multi-platform
+    targets only: BuildKit refuses "index annotations not supported for single platform
+    export" (the one-platform image is a plain manifest)."""
+    if not multi_platform:
+        levels = [level for level in levels if not level.startswith("index")]
     if not levels:
         return tuple(annotations)
     written = {a.split("=", 1)[0].rpartition(":")[2] for a in annotations}
-    prefix = ",".join(levels)
+    # One entry per level: buildx 0.13.1 takes `manifest,index:KEY` for a key named that.
     extra = [
-        f"{prefix}:{key}={value}"
+        f"{level}:{key}={value}"
+        for level in levels
         for key, value in sorted(labels.items())
         if key.startswith(f"{OCI}.") and key not in written
     ]

@@ -518,6 +518,7 @@ def _resolve_target(
             [_interp(a, values, f"{where}.annotations") for a in spec.annotations or ()],
             labels,
             spec.label_annotations or [],
+            multi_platform=len(spec.platforms or []) > 1,
         ),
         no_cache_filter=tuple(spec.no_cache_filter or ()),
         pull=bool(spec.pull),

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator import specs
 from orchestrator.plan import Plan, TargetPlan, staging_tag
 
 
@@ -31,7 +32,9 @@ def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
     argv += _repeat("--label", [f"{k}={v}" for k, v in sorted(t.labels.items())])
     if t.load:
         argv += _repeat("--tag", list(t.tags))
-    argv += _repeat("--build-context", [f"{k}={v}" for k, v in sorted(t.build_contexts.items())])
+    argv += _repeat(
+        "--build-context", [specs.context(k, v) for k, v in sorted(t.build_contexts.items())]
+    )
     argv += _repeat("--secret", [s.spec() for s in t.secrets])
     argv += _repeat("--ssh", [s.spec() for s in t.ssh])
     argv += _repeat("--cache-from", list(t.cache_from))
@@ -63,8 +66,11 @@ def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
 def oci_archive_of(t: TargetPlan) -> str | None:
     """The OCI archive a reproducible push target exports before it is copied, if any."""
     for spec in t.outputs:
-        if spec.startswith("type=oci,") and f":{staging_tag(t.name)}" in spec:
-            return spec.split("dest=", 1)[1].split(",", 1)[0]
+        fields = specs.fields(spec)
+        if fields.get("type") == "oci" and fields.get("name", "").endswith(
+            f":{staging_tag(t.name)}"
+        ):
+            return fields.get("dest")
     return None
 
 

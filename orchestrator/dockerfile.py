@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
-from orchestrator import inputs, platformargs, wordexpand
+from orchestrator import inputs, platformargs, textfile, wordexpand
 from orchestrator.errors import UserError
 
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
@@ -277,11 +277,9 @@ _MEMO_SIZE = 64
 def load(path: Path) -> Dockerfile:
     inputs.note(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = textfile.read(path, "Dockerfile")
     except FileNotFoundError:
         raise UserError(f"{path}: Dockerfile not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read Dockerfile: {exc}") from None
     key = (str(path), text)
     found = _MEMO.get(key)
     if found is None:

@@ -23,6 +23,7 @@ from orchestrator import (
     matrix,
     ocilabels,
     refs,
+    specs,
     tags,
     variables,
     yamlsrc,
@@ -46,11 +47,7 @@ class SecretRef:
     name: str  # env var name or absolute file path
 
     def spec(self) -> str:
-        return (
-            f"id={self.id},env={self.name}"
-            if self.source == "env"
-            else (f"id={self.id},src={self.name}")
-        )
+        return specs.build(("id", self.id), ("env" if self.source == "env" else "src", self.name))
 
 
 @dataclass(frozen=True)
@@ -59,7 +56,7 @@ class SshRef:
     paths: tuple[str, ...] = ()
 
     def spec(self) -> str:
-        return f"{self.id}={','.join(self.paths)}" if self.paths else self.id
+        return specs.ssh(self.id, self.paths)
 
 
 @dataclass(frozen=True)
@@ -247,6 +244,19 @@ def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]
     )
 
 
+EPOCH_MAX = 253402300799  # 9999-12-31T23:59:59Z: the last second an RFC 3339 date can name
+
+
+def _epoch(text: str) -> int:
+    """SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: decimal whole seconds."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) > EPOCH_MAX:
+        raise UserError(
+            f"SOURCE_DATE_EPOCH {text[:40]!r} is not a whole number of seconds since 1970 "
+            f"(0 to {EPOCH_MAX}); fix or unset it"
+        )
+    return int(text)
+
+
 def oci_archive(root: Path, target: str) -> Path:
     """Where a reproducible push target's OCI archive is written before it is copied."""
     return root / ".orchestrator" / "oci" / f"{target}.tar"
@@ -264,9 +274,9 @@ def _outputs(
     reproducible: bool,
     target: str,
 ) -> tuple[list[str], bool, bool]:
-    specs: list[str] = []
+    out: list[str] = []
     push = load = False
-    stamp = ",rewrite-timestamp=true" if reproducible else ""
+    stamp = [("rewrite-timestamp", "true")] if reproducible else []
     for kind in kinds:
         name, _, dest = kind.partition(":")
         if name == "push" and reproducible:
@@ -274,27 +284,35 @@ def _outputs(
             # rewrite-timestamp conflicts with the docker driver's image exporter ("conflicts
             # with unpack"), so a reproducible push exports an OCI archive with clamped
             # timestamps and copies it with skopeo, which keeps the digests (see publish_argv).
-            specs.append(
-                f"type=oci,dest={oci_archive(root, target)},name={repository}:"
-                f"{staging_tag(target)}{stamp}"
+            out.append(
+                specs.build(
+                    ("type", "oci"),
+                    ("dest", str(oci_archive(root, target))),
+                    ("name", f"{repository}:{staging_tag(target)}"),
+                    *stamp,
+                )
             )
         elif name == "push":
             push = True
             # Pushed under a per-target staging tag; release tags are attached (by digest, from the
             # metadata file) only after every target built, so a failed or interrupted run never
             # moves a release tag. The docker driver cannot push-by-digest, hence the staging tag.
-            specs.append(f"type=image,name={repository}:{staging_tag(target)},push=true")
+            out.append(
+                specs.build(
+                    ("type", "image"),
+                    ("name", f"{repository}:{staging_tag(target)}"),
+                    ("push", "true"),
+                )
+            )
         elif name == "load":
             load = True
-            specs.append("type=docker")
+            out.append("type=docker")
         elif name in ("oci", "docker"):
-            ref = f",name={full_tags[0]}" if full_tags else ""
-            specs.append(f"type={name},dest={_abs(root, dest)}{ref}{stamp}")
-        elif name == "tar":
-            specs.append(f"type=tar,dest={_abs(root, dest)}")
-        elif name == "local":
-            specs.append(f"type=local,dest={_abs(root, dest)}")
-    return specs, push, load
+            ref = [("name", full_tags[0])] if full_tags else []
+            out.append(specs.build(("type", name), ("dest", str(_abs(root, dest))), *ref, *stamp))
+        elif name in ("tar", "local"):
+            out.append(specs.build(("type", name), ("dest", str(_abs(root, dest)))))
+    return out, push, load
 
 
 def resolve(
@@ -324,6 +342,8 @@ def resolve(
         env,
         cli_vars or {},
     )
+    # Read as a number by tag rules and labels: refused in one line before either uses it.
+    _epoch(values.get("SOURCE_DATE_EPOCH") or "0")
     lock = lock or LockView()
     expanded = matrix.expand(manifest, located)
     manifest = expanded.manifest
@@ -450,23 +470,28 @@ def _resolve_target(
             "the buildx build line alone cannot express that"
         )
 
-    # Built only as another target's input: nothing is exported unless the target itself says
-    # where its result goes (`outputs:` written on it); `type=cacheonly` keeps it in the cache.
-    own_outputs = manifest.targets[name].outputs is not None or "outputs" in extra
-    input_only = origin.input_only and not own_outputs
-    if input_only:
-        outputs, push, load = ["type=cacheonly"], False, False
-        full_tags = []
-        notes.append("an input of other targets only: exported as cache (type=cacheonly)")
-    else:
-        outputs, push, load = _outputs(
-            [_interp(o, values, f"{where}.outputs") for o in (spec.outputs or ["load"])],
-            repository,
-            full_tags,
-            root,
-            reproducible,
-            name,
-        )
+    try:
+        # Built only as another target's input: nothing is exported unless the target itself says
+        # where its result goes (`outputs:` written on it); `type=cacheonly` keeps it in the cache.
+        own_outputs = manifest.targets[name].outputs is not None or "outputs" in extra
+        input_only = origin.input_only and not own_outputs
+        if input_only:
+            outputs, push, load = ["type=cacheonly"], False, False
+            full_tags = []
+            notes.append("an input of other targets only: exported as cache (type=cacheonly)")
+        else:
+            outputs, push, load = _outputs(
+                [_interp(o, values, f"{where}.outputs") for o in (spec.outputs or ["load"])],
+                repository,
+                full_tags,
+                root,
+                reproducible,
+                name,
+            )
+        # A value buildx could not read back as one field is refused here, not when printed.
+        [*(s.spec() for s in secrets), *(s.spec() for s in ssh)]
+    except specs.SpecError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
     provenance: str | None
     if reproducible:
         provenance = "false"
@@ -626,19 +651,42 @@ def _cache(spec: TargetSpec, values: Mapping[str, str], where: str) -> tuple[lis
         def at(name: str) -> str:
             return f"{ref.name}:{prefix}{name}"[: len(ref.name) + 129]
 
-        cache_from.append(f"type=registry,ref={at(branch)}")
+        cache_from.append(specs.build(("type", "registry"), ("ref", at(branch))))
         if branch != default:  # a new branch starts warm from the default branch's cache
-            cache_from.append(f"type=registry,ref={at(default)}")
-        cache_to.append(f"type=registry,ref={at(branch)},mode=max,compression={cache.compression}")
+            cache_from.append(specs.build(("type", "registry"), ("ref", at(default))))
+        cache_to.append(
+            specs.build(
+                ("type", "registry"),
+                ("ref", at(branch)),
+                ("mode", "max"),
+                ("compression", cache.compression),
+            )
+        )
     if cache.local:
         path = _interp(cache.local, values, f"{where}.cache.local")
-        cache_from.append(f"type=local,src={path}")
-        cache_to.append(f"type=local,dest={path},mode=max,compression={cache.compression}")
+        cache_from.append(specs.build(("type", "local"), ("src", path)))
+        cache_to.append(
+            specs.build(
+                ("type", "local"),
+                ("dest", path),
+                ("mode", "max"),
+                ("compression", cache.compression),
+            )
+        )
     if cache.inline:
         cache_to.append("type=inline")
-    cache_from += [_interp(c, values, f"{where}.cache.from") for c in cache.from_]
-    cache_to += [_interp(c, values, f"{where}.cache.to") for c in cache.to]
+    cache_from += [_raw_spec(c, values, f"{where}.cache.from") for c in cache.from_]
+    cache_to += [_raw_spec(c, values, f"{where}.cache.to") for c in cache.to]
     return cache_from, cache_to
+
+
+def _raw_spec(text: str, values: Mapping[str, str], where: str) -> str:
+    """A cache entry written as a buildx spec: read as buildx reads it, after interpolation."""
+    spec = _interp(text, values, where)
+    try:
+        return specs.check_raw(spec)
+    except specs.SpecError as exc:
+        raise ManifestError(f"{where}: {text!r}: {exc}") from None
 
 
 def _arg_text(value: str | int | bool) -> str:

@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, atomic, scratch
+from orchestrator import __version__, atomic, scratch, specs
 from orchestrator.argv import bake_target
 from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
@@ -79,7 +79,7 @@ def _why_not(t: TargetPlan) -> str:
     if t.reproducible:
         return "reproducible targets are always built"
     for spec in t.outputs:
-        fields = dict(part.partition("=")[::2] for part in spec.split(","))
+        fields = specs.fields(spec)
         kind = fields.get("type")
         pushed = kind == "image" and fields.get("push") == "true"
         # cacheonly: an input of other targets only; it is skipped with them (commands/build.py)

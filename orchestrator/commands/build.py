@@ -25,6 +25,7 @@ from orchestrator import (
     preflight,
     scratch,
     sources,
+    specs,
     uptodate,
 )
 from orchestrator.commands.common import Loaded, load
@@ -299,7 +300,7 @@ def _local_cache_locks(plan: Plan) -> Iterator[None]:
     folders: set[Path] = set()
     for t in plan.targets:
         for spec in (*t.cache_from, *t.cache_to):
-            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            fields = specs.fields(spec)
             where = fields.get("dest") or fields.get("src")
             if fields.get("type") == "local" and where:
                 folders.add(Path(where))
@@ -319,7 +320,7 @@ def _make_output_dirs(plan: Plan) -> None:
     """buildx writes archives but does not create their directories."""
     for t in plan.targets:
         for spec in t.outputs:
-            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            fields = specs.fields(spec)
             dest = fields.get("dest")
             if dest and fields.get("type") in ("oci", "docker", "tar"):
                 Path(dest).parent.mkdir(parents=True, exist_ok=True)

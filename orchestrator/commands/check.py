@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import buildcontext, console
+from orchestrator import buildcontext, console, outfile
 from orchestrator.checks import Finding, all_rules, counts, run_checks
 from orchestrator.checks.formats import (
     display_path,
@@ -141,8 +141,7 @@ def run(args: argparse.Namespace) -> int:
             return 1 if counts(findings)["error"] else 0
         text += plain_text(lines)
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        outfile.write(args.output, text)
         console.err.print(f"wrote {args.output}", markup=False)
     else:
         console.result(text, markup=False, highlight=False, end="", soft_wrap=True)

@@ -548,8 +548,11 @@ def _resolve_target(
         shm_size=spec.shm_size,
         ulimits=tuple(spec.ulimits or ()),
         entitlements=tuple(spec.entitlements or ()),
-        annotations=tuple(
-            _interp(a, values, f"{where}.annotations") for a in spec.annotations or ()
+        annotations=ocilabels.with_labels(
+            [_interp(a, values, f"{where}.annotations") for a in spec.annotations or ()],
+            labels,
+            spec.label_annotations or [],
+            multi_platform=len(spec.platforms or []) > 1,
         ),
         no_cache_filter=tuple(spec.no_cache_filter or ()),
         pull=bool(spec.pull),

@@ -297,6 +297,36 @@ def bake(
         *(["--builder", builder] if builder else []),
         *targets,
     )
+    return _stream(argv, env, metadata_file, on_line)
+
+
+def build(
+    build_args: Sequence[str],
+    metadata_file: Path,
+    on_line: Callable[[str], None],
+    *,
+    builder: str | None = None,
+) -> BakeRun:
+    """`docker buildx build BUILD_ARGS` (argv.build_argv without `docker buildx build`), for a
+    target whose keys a bake file of this buildx cannot hold (argv.bake_lacks)."""
+    argv, env = buildx(
+        "build",
+        "--metadata-file",
+        str(metadata_file),
+        "--progress",
+        "rawjson",
+        *(["--builder", builder] if builder else []),
+        *build_args,
+    )
+    return _stream(argv, env, metadata_file, on_line)
+
+
+def _stream(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    metadata_file: Path,
+    on_line: Callable[[str], None],
+) -> BakeRun:
     running = spawn(argv, env)
     interrupted = False
     tail: list[str] = []

@@ -99,7 +99,22 @@ class TargetSpec(_Model):
     """Settings of one target; `defaults:` has the same shape (without `stage`)."""
 
     description: str | None = None
-    stage: str | None = Field(None, description="Dockerfile stage (--target); default: the name")
+    stage: str | None = Field(
+        None,
+        description="Dockerfile stage (--target); default: the stage of the target's name, "
+        "else the last stage (no --target)",
+    )
+    name: str | None = Field(
+        None, description="with matrix: name template of each expansion, e.g. app-${variant}"
+    )
+    matrix: dict[str, list[ArgValue]] | None = Field(
+        None, description="one target per combination of values; ${KEY} in every string"
+    )
+    contexts: dict[str, str] | None = Field(
+        None,
+        description="named contexts: DIR, docker-image://REF, oci-layout://PATH, a git or "
+        "https URL, or target:OTHER (OTHER's result)",
+    )
     image: str | None = Field(None, description="repository, overrides project.image")
     context: str | None = None
     dockerfile: str | None = None
@@ -116,6 +131,25 @@ class TargetSpec(_Model):
     pin: PinPolicy | None = None
     no_cache: bool | None = None
     reproducible: bool | None = Field(None, description="SOURCE_DATE_EPOCH + rewrite-timestamp")
+    network: Literal["default", "none", "host"] | None = Field(
+        None, description="network of RUN steps (host implies the network.host entitlement)"
+    )
+    extra_hosts: dict[str, str] | None = Field(None, description="host name -> IP for RUN steps")
+    shm_size: str | None = Field(
+        None, pattern=r"^[0-9]+[bkmgBKMG]?$", description="size of /dev/shm in RUN, e.g. 128m"
+    )
+    ulimits: list[str] | None = Field(None, description="NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+    entitlements: list[Literal["network.host", "security.insecure"]] | None = Field(
+        None, description="privileges RUN steps may ask for (buildx --allow)"
+    )
+    annotations: list[str] | None = Field(
+        None, description="OCI annotations, [TYPE[,TYPE][PLATFORM]:]KEY=VALUE"
+    )
+    no_cache_filter: list[str] | None = Field(None, description="stages built without cache")
+    pull: bool | None = Field(None, description="always pull base images anew")
+    images: list[str] | None = Field(
+        None, description="repositories: the same tags pushed to each (first: the image's own)"
+    )
 
     @field_validator("platforms")
     @classmethod
@@ -144,6 +178,58 @@ class TargetSpec(_Model):
         if value is None or isinstance(value, bool) or value in ("min", "max"):
             return value
         raise ValueError(f"{value!r}: expected false, true (= min), min or max")
+
+    @field_validator("ulimits")
+    @classmethod
+    def _ulimits(cls, values: list[str] | None) -> list[str] | None:
+        for value in values or []:
+            if not re.fullmatch(r"[a-z]+=-?[0-9]+(:-?[0-9]+)?", value):
+                raise ValueError(f"{value!r}: expected NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+        return values
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, values: list[str] | None) -> list[str] | None:
+        for value in values or []:
+            if "=" not in value or value.startswith("="):
+                raise ValueError(f"{value!r}: expected [TYPE:]KEY=VALUE")
+        return values
+
+    @field_validator("extra_hosts")
+    @classmethod
+    def _hosts(cls, values: dict[str, str] | None) -> dict[str, str] | None:
+        for host, address in (values or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9.-]+", host) or not re.fullmatch(
+                r"[0-9A-Fa-f.:]+|host-gateway", address
+            ):
+                raise ValueError(f"{host}: {address!r}: expected HOST: IP (or host-gateway)")
+        return values
+
+    @field_validator("contexts")
+    @classmethod
+    def _context_names(cls, values: dict[str, str] | None) -> dict[str, str] | None:
+        for name, value in (values or {}).items():
+            if not name or not value:
+                raise ValueError(f"{name!r}: a named context needs a name and a value")
+        return values
+
+    @field_validator("matrix")
+    @classmethod
+    def _matrix(cls, values: dict[str, list[ArgValue]] | None) -> dict[str, list[ArgValue]] | None:
+        for key, items in (values or {}).items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"{key!r} is not a valid matrix key (letters, digits, _)")
+            if not items:
+                raise ValueError(f"{key}: a matrix key needs at least one value")
+            if len(set(items)) != len(items):
+                raise ValueError(f"{key}: values are listed twice")
+        return values
+
+    @model_validator(mode="after")
+    def _name_needs_matrix(self) -> TargetSpec:
+        if self.name is not None and self.matrix is None:
+            raise ValueError("'name' names the expansions of a matrix: add 'matrix:' or drop it")
+        return self
 
     @field_validator("args")
     @classmethod
@@ -243,8 +329,9 @@ class Manifest(_Model):
     @field_validator("defaults")
     @classmethod
     def _no_default_stage(cls, value: TargetSpec) -> TargetSpec:
-        if value.stage is not None:
-            raise ValueError("a stage belongs to a target, not to defaults")
+        for key in ("stage", "matrix", "name"):
+            if getattr(value, key) is not None:
+                raise ValueError(f"{key!r} belongs to a target, not to defaults")
         return value
 
     @field_validator("groups")

@@ -10,7 +10,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import buildcontext, console, dockerfile
+from orchestrator import buildcontext, console
 from orchestrator.checks import Finding, all_rules, counts, run_checks
 from orchestrator.checks.formats import (
     display_path,
@@ -33,7 +33,7 @@ def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
     findings: list[Finding] = []
     runs: Runs = {}
     for target in plan.targets:
-        parsed = dockerfile.load(Path(target.dockerfile))
+        parsed = target.model()
         findings += run_checks(target, parsed, hadolint=use_hadolint, hadolint_runs=runs)
     return findings
 

@@ -18,7 +18,10 @@ def render_text(plan: Plan) -> str:
     ]
     for t in plan.targets:
         lines.append("")
-        lines.append(f"target {t.name}  (stage {t.stage}, pin {t.pin})")
+        stage = t.stage or "last (no --target)"
+        lines.append(f"target {t.name}  (stage {stage}, pin {t.pin})")
+        if t.depends_on:
+            lines.append(f"  inputs:    {', '.join(t.depends_on)} (target: contexts)")
         lines.append(f"  platforms: {', '.join(t.platforms) or 'builder default'}")
         lines.append(f"  tags:      {', '.join(t.tags) or '-'}")
         lines.append(f"  outputs:   {', '.join(t.outputs)}")

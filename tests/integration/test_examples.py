@@ -120,3 +120,103 @@ def test_static_site_serves_its_pages_on_both_platforms(
     version = answer(engine, name, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/version.json")
     assert json.loads(version) == {"version": VERSION}
     assert engine.run("docker", "exec", name, "id", "-u").stdout.strip() == "65534"
+
+
+def _built(engine: Engine, factory: pytest.TempPathFactory, name: str, *targets: str) -> str:
+    return build(engine, project(factory.mktemp("ex"), name), *targets)
+
+
+@pytest.fixture(scope="module")
+def single_stage(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return _built(engine, tmp_path_factory, "single-stage", "app") + "/examples/single-stage"
+
+
+@pytest.mark.parametrize(
+    ("platform", "machine"), [("linux/amd64", "x86_64"), ("linux/arm64", "aarch64")]
+)
+def test_single_unnamed_stage_builds_and_runs(
+    engine: Engine, single_stage: str, platform: str, machine: str
+) -> None:
+    out = engine.run(
+        "docker",
+        "run",
+        "--rm",
+        "--pull",
+        "always",
+        "--platform",
+        platform,
+        f"{single_stage}:{VERSION}",
+    )
+    assert out.stdout == f"hello from a single-stage Dockerfile on {machine}\n"
+
+
+def test_python_web_app_answers_over_http(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory, container: list[str]
+) -> None:
+    registry = _built(engine, tmp_path_factory, "python-web", "production")
+    name = start(engine, container, f"{registry}/examples/python-web:{VERSION}")
+    probe = "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8000/').read().decode())"
+    assert json.loads(answer(engine, name, "python3", "-c", probe)) == {
+        "app": "python-web",
+        "version": VERSION,
+    }
+    assert health(engine, name) == "healthy"
+    assert engine.run("docker", "exec", name, "id", "-u").stdout.strip() == "10001"
+
+
+def test_node_app_answers_over_http(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory, container: list[str]
+) -> None:
+    registry = _built(engine, tmp_path_factory, "node-app", "production")
+    name = start(engine, container, f"{registry}/examples/node-app:{VERSION}")
+    probe = (
+        "require('http').get('http://127.0.0.1:3000/', r => r.pipe(process.stdout))"
+        ".on('error', () => process.exit(1))"
+    )
+    body = json.loads(answer(engine, name, "node", "-e", probe))
+    assert (body["app"], body["version"]) == ("node-app", VERSION)
+    assert body["uptime"].endswith("s")  # formatted by `ms`, the dependency npm installed
+    assert health(engine, name) == "healthy"
+    # npm built node_modules; npm itself stayed in the build stage
+    assert engine.run("docker", "exec", name, "ls", "/app/node_modules").stdout.split() == ["ms"]
+    assert engine.run("docker", "exec", name, "test", "-e", "/opt/npm", check=False).returncode
+
+
+def test_monorepo_services_build_from_the_shared_base_target(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory, container: list[str]
+) -> None:
+    registry = _built(engine, tmp_path_factory, "monorepo")
+    for service in ("api", "web", "docs"):
+        image = f"{registry}/examples/monorepo-{service}:{VERSION}"
+        assert set(registry_platforms(engine, image)) == {"linux/amd64", "linux/arm64"}
+        name = start(engine, container, image)
+        page = answer(engine, name, "wget", "-q", "-O", "-", "http://127.0.0.1:8080/")
+        assert json.loads(page) == {"service": service}
+        # the entrypoint comes from the base target
+        assert engine.run("docker", "exec", name, "cat", "/usr/local/bin/serve").stdout.startswith(
+            "#!/bin/sh"
+        )
+    # base is only an input: built in the same bake, never pushed
+    missing = engine.run(
+        "docker",
+        "buildx",
+        "imagetools",
+        "inspect",
+        f"{registry}/examples/monorepo-base:{VERSION}",
+        check=False,
+    )
+    assert missing.returncode != 0
+
+
+def test_matrix_builds_each_variant(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    registry = _built(engine, tmp_path_factory, "matrix", "app")
+    outputs = {}
+    for variant in ("slim", "full"):
+        image = f"{registry}/examples/matrix:{VERSION}-{variant}"
+        assert set(registry_platforms(engine, image)) == {"linux/amd64", "linux/arm64"}
+        run = engine.run("docker", "run", "--rm", "--pull", "always", image)
+        outputs[variant] = run.stdout.split("\n")
+    assert outputs["slim"] == ["hello (slim)", ""]
+    assert outputs["full"] == ["hello (full)", "hallo", "bonjour", ""]

@@ -126,7 +126,9 @@ def _save_crash(detail: str, log_dir: Path | None) -> Path | None:
     if log_dir is None:
         return None
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        from orchestrator import scratch  # stdlib only
+
+        scratch.mkdir(log_dir)
         path = log_dir / "orchestrator-crash.log"
         path.write_text(detail, encoding="utf-8")
     except OSError:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestrator import atomic, inputs, yamlsrc
+from orchestrator import atomic, inputs, scratch, yamlsrc
 from orchestrator.errors import UserError
 from orchestrator.plan import LockView, image_key
 
@@ -104,7 +104,7 @@ def locked(path: Path) -> Iterator[None]:
     so a lock on it would not be shared. The side file lives in the git-ignored `.orchestrator/`.
     """
     side = path.parent / ".orchestrator" / f"{path.name}.flock"
-    side.parent.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(side.parent)
     with side.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

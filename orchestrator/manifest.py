@@ -23,6 +23,7 @@ from pydantic import (
 
 from orchestrator import refs, yamlsrc
 from orchestrator.errors import ManifestError
+from orchestrator.tagrules import FlavorSpec, TagRuleSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 PinPolicy = Literal["none", "minor", "patch", "digest"]
@@ -121,7 +122,10 @@ class TargetSpec(_Model):
     args: dict[str, ArgValue] | None = None
     labels: dict[str, str] | None = None
     platforms: list[str] | None = None
-    tags: list[str] | None = None
+    tags: list[str | TagRuleSpec] | None = Field(
+        None, description="semver | latest | sha | branch | a template | a rule {type: ...}"
+    )
+    flavor: FlavorSpec | None = Field(None, description="latest: auto|true|false, prefix, suffix")
     secrets: list[SecretSpec] | None = None
     ssh: list[SshSpec] | None = None
     cache: CacheSpec | None = None
@@ -259,10 +263,17 @@ class NodeSpec(_Model):
 
 
 class BuilderSpec(_Model):
-    """A buildx builder to use, created if missing (`docker` means the engine's own)."""
+    """A buildx builder to use, created if missing (`docker` means the engine's own).
+
+    `fan-out` is not a buildx driver: its nodes are independent engines (a DOCKER_HOST such as
+    `ssh://…`, `tcp://…`, `unix://…`, or a docker context name) that no buildx builder can join;
+    `build` runs each node's platforms there at the same time and merges the parts (parts.py).
+    """
 
     name: str = Field(pattern=NAME_PATTERN)
-    driver: Literal["docker", "docker-container", "remote", "kubernetes"] = "docker-container"
+    driver: Literal["docker", "docker-container", "remote", "kubernetes", "fan-out"] = (
+        "docker-container"
+    )
     driver_opts: dict[str, str] = Field(default_factory=dict)
     buildkitd_flags: str | None = None
     config: str | None = Field(None, description="buildkitd.toml for the builder")
@@ -279,6 +290,23 @@ class BuilderSpec(_Model):
         names = [n.name for n in self.nodes]
         if len(set(names)) != len(names):
             raise ValueError("node names must be unique")
+        if self.driver == "fan-out":
+            if not self.nodes:
+                raise ValueError("a fan-out builder needs nodes (engines with their platforms)")
+            owner: dict[str, str] = {}
+            for node in self.nodes:
+                if not node.endpoint or not node.platforms:
+                    raise ValueError(
+                        f"node {node.name!r}: a fan-out node needs an endpoint and platforms"
+                    )
+                for platform in node.platforms:
+                    key = refs.parse_platform(platform)
+                    if key in owner:
+                        raise ValueError(
+                            f"{platform} is on nodes {owner[key]!r} and {node.name!r}: "
+                            "each platform is built on one node"
+                        )
+                    owner[key] = node.name
         return self
 
 
@@ -287,7 +315,12 @@ class Project(_Model):
     image: str = Field(description="image repository, e.g. ${REGISTRY}/app (templates allowed)")
     context: str = Field(".", description="build context, relative to builds.yaml")
     dockerfile: str = Field("Dockerfile", description="relative to the context")
-    source: str | None = Field(None, description="URL for org.opencontainers.image.source")
+    source: str | None = Field(
+        None, description="org.opencontainers.image.source (default: the origin remote)"
+    )
+    description: str | None = Field(None, description="org.opencontainers.image.description")
+    url: str | None = Field(None, description="org.opencontainers.image.url (default: source)")
+    licenses: str | None = Field(None, description="SPDX expression, e.g. MIT")
 
 
 class Manifest(_Model):
@@ -421,11 +454,21 @@ def _message(err: Any) -> str:
     return msg
 
 
+def _as_written(loc: tuple[str | int, ...], located: yamlsrc.Located) -> tuple[str | int, ...]:
+    """pydantic's location in the file's spelling: a key the file has is kept as written (an
+    unknown `not_a_key`, a target named `my_target`); a field name it lacks is its YAML alias."""
+    out: tuple[str | int, ...] = ()
+    for part in loc:
+        written = (*out, part) in located.lines
+        out = (*out, part if written or not isinstance(part, str) else _kebab(part))
+    return out
+
+
 def errors_to_lines(exc: ValidationError, located: yamlsrc.Located, prefix: str = "") -> list[str]:
     """One line per problem, in file order; union alternatives collapse into one line."""
     found: dict[tuple[str | int, ...], tuple[int, str]] = {}
     for err in exc.errors():
-        loc = tuple(_kebab(p) if isinstance(p, str) else p for p in err["loc"])
+        loc = _as_written(tuple(err["loc"]), located)
         if err["type"] not in ("extra_forbidden", "missing"):
             # Trailing parts that name no key of the file are pydantic's union branches.
             while loc and loc not in located.lines:

@@ -7,7 +7,6 @@ into buildx exporter specs). `plan` prints this; `build` runs exactly this.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -16,7 +15,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator import contexts, dockerfile, inputs, matrix, refs, tags, variables, yamlsrc
+from orchestrator import (
+    cievent,
+    contexts,
+    dockerfile,
+    inputs,
+    matrix,
+    ocilabels,
+    refs,
+    tags,
+    variables,
+    yamlsrc,
+)
 from orchestrator.dockerfile import Dockerfile as ParsedDockerfile
 from orchestrator.errors import ManifestError, UserError
 from orchestrator.gitinfo import GitInfo
@@ -62,7 +72,7 @@ class BaseImage:
     source: str  # what BuildKit will pull: the mirror copy or the ref itself
     digest: str | None  # locked digest, when the lock has one
     context: str | None  # --build-context value that redirects the FROM, if any
-    where: str | None = None  # builds.yaml:LINE for a `docker-image://` named context
+    file: str | None = None  # builds.yaml, for a `docker-image://` named context (line: its line)
 
 
 @dataclass(frozen=True)
@@ -171,12 +181,24 @@ def select(manifest: Manifest, names: Sequence[str]) -> list[str]:
             for member in manifest.groups[name]:
                 add(member, (*trail, name))
         else:
-            known = ", ".join([*manifest.targets, *manifest.groups])
-            raise UserError(f"no target or group named {name!r} (known: {known})")
+            raise UserError(unknown_name(name, [*manifest.targets, *manifest.groups]))
 
     for name in names:
         add(name, ())
     return out
+
+
+def unknown_name(name: str, known: Sequence[str]) -> str:
+    """One line for a name that is neither a target nor a group: a few close names, never all
+    200 of a monorepo, and how to see them all."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    return (
+        f"no target or group named {name!r} ({hint}"
+        f"`orchestrator plan --list` lists all {len(known)})"
+    )
 
 
 # --- merging -------------------------------------------------------------------------------
@@ -214,19 +236,15 @@ def _abs(base: Path, text: str) -> Path:
 
 
 def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]:
-    epoch = int(values.get("SOURCE_DATE_EPOCH") or 0)
-    # `created` is the commit time, not now: the same commit must give the same image bytes.
-    created = dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    labels = {
-        f"{OCI}.title": manifest.project.name,
-        f"{OCI}.version": values.get("VERSION", ""),
-        f"{OCI}.revision": values.get("GIT_COMMIT_FULL", ""),
-        f"{OCI}.created": created,
-    }
-    source = manifest.project.source or values.get("GIT_REMOTE_URL", "")
-    if source:
-        labels[f"{OCI}.source"] = source
-    return labels
+    project = manifest.project
+    return ocilabels.labels(
+        project.name,
+        values,
+        source=project.source,
+        description=project.description,
+        url=project.url,
+        licenses=project.licenses,
+    )
 
 
 def oci_archive(root: Path, target: str) -> Path:
@@ -294,7 +312,7 @@ def resolve(
     env = dict(os.environ if environ is None else environ)
     manifest_path = located.path
     root = manifest_path.parent.resolve()
-    builtins = {**git.variables(), **(extra_builtins or {})}
+    builtins = {**git.variables(), **cievent.detect(env, git).variables(), **(extra_builtins or {})}
     values = variables.resolve(
         builtins,
         {
@@ -396,7 +414,7 @@ def _resolve_target(
     repositories = _repositories(spec, manifest, values, where)
     repository = repositories[0]
     try:
-        tag_list = tags.expand(spec.tags or [], values)
+        tag_list = tags.expand(spec.tags or [], values, spec.flavor)
     except (ValueError, variables.UnknownVariableError) as exc:
         line = located.line_of(("targets", key, "tags"))
         raise ManifestError(f"{located.path}:{line}: targets.{key}.tags: {exc}") from None
@@ -422,6 +440,15 @@ def _resolve_target(
         build_contexts[context_name] = resolved
         if image is not None:
             base_images.append(image)
+    # Keys a bake file holds only in newer buildx (argv.BAKE_SINCE): said in the notes.
+    late = {"network": spec.network is not None, "entitlements": bool(spec.entitlements)}
+    late["extra-hosts"] = bool(spec.extra_hosts)
+    bake_lacks = [k for k, used in late.items() if used]
+    if bake_lacks:
+        notes.append(
+            f"{', '.join(bake_lacks)}: bake of buildx before 0.18 (network), 0.17 "
+            "(entitlements), 0.25 (extra-hosts) drops it; build then runs the line below"
+        )
     depends_on = tuple(other for _, other in contexts.consumed(named))
     if depends_on:
         notes.append(
@@ -542,7 +569,8 @@ def _repositories(
 def _context_image(
     name: str, value: str, mirrors: Mapping[str, str], lock: LockView, where: str
 ) -> tuple[str, BaseImage | None]:
-    """A `docker-image://` context gets the mirror and the locked digest a FROM line would."""
+    """A `docker-image://` context gets the mirror and the locked digest a FROM line would.
+    `where` is `builds.yaml:LINE` of the context."""
     if not value.startswith(contexts.IMAGE):
         return value, None
     ref = value.removeprefix(contexts.IMAGE)
@@ -558,9 +586,9 @@ def _context_image(
     except refs.InvalidReferenceError as exc:
         raise ManifestError(f"{where}: contexts.{name}: {exc}") from None
     pinned = target.with_digest(digest) if digest else target
-    line = int(where.rsplit(":", 1)[1])
-    image = BaseImage(ref, f"context {name}", line, source, digest, f"docker-image://{pinned}")
-    return f"docker-image://{pinned}", replace(image, where=where)
+    path, _, line = where.rpartition(":")
+    context = f"docker-image://{pinned}"
+    return context, BaseImage(ref, f"context {name}", int(line), source, digest, context, path)
 
 
 def _override_errors(

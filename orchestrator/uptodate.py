@@ -44,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, atomic
+from orchestrator import __version__, atomic, scratch
 from orchestrator.argv import bake_target
 from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
@@ -244,7 +244,7 @@ def read(root: Path, target: str) -> Record | None:
 
 def write(root: Path, target: str, record: Record) -> None:
     path = _path(root, target)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(path.parent)
     atomic.write_text(path, json.dumps(asdict(record), indent=2))
 
 

@@ -29,6 +29,7 @@ def base_not_pinned(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(
                 base.line,
                 f"stage {base.stage}: {why} (target pin policy: {policy})",
+                file=base.file,  # builds.yaml for a docker-image:// named context
                 fix=pinning.FIXES.get(policy),
             )
 
@@ -53,7 +54,8 @@ def base_latest(ctx: CheckContext) -> Iterator[Hit]:
         if ref.digest or base.digest or (ref.tag and ref.tag != "latest"):
             continue
         how = "is tagged latest" if ref.tag else "has no tag (so: latest)"
-        yield Hit(base.line, f"stage {base.stage}: {base.ref} {how}; every build may differ")
+        message = f"stage {base.stage}: {base.ref} {how}; every build may differ"
+        yield Hit(base.line, message, file=base.file)
 
 
 @rule(

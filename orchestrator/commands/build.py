@@ -14,7 +14,19 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestrator import argv, builders, console, executor, guards, preflight, sources, uptodate
+from orchestrator import (
+    argv,
+    builders,
+    console,
+    executor,
+    fanout,
+    guards,
+    parts,
+    preflight,
+    scratch,
+    sources,
+    uptodate,
+)
 from orchestrator.commands.common import Loaded, load
 from orchestrator.errors import BuildFailed, Interrupted, UserError
 from orchestrator.live import Display
@@ -37,7 +49,7 @@ NOT_NEEDED = "not needed"  # an input-only target whose consumers were all up to
 def _run_dir(root: Path) -> Path:
     # One directory per run: concurrent runs in the same repo never share scratch files.
     base = root / ".orchestrator" / "runs"
-    base.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(base)
     path = base / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     path.mkdir()
     return path
@@ -61,8 +73,15 @@ def run(args: argparse.Namespace) -> int:
     began = time.monotonic()
     loaded = load(args)  # resolve: builds.yaml -> the plan (a graph of target builds)
     plan = loaded.plan
+    # `--platform`: a part of each target for `publish` (or a fan-out node) to merge later.
+    part_prints: dict[str, parts.Whole] = {}
+    if getattr(args, "platforms", None):
+        plan, part_prints = parts.restrict(plan, args.platforms)
     ci = args.ci or console.is_ci()
     _validate(plan, args.allow_secret_args)
+    spec = loaded.manifest.builder
+    if spec is not None and spec.driver == "fan-out" and not args.builder:
+        return _fan_out(loaded, args, ci, bool(part_prints))
     builder, engine = _checks_and_engine(loaded, args)  # check, with the engine query beside it
     preflight.check_engine(plan, engine)
     wall_start = time.time()
@@ -74,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         _verify_reproducible(plan, report, baked.definition, baked.run_dir, builder)
     if not baked.failed:
         tagging = time.monotonic()
-        _publish(plan, report)
+        _publish(plan, report, part_prints)
         phases["publish"] = round(time.monotonic() - tagging, 3)
         _remember(plan, report, prints, Path(plan.root), wall_start)
     else:
@@ -92,7 +111,9 @@ def _skip_up_to_date(
     identity = uptodate.builder_identity(engine.builder, engine.driver)
     prints = uptodate.fingerprints(plan.targets, identity)
     fresh: dict[str, uptodate.Record] = {}
-    if not (args.rebuild or args.verify_reproducible):
+    # Parts are built on CI runners that keep no records, and a part's record would describe
+    # another image than the target's: never skipped.
+    if not (args.rebuild or args.verify_reproducible or getattr(args, "platforms", None)):
         fresh = uptodate.fresh(
             plan.targets, prints, root, executor.index_digest, executor.image_digest
         )
@@ -246,6 +267,31 @@ def _raise_for(plan: Plan, baked: _Baked) -> None:
         raise BuildFailed("build failed; no tags were pushed", problems=lines)
 
 
+def _fan_out(loaded: Loaded, args: argparse.Namespace, ci: bool, part: bool) -> int:
+    """`builder.driver: fan-out`: every node bakes its platforms at once, then one merge."""
+    if part:
+        raise UserError(
+            "--platform builds a part on this engine; with a fan-out builder every node "
+            "builds its own platforms (use --builder to pick a buildx builder instead)"
+        )
+    if args.verify_reproducible:
+        raise UserError("--verify-reproducible is not supported with a fan-out builder yet")
+    if not args.skip_checks:
+        preflight.run_checks(loaded, args)
+    root = Path(loaded.plan.root)
+    run_dir = _run_dir(root)
+    _make_output_dirs(loaded.plan)
+    report, failures = fanout.run(loaded, run_dir)
+    _write_report(loaded.plan, report, args, ci)
+    if failures:
+        failed = sorted({t.node for t in report.targets if t.status != "built"})
+        raise BuildFailed(
+            f"fan-out: node {', '.join(failed)} failed; nothing was tagged",
+            problems=[guards.mask(x, guards.secret_values(loaded.plan)) for x in failures[-40:]],
+        )
+    return 0
+
+
 @contextlib.contextmanager
 def _local_cache_locks(plan: Plan) -> Iterator[None]:
     """Runs sharing a `type=local` cache directory take turns: BuildKit's local cache store is
@@ -386,8 +432,10 @@ def _remember(
         uptodate.write(root, t.name, record)
 
 
-def _publish(plan: Plan, report: Report) -> None:
-    """Tags go on only after every target built: all or nothing under a release tag."""
+def _publish(plan: Plan, report: Report, part_prints: dict[str, parts.Whole] | None = None) -> None:
+    """Tags go on only after every target built: all or nothing under a release tag. A part
+    gets no tag at all: its record says what `publish` needs to merge it."""
+    part_prints = part_prints or {}
     for t, res in zip(plan.targets, report.targets, strict=True):
         if not t.push or res.status == UP_TO_DATE:
             continue
@@ -401,6 +449,22 @@ def _publish(plan: Plan, report: Report) -> None:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             # The read-back of per-platform digests does not wait for the tags: same digest.
             platforms = pool.submit(executor.platform_digests, source)
+            if t.name in part_prints:
+                res.platforms = platforms.result()
+                res.tags = []
+                res.part = parts.Part(
+                    project=plan.project,
+                    target=t.name,
+                    repository=t.repository,
+                    commit=plan.variables.get("GIT_COMMIT_FULL", ""),
+                    version=plan.variables.get("VERSION", ""),
+                    fingerprint=part_prints[t.name].fingerprint,
+                    declared=part_prints[t.name].declared,
+                    digest=res.digest,
+                    platforms=res.platforms,
+                ).to_dict()
+                res.pushed = True
+                continue
             if t.tags:
                 console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
                 executor.publish(t.tags, source)

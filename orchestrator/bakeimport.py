@@ -22,6 +22,7 @@ from typing import Any
 
 from orchestrator import refs
 from orchestrator.manifest import NAME_PATTERN, TargetSpec
+from orchestrator.tags import KEYWORDS
 
 # bake attribute -> builds.yaml key, for the attributes whose values carry over unchanged.
 # Checked against the schema at run time: a key the schema does not have (yet) is reported.
@@ -180,8 +181,7 @@ def _target(
     if bake.get("platforms"):
         spec["platforms"] = list(bake["platforms"])
     repo: str | None = None
-    tags: list[str] = []
-    others: list[str] = []
+    by_repo: dict[str, list[str]] = {}
     for tag in bake.get("tags") or []:
         try:
             tag_repo, tag_name = _split_tag(tag)
@@ -189,15 +189,22 @@ def _target(
             skipped.append(f"{where}: tag {tag!r}: {exc}")
             continue
         repo = repo or tag_repo
-        if tag_repo == repo:
-            tags.append(tag_name)
-        elif tag_repo not in others:
-            others.append(tag_repo)
+        by_repo.setdefault(tag_repo, []).append(tag_name)
+    tags = by_repo.get(repo or "", [])
+    others = [r for r in by_repo if r != repo]
     if tags:
         spec["tags"] = tags
+    for word in (t for t in tags if t in KEYWORDS):
+        # In builds.yaml these words are rules, not literal tags (tags.py): say what changes.
+        skipped.append(f"{where}: tag {word!r} is the builds.yaml keyword {word!r}, not a literal")
     if others:
         if "images" in schema:
             spec["images"] = [repo, *others]
+            if any(sorted(by_repo[r]) != sorted(tags) for r in others):
+                skipped.append(
+                    f"{where}: tags differ between repositories; builds.yaml pushes "
+                    f"{', '.join(tags)} to each of {', '.join([repo or '', *others])}"
+                )
         else:
             skipped.append(f"{where}: tags in other repositories ({', '.join(others)})")
     cache: dict[str, Any] = {}

@@ -85,8 +85,16 @@ def test_what_cannot_be_carried_over_is_listed(tmp_path: Path) -> None:
     )
     assert "target web: output 'type=weird': no builds.yaml equivalent" in skipped
     assert "group ci: members left out: gone" in skipped
-    if "images" not in bakeimport._schema_keys():
-        assert "target api: tags in other repositories (ghcr.io/acme/api)" in skipped
+    assert "target api: tag 'latest' is the builds.yaml keyword 'latest', not a literal" in skipped
+    assert (
+        "target api: tags differ between repositories; builds.yaml pushes 1.0, latest to each "
+        "of localhost:5000/acme/api, ghcr.io/acme/api" in skipped
+    )
+
+
+def test_other_repositories_become_images(tmp_path: Path) -> None:
+    api = _convert(tmp_path).data["targets"]["api"]
+    assert api["images"] == ["localhost:5000/acme/api", "ghcr.io/acme/api"]
 
 
 def test_the_result_is_a_valid_manifest(tmp_path: Path) -> None:

@@ -21,8 +21,14 @@ ensure_tools() {
 	command -v mmdebstrap >/dev/null && command -v arch-test >/dev/null &&
 		command -v gpgv >/dev/null && return 0
 	need_root "installing mmdebstrap"
+	mkdir -p "$LOG_DIR"
 	say "installing mmdebstrap arch-test gpgv"
-	apt_quiet install --no-install-recommends mmdebstrap arch-test gpgv
+	# The lists may be stale when up.sh had nothing to install: update once and retry.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		mmdebstrap arch-test gpgv >>"$LOG_DIR/apt.log" 2>&1 || {
+		apt_quiet update
+		apt_quiet install --no-install-recommends mmdebstrap arch-test gpgv
+	}
 }
 
 # rootfs ARCH TARBALL: minbase of the suite. SOURCE_DATE_EPOCH makes mmdebstrap's own output

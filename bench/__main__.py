@@ -28,7 +28,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Benchmarks of the orchestrator against raw `docker buildx bake` on copies "
         "of sample-go-app (see bench/README.md). Needs the engine: `. .engine/env` or "
         "`make bench`. Empties the engine's build cache (docker buildx prune -af) for the cold "
-        "cases 3-6.",
+        "cases 3-6 and 8 (8 also on the second engine, `make engine-b`).",
     )
     parser.add_argument(
         "--runs", type=int, help="paired runs per figure (default 7; 1 with --quick)"
@@ -37,7 +37,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--only",
         default=",".join(sorted({i[0] for i in ALL_IDS})),
         metavar="1,2,…",
-        help="which cases (default: all seven; 6 includes the emulated contrast 6b, 7 includes 7b)",
+        help="which cases (default: all eight; 6 includes the emulated contrast 6b, 7 includes 7b)",
     )
     parser.add_argument(
         "--quick",
@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     selected = {part.strip() for part in args.only.split(",") if part.strip()}
     unknown = selected - set(ALL_IDS)
     if unknown or not selected:
-        parser.error(f"--only: unknown case(s) {sorted(unknown)}; choose from 1-7")
+        parser.error(f"--only: unknown case(s) {sorted(unknown)}; choose from 1-8")
     args.selected = selected
     args.runs = args.runs if args.runs is not None else (1 if args.quick else 7)
     if args.runs < 1:

@@ -623,6 +623,67 @@ def case_context(bench: Bench, s: Settings) -> list[Figure]:
     return figures
 
 
+# --- 8 ----------------------------------------------------------------------------------------
+def _engine_b_host() -> str:
+    from bench.workspace import ROOT, read_env_file
+
+    host = read_env_file(ROOT / ".engine" / "env-b").get("DOCKER_HOST", "")
+    if not host:
+        raise BenchError("no second engine: run `make engine-b` (writes .engine/env-b)")
+    return host
+
+
+def case_fanout(bench: Bench, s: Settings) -> list[Figure]:
+    """Issue 17: amd64 on one engine and arm64 on another (a fan-out builder) against one engine
+    building both. Both engines share these 2 cores: no speed-up is expected here; what the
+    figure shows is the fan-out's own cost (two sessions, the merge) and each node's time."""
+    ws = bench.workspace("c8-fanout")
+    host_a = bench.runner.env.get("DOCKER_HOST", "")
+    host_b = _engine_b_host()
+    builder = (
+        "\nbuilder:\n  name: bench-farm\n  driver: fan-out\n  nodes:\n"
+        f'    - {{name: a, endpoint: "{host_a}", platforms: [linux/amd64]}}\n'
+        f'    - {{name: b, endpoint: "{host_b}", platforms: [linux/arm64]}}\n'
+    )
+    manifest = ws.repo / "builds.yaml"
+    ws.add_file("builds.yaml", manifest.read_text(encoding="utf-8") + builder, "fan-out builder")
+    definition = ws.definition("production-one-engine", ["production"])
+    names = ("fan-out: amd64 on a, arm64 on b", "one engine: amd64+arm64")
+    one = ["production", "--rebuild", "--builder", "default"]
+
+    def cold() -> None:
+        ws.cold_reset(definition)
+        bench.runner.run(
+            ["docker", "buildx", "prune", "-af"], extra_env={"DOCKER_HOST": host_b}, timeout=600
+        )
+
+    variants = [
+        Variant(names[0], lambda: ws.build(["production"]), setup=cold),
+        Variant(
+            names[1], lambda: ws.runner.run(ws.orch_argv("build", one), cwd=ws.repo), setup=cold
+        ),
+    ]
+    retried: list[str] = []
+    samples = rounds(variants, s.runs, label="8 fan-out", retried=retried)
+    fanned = [p for p in ws.phases if "bake:a" in p]
+    notes = [
+        "cold: prune -af on both engines, registry cache deleted",
+        phases_note(fanned),
+        "model for N native runners: makespan = slowest platform's build + merge; the merge "
+        "(imagetools create + read-back + tags) is the `merge` phase above",
+        *retried,
+    ]
+    return [
+        Figure(
+            "8",
+            "fan-out over two engines / one engine building both platforms (production, cold)",
+            **_pair(samples, names[0], names[1]),
+            reference="2 cores shared by both engines: no speed-up expected",
+            notes=notes,
+        )
+    ]
+
+
 # --- registry ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Case:
@@ -637,6 +698,7 @@ CASES: tuple[Case, ...] = (
     Case(("5",), lambda b, s, _w: case_together(b, s)),
     Case(("6",), lambda b, s, _w: case_platforms(b, s)),
     Case(("7",), lambda b, s, _w: case_context(b, s)),
+    Case(("8",), lambda b, s, _w: case_fanout(b, s)),
 )
 ALL_IDS = tuple(i for case in CASES for i in case.ids)
 

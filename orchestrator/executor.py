@@ -272,6 +272,7 @@ class BakeRun:
     metadata: dict[str, Any]
     other_lines: list[str] = field(default_factory=list)
     interrupted: bool = False
+    seconds: float = 0.0  # wall time of this bake (bake_many: per node)
 
 
 def bake_with_retry(
@@ -398,12 +399,16 @@ def bake_many(jobs: Sequence[BakeJob], on_line: Callable[[str, str], None]) -> d
     running: dict[str, Running] = {}
     tails: dict[str, list[str]] = {job.node: [] for job in jobs}
 
+    began: dict[str, float] = {}
+    ended: dict[str, float] = {}
+
     def read(job: BakeJob) -> None:
         for line in running[job.node].lines():
             with lock:
                 on_line(job.node, line)
             if not line.startswith((" ", "{", "}", "\t")):
                 tails[job.node] = [*tails[job.node][-40:], line.rstrip()]
+        ended[job.node] = time.monotonic()  # stderr closed: that bake is over
 
     def stop(_signum: int, _frame: object) -> None:
         raise KeyboardInterrupt
@@ -424,6 +429,7 @@ def bake_many(jobs: Sequence[BakeJob], on_line: Callable[[str, str], None]) -> d
                 *job.targets,
                 engine=job.engine,
             )
+            began[job.node] = time.monotonic()
             running[job.node] = spawn(argv, env or node_env(job.engine))
             reader = threading.Thread(target=read, args=(job,), daemon=True)
             reader.start()
@@ -447,7 +453,10 @@ def bake_many(jobs: Sequence[BakeJob], on_line: Callable[[str, str], None]) -> d
                 metadata = json.loads(job.metadata.read_text(encoding="utf-8"))
         proc = running[job.node].proc if job.node in running else None
         code = proc.returncode if proc is not None and proc.returncode is not None else 1
-        out[job.node] = BakeRun(code, metadata, tails[job.node], interrupted=interrupted)
+        seconds = ended.get(job.node, time.monotonic()) - began.get(job.node, time.monotonic())
+        out[job.node] = BakeRun(
+            code, metadata, tails[job.node], interrupted=interrupted, seconds=round(seconds, 3)
+        )
     return out
 
 

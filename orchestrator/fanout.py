@@ -136,7 +136,8 @@ def run(loaded: Loaded, run_dir: Path) -> tuple[Report, list[str]]:
         targets=[],
         engine={name: e.to_dict() for name, e in engines.items()},
         notes=[n for t in plan.targets for n in t.notes],
-        phases={"bake": elapsed},
+        # The makespan is the slowest node; each node's own time shows which one that was.
+        phases={"bake": elapsed, **{f"bake:{n}": r.seconds for n, r in runs.items()}},
     )
     failed = [w for w in work if runs[w.node.name].returncode != 0]
     if any(r.interrupted for r in runs.values()):
@@ -157,7 +158,9 @@ def run(loaded: Loaded, run_dir: Path) -> tuple[Report, list[str]]:
                 report.targets.append(TargetResult(t.name, status, node=w.node.name, error=error))
                 lines += [f"node {w.node.name} ({w.node.endpoint}): {x}" for x in why[-10:]]
         return report, lines
+    merging = time.monotonic()
     report.targets = _merge_all(plan, work, runs, wholes)
+    report.phases["merge"] = round(time.monotonic() - merging, 3)
     return report, []
 
 

@@ -51,6 +51,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 def test_selected_stages_match_buildkit(engine: Engine, tmp_path: Path, case: str) -> None:
     select, preamble, args, platforms = CASES[case]
+    assert isinstance(platforms, list)
     ctx = tmp_path / "ctx"
     ctx.mkdir()
     for name in STAGES:
@@ -66,7 +67,8 @@ def test_selected_stages_match_buildkit(engine: Engine, tmp_path: Path, case: st
 
     parsed = dockerfile.parse(path.read_text(), path)
     target = make_target(parsed, platforms=platforms, args=args)
-    for platform in platforms or [None]:
+    each: list[str | None] = [*platforms] or [None]
+    for platform in each:
         # A multi-platform local export has one directory per platform.
         where = out / platform.replace("/", "_") if platform and len(platforms) > 1 else out
         exported = sorted(p.name for p in where.iterdir())

@@ -72,7 +72,8 @@ def _content(finding: Finding, lines_of: Mapping[str, list[str]]) -> str:
     text = lines_of.get(finding.file)
     if finding.line is not None and text is not None and 0 < finding.line <= len(text):
         return " ".join(text[finding.line - 1].split())
-    return re.sub(r"\d+", "#", finding.message)
+    # Counts and sizes change with every file added ("all 12 files (1.2 MB)"): not the problem.
+    return re.sub(r"\d+(?:\.\d+)?(?:\s*[KMG]?B\b)?", "#", finding.message)
 
 
 def fingerprints(findings: Sequence[Finding], root: Path) -> list[dict[str, str]]:
@@ -165,6 +166,8 @@ def judge(
     keys = fingerprints(kept, root)
     remaining: dict[tuple[str, ...], int] = {}
     for entry in baseline:
+        if policies and entry["target"] not in policies:
+            continue  # a target not checked this time: neither matched nor fixed
         key = (entry["code"], entry["file"], entry["target"], entry["fingerprint"])
         remaining[key] = remaining.get(key, 0) + 1
     new: list[Finding] = []
@@ -210,12 +213,17 @@ def read_baseline(path: Path) -> list[dict[str, str]]:
     return out
 
 
-def write_baseline(path: Path, findings: Sequence[Finding], root: Path) -> int:
-    """Record `findings` (info excluded: it never fails); sorted, so the file diffs well."""
-    recorded = [f for f in findings if f.severity != "info"]
+def write_baseline(
+    path: Path, findings: Sequence[Finding], root: Path, targets: Iterable[str]
+) -> int:
+    """Record `findings` of `targets` (info excluded: it never fails), keeping the entries of
+    targets not checked this time; sorted, so the file diffs well. Returns how many are new."""
+    checked = set(targets)
+    kept = [e for e in read_baseline(path) if e["target"] not in checked]
+    recorded = fingerprints([f for f in findings if f.severity != "info"], root)
     entries = sorted(
-        fingerprints(recorded, root), key=lambda e: (e["file"], e["code"], e["fingerprint"])
+        kept + recorded, key=lambda e: (e["file"], e["code"], e["target"], e["fingerprint"])
     )
     body = {"version": BASELINE_FORMAT, "findings": entries}
     atomic.write_text(path, json.dumps(body, indent=2) + "\n", mode=0o644, fsync=True)
-    return len(entries)
+    return len(recorded)

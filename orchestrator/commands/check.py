@@ -167,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
         # What builds.yaml already accepts or switches off is not recorded: it has its reason.
         policies = {t.name: gate_.policy_for(loaded.manifest, t.name) for t in plan.targets}
         kept, _ = gate_.apply_policy(findings, policies, base)
-        count = gate_.write_baseline(baseline, kept, base)
+        count = gate_.write_baseline(baseline, kept, base, policies)
         console.result(
             f"wrote {count} finding(s) to {display_path(str(baseline))}: commit it; from now on "
             "only new findings fail `check` and `build`",

@@ -195,3 +195,26 @@ def test_same_finding_twice_needs_two_baseline_entries(tmp_path: Path) -> None:
     recorded = gate_.fingerprints(two[:1], tmp_path)
     verdict = gate_.judge(two, {}, tmp_path, recorded)
     assert (verdict.baselined, len(verdict.new)) == (1, 1)
+
+
+def test_baseline_of_one_target_leaves_the_others_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _project(tmp_path)
+    manifest.write_text(
+        manifest.read_text().replace(
+            "production: {outputs: [push]}",
+            "production: {outputs: [push]}\n  other: {stage: production, outputs: [push]}",
+        )
+    )
+    assert main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline"]) == 0
+    both = json.loads((tmp_path / gate_.BASELINE).read_text())["findings"]
+    assert {e["target"] for e in both} == {"production", "other"}
+    # Checking (and re-baselining) one target neither reports the other's entries as fixed
+    # nor drops them from the file.
+    code, body = _check(capsys, manifest, "production")
+    assert (code, body["fixed"]) == (0, [])
+    assert (
+        main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline", "production"]) == 0
+    )
+    assert json.loads((tmp_path / gate_.BASELINE).read_text())["findings"] == both

@@ -12,7 +12,7 @@ ORCH := $(BIN)/orchestrator
 # Every docker/buildx call made from here talks to the project's own engine.
 WITH_ENGINE := . .engine/env &&
 
-.PHONY: help venv engine engine-stop lint unit test demo release pin check plan bench clean
+.PHONY: help venv engine engine-b engine-stop lint unit test demo release pin check plan bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,9 @@ venv: $(BIN)/.installed ## virtualenv with the package and its test tools
 engine: ## install (if missing) and start Docker Engine 26 + buildx, registry :5000, QEMU; idempotent
 	bash engine/up.sh
 
+engine-b: ## a second, independent engine (own socket, containerd, bridge; shares the registry) -> .engine/env-b
+	ORCH_ENGINE_NAME=b bash engine/up.sh
+
 engine-stop: ## stop only what `make engine` started
 	bash engine/down.sh
 
@@ -38,7 +41,7 @@ lint: venv ## ruff + mypy (strict)
 unit: venv ## unit tests only (no engine needed)
 	$(BIN)/pytest tests/unit -q
 
-test: venv engine lint ## everything: lint, unit and integration tests on the real engine
+test: venv engine engine-b lint ## everything: lint, unit and integration tests on the real engines
 	$(WITH_ENGINE) $(BIN)/pytest -q
 
 plan: venv ## print the resolved plan of every target

@@ -52,7 +52,8 @@ def read_env_file(path: Path) -> dict[str, str]:
         if not line or line.startswith("#"):
             continue
         key, eq, value = line.removeprefix("export ").strip().partition("=")
-        if eq:
+        # Shell logic (.engine/env's PATH line) is for shells; only plain assignments are data.
+        if eq and key.strip().isidentifier():
             out[key.strip()] = value.strip().strip("'\"")
     return out
 

@@ -7,7 +7,15 @@
 ENGINE_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_ROOT=$(cd "$ENGINE_SRC/.." && pwd)
 
-ENGINE_DIR=${ORCH_ENGINE_DIR:-/var/lib/orchestrator-engine}
+# ORCH_ENGINE_NAME=b selects a second, independent engine (its own containerd, dockerd, socket,
+# data root and bridge) that shares the registry, the base images and arm64 emulation with the
+# first: the fan-out tests build one platform on each. Its env file is .engine/env-b.
+ENGINE_NAME=${ORCH_ENGINE_NAME:-}
+[[ -z $ENGINE_NAME || $ENGINE_NAME =~ ^[a-z0-9]+$ ]] ||
+	{ printf 'engine: error: ORCH_ENGINE_NAME=%s: expected lower-case letters and digits\n' "$ENGINE_NAME" >&2 && exit 1; }
+ENGINE_SUFFIX=${ENGINE_NAME:+-$ENGINE_NAME}
+ENGINE_DIR=${ORCH_ENGINE_DIR:-/var/lib/orchestrator-engine$ENGINE_SUFFIX}
+ENV_FILE=$REPO_ROOT/.engine/env$ENGINE_SUFFIX
 RUN_DIR=$ENGINE_DIR/run
 LOG_DIR=$ENGINE_DIR/log
 CONF_DIR=$ENGINE_DIR/config

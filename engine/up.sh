@@ -12,8 +12,14 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TRIXIE_PACKAGES=(docker.io/trixie docker-cli/trixie docker-buildx/trixie containerd/trixie)
 BOOKWORM_PACKAGES=(docker-registry qemu-user-static binfmt-support skopeo iproute2 curl ca-certificates openssh-client)
 # Our own bridge: docker0 belongs to any Docker the user runs.
-BRIDGE=${ORCH_BRIDGE:-orch0}
-BRIDGE_ADDR=${ORCH_BRIDGE_ADDR:-172.31.251.1/24}
+# The second engine (ORCH_ENGINE_NAME=b) gets a bridge and subnet of its own.
+if [[ -n $ENGINE_NAME ]]; then
+	BRIDGE=${ORCH_BRIDGE:-orch-$ENGINE_NAME}
+	BRIDGE_ADDR=${ORCH_BRIDGE_ADDR:-172.31.252.1/24}
+else
+	BRIDGE=${ORCH_BRIDGE:-orch0}
+	BRIDGE_ADDR=${ORCH_BRIDGE_ADDR:-172.31.251.1/24}
+fi
 BINFMT_DIR=/proc/sys/fs/binfmt_misc
 POLICY_RC_D=/usr/sbin/policy-rc.d
 POLICY_RC_D_SAVED=/usr/sbin/policy-rc.d.orchestrator-saved
@@ -252,12 +258,17 @@ enable_arm64() {
 
 # Rewritten only when its content changes, so a second up.sh touches nothing.
 write_env() {
-	local file=$REPO_ROOT/.engine/env content
+	local file=$ENV_FILE content bin=$REPO_ROOT/.engine/bin
+	# The engine's own CLI (Debian's docker-cli, same release as dockerd) comes first on PATH:
+	# these machines ship another docker CLI in /usr/local/bin, ahead of /usr/bin.
+	mkdir -p "$bin"
+	ln -sfn /usr/bin/docker "$bin/docker"
 	content=$(
-		printf '# Written by engine/up.sh; load with: . .engine/env\n'
+		printf '# Written by engine/up.sh; load with: . %s\n' "${file#"$REPO_ROOT"/}"
 		printf 'export DOCKER_HOST=%q\n' "$DOCKER_HOST"
 		printf 'export ORCH_ENGINE_DIR=%q\n' "$ENGINE_DIR"
 		printf 'export ORCH_REGISTRY=%q\n' "$IMG_REGISTRY"
+		printf 'case ":$PATH:" in *:%s:*) ;; *) export PATH=%q:"$PATH" ;; esac\n' "$bin" "$bin"
 	)
 	if [[ -f $file && $(<"$file") == "$content" ]]; then
 		return 0

@@ -6,9 +6,11 @@ the flag. Both renderings come from the same TargetPlan, and a unit test checks 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
+from orchestrator import specs
 from orchestrator.plan import Plan, TargetPlan, staging_tag
 
 
@@ -21,14 +23,18 @@ def _repeat(flag: str, values: Sequence[str]) -> list[str]:
 
 def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
     """`docker buildx build ...` for one target; secrets by id and source name only."""
-    argv = ["docker", "buildx", "build", "--file", t.dockerfile, "--target", t.stage]
+    argv = ["docker", "buildx", "build", "--file", t.dockerfile]
+    if t.stage is not None:  # None: the last stage, which BuildKit builds without --target
+        argv += ["--target", t.stage]
     if t.platforms:
         argv += ["--platform", ",".join(t.platforms)]
     argv += _repeat("--build-arg", [f"{k}={v}" for k, v in sorted(t.args.items())])
     argv += _repeat("--label", [f"{k}={v}" for k, v in sorted(t.labels.items())])
     if t.load:
         argv += _repeat("--tag", list(t.tags))
-    argv += _repeat("--build-context", [f"{k}={v}" for k, v in sorted(t.build_contexts.items())])
+    argv += _repeat(
+        "--build-context", [specs.context(k, v) for k, v in sorted(t.build_contexts.items())]
+    )
     argv += _repeat("--secret", [s.spec() for s in t.secrets])
     argv += _repeat("--ssh", [s.spec() for s in t.ssh])
     argv += _repeat("--cache-from", list(t.cache_from))
@@ -40,6 +46,17 @@ def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
         argv.append("--sbom=true")
     if t.no_cache:
         argv.append("--no-cache")
+    argv += _repeat("--no-cache-filter", list(t.no_cache_filter))
+    if t.pull:
+        argv.append("--pull")
+    if t.network is not None:
+        argv += ["--network", t.network]
+    argv += _repeat("--add-host", [f"{h}:{ip}" for h, ip in sorted(t.extra_hosts.items())])
+    if t.shm_size is not None:
+        argv += ["--shm-size", t.shm_size]
+    argv += _repeat("--ulimit", list(t.ulimits))
+    argv += _repeat("--allow", list(t.entitlements))
+    argv += _repeat("--annotation", list(t.annotations))
     if metadata_file:
         argv += ["--metadata-file", metadata_file]
     argv.append(t.context)
@@ -49,8 +66,11 @@ def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
 def oci_archive_of(t: TargetPlan) -> str | None:
     """The OCI archive a reproducible push target exports before it is copied, if any."""
     for spec in t.outputs:
-        if spec.startswith("type=oci,") and f":{staging_tag(t.name)}" in spec:
-            return spec.split("dest=", 1)[1].split(",", 1)[0]
+        fields = specs.fields(spec)
+        if fields.get("type") == "oci" and fields.get("name", "").endswith(
+            f":{staging_tag(t.name)}"
+        ):
+            return fields.get("dest")
     return None
 
 
@@ -87,11 +107,9 @@ def publish_argv(t: TargetPlan, digest: str) -> list[str]:
 
 
 def bake_target(t: TargetPlan) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "context": t.context,
-        "dockerfile": t.dockerfile,
-        "target": t.stage,
-    }
+    data: dict[str, Any] = {"context": t.context, "dockerfile": t.dockerfile}
+    if t.stage is not None:
+        data["target"] = t.stage
     if t.platforms:
         data["platforms"] = list(t.platforms)
     if t.args:
@@ -125,7 +143,45 @@ def bake_target(t: TargetPlan) -> dict[str, Any]:
         data["attest"] = attest
     if t.no_cache:
         data["no-cache"] = True
+    if t.no_cache_filter:
+        data["no-cache-filter"] = list(t.no_cache_filter)
+    if t.pull:
+        data["pull"] = True
+    if t.shm_size is not None:
+        data["shm-size"] = t.shm_size
+    if t.ulimits:
+        data["ulimits"] = list(t.ulimits)
+    if t.annotations:
+        data["annotations"] = list(t.annotations)
+    # Spelled as buildx reads them from 0.18 (network), 0.17 (entitlements) and 0.25
+    # (extra-hosts, a mapping); older bake files have no such keys: see BAKE_LACKS.
+    if t.network is not None:
+        data["network"] = t.network
+    if t.entitlements:
+        data["entitlements"] = list(t.entitlements)
+    if t.extra_hosts:
+        data["extra-hosts"] = dict(sorted(t.extra_hosts.items()))
     return data
+
+
+# Keys a bake file can hold only from these buildx versions on (older bake drops them silently:
+# 0.13.1's Target struct has no field for them): BAKE_SINCE and bake_lacks.
+BAKE_SINCE = {"network": (0, 18), "entitlements": (0, 17), "extra-hosts": (0, 25)}
+
+
+def needs_buildx_build(t: TargetPlan) -> list[str]:
+    """The BAKE_SINCE keys `t` uses."""
+    used = {"network": t.network is not None, "entitlements": bool(t.entitlements)}
+    used["extra-hosts"] = bool(t.extra_hosts)
+    return [k for k in BAKE_SINCE if used[k]]
+
+
+def bake_lacks(t: TargetPlan, buildx_version: str) -> list[str]:
+    """Keys of `t` that bake of `buildx_version` would drop: such a target is built with
+    `docker buildx build` (build_argv) instead. An unreadable version counts as old."""
+    match = re.match(r"v?(\d+)\.(\d+)", buildx_version)
+    version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+    return [k for k in needs_buildx_build(t) if version < BAKE_SINCE[k]]
 
 
 def bake_definition(plan: Plan) -> dict[str, Any]:

@@ -17,10 +17,12 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator import textfile
 from orchestrator.errors import UserError
 
 _ESCAPE = set(".+()|{}$")  # regexp specials that filepath.Match treats literally
@@ -128,8 +130,8 @@ class IgnoreFile:
 def read_ignore(context_dir: Path, dockerfile_path: Path | None = None) -> IgnoreFile:
     candidates = [Path(f"{dockerfile_path}.dockerignore")] if dockerfile_path else []
     for path in [*candidates, context_dir / ".dockerignore"]:
-        if path.is_file():
-            return IgnoreFile(path, parse_ignore(path.read_text(encoding="utf-8")))
+        if path.exists():  # a directory or FIFO of that name is refused, not passed over
+            return IgnoreFile(path, parse_ignore(textfile.read(path, "ignore file")))
     return IgnoreFile(None, ())
 
 
@@ -193,26 +195,35 @@ def list_context(
     files: dict[str, int] = {}
     dirs: set[str] = set()
 
-    def walk(abs_dir: Path, rel_dir: str, parent: MatchInfo) -> None:
+    # A stack, not recursion: a context 1,300 directories deep is still only a walk.
+    pending: list[tuple[str, str, MatchInfo]] = [(str(context_dir), "", ())]
+    while pending:
+        abs_dir, rel_dir, parent = pending.pop()
         try:
-            entries = sorted(os.scandir(abs_dir), key=lambda e: e.name)
-        except OSError:
-            return
+            with os.scandir(abs_dir) as found:
+                entries = sorted(found, key=lambda e: e.name)
+        except OSError:  # unreadable, or gone since its parent was listed
+            continue
         for entry in entries:
             rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-            is_dir = entry.is_dir(follow_symlinks=False)
+            try:
+                info_stat = entry.stat(follow_symlinks=False)
+            except OSError:  # vanished during the walk (a /proc entry, a temp file)
+                continue
+            kind = stat.S_IFMT(info_stat.st_mode)
+            if kind not in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
+                continue  # sockets, FIFOs and devices: not build context material
+            is_dir = kind == stat.S_IFDIR
             excluded, info, _ = matcher.match(rel, parent)
             if not excluded:
                 # A sent entry brings its (possibly excluded) parent directories along.
-                dirs.update(_parents(rel))
+                _add_parents(rel, dirs)
                 if is_dir:
                     dirs.add(rel)
                 else:
-                    files[rel] = entry.stat(follow_symlinks=False).st_size
+                    files[rel] = info_stat.st_size
             if is_dir and (not excluded or matcher.enters(rel)):
-                walk(Path(entry.path), rel, info)
-
-    walk(context_dir, "", ())
+                pending.append((entry.path, rel, info))
     largest = sorted(files.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
     return ContextListing(
         root=context_dir,
@@ -225,9 +236,17 @@ def list_context(
     )
 
 
-def _parents(rel: str) -> list[str]:
-    parts = rel.split("/")
-    return ["/".join(parts[:k]) for k in range(1, len(parts))]
+def _add_parents(rel: str, dirs: set[str]) -> None:
+    """Add the parent directories of `rel`, stopping at the first one already there (all of
+    its own parents are then there too): linear, where adding every parent of every entry
+    was quadratic in the depth."""
+    cut = rel.rfind("/")
+    while cut > 0:
+        parent = rel[:cut]
+        if parent in dirs:
+            return
+        dirs.add(parent)
+        cut = rel.rfind("/", 0, cut)
 
 
 # What must never reach a builder: credentials by name, private keys, VCS history.

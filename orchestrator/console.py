@@ -22,7 +22,8 @@ class _Console(Console):
 
 def _make(stderr: bool) -> Console:
     # CI logs are not terminals; rich already honours NO_COLOR and COLUMNS.
-    return _Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # emoji=False: engine bytes are data; `root:x:0:0` must not become `root❌0:0`.
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 err = _make(stderr=True)

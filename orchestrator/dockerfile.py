@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
-from orchestrator import inputs, platformargs, wordexpand
+from orchestrator import inputs, platformargs, textfile, wordexpand
 from orchestrator.errors import UserError
 
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
@@ -267,12 +267,23 @@ def parse(text: str, path: Path) -> Dockerfile:
     return Dockerfile(path, global_args, tuple(stages), tuple(comments), directives)
 
 
+# Parsed files of this process by (path, text): reading is cheap, parsing is not, and keying on
+# the text (not the mtime, whose tick is coarse on some filesystems) can never serve a stale
+# model. Bounded: a long-lived process (tests) sees many files.
+_MEMO: dict[tuple[str, str], Dockerfile] = {}
+_MEMO_SIZE = 64
+
+
 def load(path: Path) -> Dockerfile:
     inputs.note(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = textfile.read(path, "Dockerfile")
     except FileNotFoundError:
         raise UserError(f"{path}: Dockerfile not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UserError(f"{path}: cannot read Dockerfile: {exc}") from None
-    return parse(text, path)
+    key = (str(path), text)
+    found = _MEMO.get(key)
+    if found is None:
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.pop(next(iter(_MEMO)))
+        found = _MEMO[key] = parse(text, path)
+    return found

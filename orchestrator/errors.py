@@ -125,10 +125,16 @@ def error_handler(log_dir: Path | None = None) -> Iterator[list[int]]:
 def _save_crash(detail: str, log_dir: Path | None) -> Path | None:
     if log_dir is None:
         return None
+    from orchestrator import atomic, masking  # stdlib only, and only on this path
+
     try:
-        log_dir.mkdir(parents=True, exist_ok=True)
+        from orchestrator import scratch  # stdlib only
+
+        scratch.mkdir(log_dir)
         path = log_dir / "orchestrator-crash.log"
-        path.write_text(detail, encoding="utf-8")
+        # Atomic: a symlink planted at the path is replaced, never written through. Masked:
+        # a traceback's message can quote a secret value as any other output can.
+        atomic.write_text(path, masking.mask(detail))
     except OSError:
         return None
     return path

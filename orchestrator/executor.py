@@ -80,16 +80,30 @@ def buildx_plugin() -> str | None:
     return None
 
 
-def buildx(*args: str) -> tuple[list[str], dict[str, str] | None]:
-    """argv and environment (None: ours) that run `docker buildx ARGS`."""
+def buildx(
+    *args: str, engine: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str] | None]:
+    """argv and environment (None: ours) that run `docker buildx ARGS`; `engine` overrides
+    the variables that choose the engine (DOCKER_HOST / DOCKER_CONTEXT) for a fan-out node."""
     plugin = buildx_plugin()
+    base = node_env(engine) if engine else None
     if plugin is None:
-        return ["docker", "buildx", *args], None
-    return [plugin, "buildx", *args], {**os.environ, PLUGIN_ENV: "docker"}
+        return ["docker", "buildx", *args], base
+    return [plugin, "buildx", *args], {**(base or os.environ), PLUGIN_ENV: "docker"}
 
 
-def run_buildx(*args: str) -> subprocess.CompletedProcess[str]:
-    argv, env = buildx(*args)
+def node_env(engine: Mapping[str, str]) -> dict[str, str]:
+    """Our environment pointed at another engine: DOCKER_HOST or DOCKER_CONTEXT, never both
+    (the CLI refuses the pair)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    env.update(engine)
+    return env
+
+
+def run_buildx(
+    *args: str, engine: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv, env = buildx(*args, engine=engine)
     return subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
 
 
@@ -129,8 +143,9 @@ class Engine:
         return dict(self.__dict__)
 
 
-def _not_running(detail: str) -> UserError:
-    host = os.environ.get("DOCKER_HOST", "the default socket")
+def _not_running(detail: str, engine: Mapping[str, str] | None = None) -> UserError:
+    where = engine or os.environ
+    host = where.get("DOCKER_HOST") or where.get("DOCKER_CONTEXT") or "the default socket"
     first = detail.strip().splitlines()[-1] if detail.strip() else "no answer"
     return PreflightError(
         f"docker engine not reachable at {host}: {first} "
@@ -138,34 +153,42 @@ def _not_running(detail: str) -> UserError:
     )
 
 
-def docker_json(args: Sequence[str]) -> Any:
+def docker_json(args: Sequence[str], engine: Mapping[str, str] | None = None) -> Any:
     """Run a docker query that prints JSON (the bits python-on-whales has no model for)."""
-    proc = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        ["docker", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=node_env(engine) if engine else None,
+    )
     if proc.returncode != 0:
         raise (
-            _not_running(proc.stderr)
+            _not_running(proc.stderr, engine)
             if "Cannot connect" in proc.stderr or ("connect:" in proc.stderr)
             else UserError(f"docker {' '.join(args[:2])}: {proc.stderr.strip()}")
         )
     return json.loads(proc.stdout)
 
 
-def engine_info(builder: str | None = None) -> Engine:
+def engine_info(builder: str | None = None, engine: Mapping[str, str] | None = None) -> Engine:
     """Versions, driver and platforms of `builder` (default: the current builder).
 
     `docker info` and `docker buildx inspect` are independent, so they run side by side: each is
     a CLI start-up plus a daemon round trip, and preflight is on every build's critical path.
     """
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        info_future = pool.submit(docker_json, ["info", "--format", "{{json .}}"])
-        inspect_future = pool.submit(run_buildx, "inspect", *([builder] if builder else []))
+        info_future = pool.submit(docker_json, ["info", "--format", "{{json .}}"], engine)
+        inspect_future = pool.submit(
+            functools.partial(run_buildx, engine=engine), "inspect", *([builder] if builder else [])
+        )
         try:
             info = info_future.result()
         except FileNotFoundError:
             raise PreflightError("docker CLI not found on PATH (run `make engine`)") from None
         inspect = inspect_future.result()
     if info.get("ServerErrors") or not info.get("ServerVersion"):
-        raise _not_running("; ".join(info.get("ServerErrors") or []))
+        raise _not_running("; ".join(info.get("ServerErrors") or []), engine)
     driver_status = {k: v for k, v in (info.get("DriverStatus") or []) if isinstance(k, str)}
     containerd = "snapshotter" in str(driver_status.get("driver-type", "")) or str(
         info.get("Driver", "")
@@ -297,6 +320,36 @@ def bake(
         *(["--builder", builder] if builder else []),
         *targets,
     )
+    return _stream(argv, env, metadata_file, on_line)
+
+
+def build(
+    build_args: Sequence[str],
+    metadata_file: Path,
+    on_line: Callable[[str], None],
+    *,
+    builder: str | None = None,
+) -> BakeRun:
+    """`docker buildx build BUILD_ARGS` (argv.build_argv without `docker buildx build`), for a
+    target whose keys a bake file of this buildx cannot hold (argv.bake_lacks)."""
+    argv, env = buildx(
+        "build",
+        "--metadata-file",
+        str(metadata_file),
+        "--progress",
+        "rawjson",
+        *(["--builder", builder] if builder else []),
+        *build_args,
+    )
+    return _stream(argv, env, metadata_file, on_line)
+
+
+def _stream(
+    argv: Sequence[str],
+    env: Mapping[str, str] | None,
+    metadata_file: Path,
+    on_line: Callable[[str], None],
+) -> BakeRun:
     running = spawn(argv, env)
     interrupted = False
     tail: list[str] = []
@@ -321,6 +374,81 @@ def bake(
         with contextlib.suppress(json.JSONDecodeError):
             metadata = json.loads(metadata_file.read_text(encoding="utf-8"))
     return BakeRun(running.proc.returncode, metadata, tail, interrupted=interrupted)
+
+
+@dataclass(frozen=True)
+class BakeJob:
+    """One bake of a fan-out build: a node's definition, run on that node's engine."""
+
+    node: str
+    definition: Path
+    targets: tuple[str, ...]
+    metadata: Path
+    engine: Mapping[str, str]
+
+
+def bake_many(jobs: Sequence[BakeJob], on_line: Callable[[str, str], None]) -> dict[str, BakeRun]:
+    """Run several bakes at once, each on its own engine; `on_line(node, line)` sees every line.
+
+    All processes are started and stopped from this (the main) thread, where SIGTERM can be
+    caught; one reader thread per process feeds `on_line` under a lock, so the caller's progress
+    state is never updated by two threads at once. Interrupted: every bake is stopped.
+    """
+    lock = threading.Lock()
+    running: dict[str, Running] = {}
+    tails: dict[str, list[str]] = {job.node: [] for job in jobs}
+
+    def read(job: BakeJob) -> None:
+        for line in running[job.node].lines():
+            with lock:
+                on_line(job.node, line)
+            if not line.startswith((" ", "{", "}", "\t")):
+                tails[job.node] = [*tails[job.node][-40:], line.rstrip()]
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    interrupted = False
+    readers: list[threading.Thread] = []
+    try:
+        for job in jobs:
+            argv, env = buildx(
+                "bake",
+                "--file",
+                str(job.definition),
+                "--metadata-file",
+                str(job.metadata),
+                "--progress",
+                "rawjson",
+                *job.targets,
+                engine=job.engine,
+            )
+            running[job.node] = spawn(argv, env or node_env(job.engine))
+            reader = threading.Thread(target=read, args=(job,), daemon=True)
+            reader.start()
+            readers.append(reader)
+        for reader in readers:
+            while reader.is_alive():
+                reader.join(timeout=0.2)  # short waits: a signal is handled between them
+        for run in running.values():
+            run.proc.wait()
+    except KeyboardInterrupt:
+        interrupted = True
+        for run in running.values():
+            run.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    out: dict[str, BakeRun] = {}
+    for job in jobs:
+        metadata: dict[str, Any] = {}
+        if job.metadata.is_file() and job.metadata.stat().st_size:
+            with contextlib.suppress(json.JSONDecodeError):
+                metadata = json.loads(job.metadata.read_text(encoding="utf-8"))
+        proc = running[job.node].proc if job.node in running else None
+        code = proc.returncode if proc is not None and proc.returncode is not None else 1
+        out[job.node] = BakeRun(code, metadata, tails[job.node], interrupted=interrupted)
+    return out
 
 
 def print_bake(definition_file: Path, targets: Sequence[str]) -> dict[str, Any]:
@@ -381,6 +509,17 @@ def publish(tags: Sequence[str], source: str) -> None:
     _with_retry(
         lambda: whales.buildx.imagetools.create(sources=[source], tags=list(tags)),
         f"tagging {source}",
+    )
+
+
+def merge(sources: Sequence[str], tag: str) -> None:
+    """One index at `tag` of every manifest of `sources` (repo@digest of part indexes): the
+    platforms and their attestation manifests, in the order given. Same sources, same order,
+    same index bytes, so the same digest."""
+    whales = _whales()
+    _with_retry(
+        lambda: whales.buildx.imagetools.create(sources=list(sources), tags=[tag]),
+        f"merging {len(sources)} parts into {tag}",
     )
 
 

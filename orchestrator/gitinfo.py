@@ -5,6 +5,7 @@ docker/metadata-action only knows GitHub's event payload; this reads the reposit
 
 VERSION rules (documented in the README):
 * HEAD exactly at tag `v1.2.3` (or `1.2.3`, prereleases too)   -> `1.2.3`
+* `v1.2` (two parts) counts as `1.2.0`; build metadata is kept:  `v1.2.3+b.5` -> `1.2.3+b.5`
 * N commits after `v1.2.3`                                       -> `1.2.4-dev.N.gabc1234`
 * no version tag at all                                          -> `0.0.0-dev.N.gabc1234`
 * uncommitted changes                                            -> `...-dirty` / `.dirty` suffix
@@ -23,7 +24,17 @@ if TYPE_CHECKING:
     import semver
 
 
-_TAG_RE = re.compile(r"^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$")
+_TAG_RE = re.compile(
+    r"^v?(?P<core>\d+\.\d+)(?P<patch>\.\d+)?(?P<rest>(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?)$"
+)
+
+
+def tag_version(tag: str) -> str | None:
+    """The semver a version tag names (`v1.2` -> `1.2.0`), None for other tags (`release1`)."""
+    match = _TAG_RE.match(tag)
+    if not match:
+        return None
+    return f"{match['core']}{match['patch'] or '.0'}{match['rest']}"
 
 
 @dataclass(frozen=True)
@@ -32,9 +43,19 @@ class GitInfo:
     short: str
     branch: str
     dirty: bool
-    tag: str  # version tag at HEAD, "" when none
+    tag: str  # tag at HEAD (the highest version tag, else any), "" when none
     commit_time: int  # committer time (unix seconds): SOURCE_DATE_EPOCH for reproducible builds
     version: str
+    origin_url: str = ""  # `git config remote.origin.url` as written (may hold credentials)
+    default_branch: str = ""  # from origin/HEAD, else init.defaultBranch; "" when neither
+
+    @property
+    def any_tag(self) -> str:
+        return self.tag
+
+    @property
+    def commit_or_empty(self) -> str:
+        return "" if self.commit == "unknown" else self.commit
 
     def variables(self) -> dict[str, str]:
         return {
@@ -42,10 +63,25 @@ class GitInfo:
             "GIT_COMMIT": self.short,
             "GIT_COMMIT_FULL": self.commit,
             "GIT_BRANCH": self.branch,
+            # Templates need the branch tag-safe: `mytag-${GIT_BRANCH_SLUG}` on `feature/login`.
+            "GIT_BRANCH_SLUG": _slug(self.branch),
             "GIT_TAG": self.tag,
             "GIT_DIRTY": "true" if self.dirty else "false",
             "SOURCE_DATE_EPOCH": str(self.commit_time),
+            "GIT_REMOTE_URL": _source_url(self.origin_url),
         }
+
+
+def _slug(branch: str) -> str:
+    from orchestrator import refs
+
+    return refs.sanitize_tag(branch) if branch else ""
+
+
+def _source_url(remote: str) -> str:
+    from orchestrator import ocilabels
+
+    return ocilabels.source_url(remote) if remote else ""
 
 
 def _git(repo: Path, *args: str) -> str | None:
@@ -84,14 +120,13 @@ def _git_all(repo: Path, commands: list[list[str]]) -> list[str | None]:
 def derive_version(exact_tag: str, last_tag: str, distance: int, short: str, dirty: bool) -> str:
     """The pure part of the VERSION rules above (unit-tested without git)."""
     if exact_tag:
-        base = _TAG_RE.match(exact_tag)
-        version = base.group(1) if base else exact_tag
+        version = tag_version(exact_tag) or exact_tag
     else:
-        match = _TAG_RE.match(last_tag) if last_tag else None
-        if match:
+        last = tag_version(last_tag) if last_tag else None
+        if last:
             import semver  # only here: the plan memo imports this module and must stay light
 
-            parsed = semver.Version.parse(match.group(1))
+            parsed = semver.Version.parse(last)
             nxt = parsed.bump_patch() if not parsed.prerelease else parsed.replace(build=None)
             core = f"{nxt.major}.{nxt.minor}.{nxt.patch}"
             pre = f"{parsed.prerelease}.dev" if parsed.prerelease else "dev"
@@ -99,7 +134,9 @@ def derive_version(exact_tag: str, last_tag: str, distance: int, short: str, dir
             core, pre = "0.0.0", "dev"
         version = f"{core}-{pre}.{distance}.g{short}"
     if dirty:
-        version += ".dirty" if "-" in version else "-dirty"
+        # Before any build metadata: `+...` alone would not make it a prerelease.
+        core, plus, build = version.partition("+")
+        version = core + (".dirty" if "-" in core else "-dirty") + plus + build
     return version
 
 
@@ -110,8 +147,12 @@ QUERIES = (
     # Untracked files count as dirty too: they can end up in the build context.
     ("status", "--porcelain", "--untracked-files=normal"),
     ("tag", "--points-at", "HEAD"),
-    # `<tag>-<distance>-g<sha>`: the last version tag and how far HEAD is past it.
-    ("describe", "--tags", "--long", "--match", "v[0-9]*"),
+    # `<tag>-<distance>-g<sha>`: the last version tag and how far HEAD is past it. Tags
+    # without `v` count too (`1.2.3`); the dot keeps date tags like `20200110-RC2` out.
+    ("describe", "--tags", "--long", "--match", "v[0-9]*.[0-9]*", "--match", "[0-9]*.[0-9]*"),
+    # The source label's URL and the default branch when no CI names it.
+    ("config", "--get-regexp", r"^(remote\.origin\.url|init\.defaultbranch)$"),
+    ("symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"),
 )
 
 
@@ -119,8 +160,10 @@ def ask(repo: Path) -> tuple[str | None, ...]:
     """git's answers to QUERIES, the dirty state reduced to "dirty"/"" (which files does not
     matter to any fact derived here). Equal answers mean equal GitInfo: the plan memo relies
     on that to tell whether git moved."""
-    head, branch, status, at_head, described = _git_all(repo, [list(q) for q in QUERIES])
-    return head, branch, "dirty" if status else "", at_head, described
+    head, branch, status, at_head, described, config, origin_head = _git_all(
+        repo, [list(q) for q in QUERIES]
+    )
+    return head, branch, "dirty" if status else "", at_head, described, config, origin_head
 
 
 def read(repo: Path) -> GitInfo:
@@ -129,31 +172,37 @@ def read(repo: Path) -> GitInfo:
 
 
 def from_answers(repo: Path, answers: tuple[str | None, ...]) -> GitInfo:
-    head, branch, dirty_text, at_head, described = answers
+    head, branch, dirty_text, at_head, described, config, origin_head = answers
     fields = (head or "").splitlines()
     if len(fields) != 3:
         return GitInfo("unknown", "unknown", "", False, "", 0, "0.0.0-dev.0.gunknown")
     commit, short, time_text = fields
     dirty = bool(dirty_text)
-    exact = sorted((t for t in (at_head or "").splitlines() if _TAG_RE.match(t)), key=_tag_key)
+    tags_here = sorted((at_head or "").splitlines())
+    exact = sorted((t for t in tags_here if _TAG_RE.match(t)), key=_tag_key)
+    settings = dict(line.partition(" ")[::2] for line in (config or "").splitlines() if " " in line)
     if described and described.count("-") >= 2:
         last, distance_text, _ = described.rsplit("-", 2)
     else:  # no version tag yet: the distance is the whole history
         last, distance_text = "", _git(repo, "rev-list", "--count", "HEAD") or "0"
-    tag = exact[-1] if exact else ""
+    version_tag = exact[-1] if exact else ""
     return GitInfo(
         commit=commit,
         short=short,
         branch=branch or "",
         dirty=dirty,
-        tag=tag,
+        # A tag that is no version (`release1`) is still the tag at HEAD for ${GIT_TAG}.
+        tag=version_tag or (tags_here[-1] if tags_here else ""),
         commit_time=int(time_text),
-        version=derive_version(tag, last, int(distance_text), short, dirty),
+        version=derive_version(version_tag, last, int(distance_text), short, dirty),
+        origin_url=settings.get("remote.origin.url", ""),
+        default_branch=(origin_head or "").removeprefix("origin/")
+        or settings.get("init.defaultbranch", ""),
     )
 
 
 def _tag_key(tag: str) -> semver.Version:
     import semver
 
-    match = _TAG_RE.match(tag)
-    return semver.Version.parse(match.group(1)) if match else semver.Version(0)
+    version = tag_version(tag)
+    return semver.Version.parse(version) if version else semver.Version(0)

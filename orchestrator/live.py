@@ -7,6 +7,7 @@ from types import TracebackType
 
 from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from orchestrator import console
 from orchestrator.progress import Tracker, is_failure
@@ -48,5 +49,8 @@ class Display:
         for col in ("target", "steps", "cached", "now"):
             table.add_column(col, overflow="ellipsis", no_wrap=True)
         for tp in self.tracker.targets.values():
-            table.add_row(tp.name, f"{tp.done}/{tp.total}", str(tp.cached), tp.current[:80])
+            # Text, not str: vertex names are engine bytes (`[builder 3/7] RUN …`), never markup.
+            table.add_row(
+                Text(tp.name), f"{tp.done}/{tp.total}", str(tp.cached), Text(tp.current[:80])
+            )
         return table

@@ -10,16 +10,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
-from orchestrator import atomic, inputs, yamlsrc
+from orchestrator import atomic, inputs, refs, scratch, textfile, yamlsrc
 from orchestrator.errors import UserError
 from orchestrator.plan import LockView, image_key
 
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 HEADER = "# Written by `orchestrator pin`; refresh with `orchestrator pin --update`.\n"
 VERSION = 1
 
@@ -39,10 +41,10 @@ class Lock:
 
 def read_lock(path: Path) -> Lock | None:
     inputs.note(path)
-    if not path.is_file():
+    if not path.exists():
         return None
     try:
-        data = yamlsrc.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlsrc.safe_load(textfile.read(path, "lock file")) or {}
     except yaml.YAMLError as exc:
         raise UserError(
             f"{path}: not a valid lock file ({_first_line(exc)}); fix it (a merge conflict?), "
@@ -60,8 +62,13 @@ def read_lock(path: Path) -> Lock | None:
         )
     out: dict[str, LockEntry] = {}
     for ref, entry in images.items():
-        if not isinstance(entry, dict) or not str(entry.get("digest", "")).startswith("sha256:"):
-            raise UserError(f"{path}: images.{ref}: needs a sha256 digest")
+        if not isinstance(entry, dict) or not DIGEST.fullmatch(str(entry.get("digest", ""))):
+            raise UserError(f"{path}: images.{ref}: needs a sha256 digest (sha256:<64 hex>)")
+        for what, text in (("", ref), (".source", entry.get("source", ref))):
+            try:
+                refs.parse_reference(str(text))
+            except refs.InvalidReferenceError as exc:
+                raise UserError(f"{path}: images.{ref}{what}: {exc}") from None
         if not isinstance(entry.get("platforms") or {}, dict):
             raise UserError(f"{path}: images.{ref}.platforms: expected a mapping os/arch: digest")
         out[image_key(str(ref))] = LockEntry(
@@ -104,7 +111,7 @@ def locked(path: Path) -> Iterator[None]:
     so a lock on it would not be shared. The side file lives in the git-ignored `.orchestrator/`.
     """
     side = path.parent / ".orchestrator" / f"{path.name}.flock"
-    side.parent.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(side.parent)
     with side.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

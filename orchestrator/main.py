@@ -11,10 +11,12 @@ from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from orchestrator.errors import error_handler  # stdlib only: cheap
+    from orchestrator import masking  # stdlib only: cheap
+    from orchestrator.errors import error_handler
 
     words = list(sys.argv[1:] if argv is None else argv)
-    with error_handler(Path(".orchestrator")) as code:
+    # Outside the error handler: its error lines and crash details are masked as well.
+    with masking.installed(), error_handler(Path(".orchestrator")) as code:
         if words[:1] == ["plan"]:
             # Before anything else is imported: a replayed plan costs little more than start-up.
             from orchestrator import planmemo

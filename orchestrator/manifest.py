@@ -23,6 +23,7 @@ from pydantic import (
 
 from orchestrator import refs, yamlsrc
 from orchestrator.errors import ManifestError
+from orchestrator.tagrules import FlavorSpec, TagRuleSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*$"
 PinPolicy = Literal["none", "minor", "patch", "digest"]
@@ -150,14 +151,32 @@ class TargetSpec(_Model):
     """Settings of one target; `defaults:` has the same shape (without `stage`)."""
 
     description: str | None = None
-    stage: str | None = Field(None, description="Dockerfile stage (--target); default: the name")
+    stage: str | None = Field(
+        None,
+        description="Dockerfile stage (--target); default: the stage of the target's name, "
+        "else the last stage (no --target)",
+    )
+    name: str | None = Field(
+        None, description="with matrix: name template of each expansion, e.g. app-${variant}"
+    )
+    matrix: dict[str, list[ArgValue]] | None = Field(
+        None, description="one target per combination of values; ${KEY} in every string"
+    )
+    contexts: dict[str, str] | None = Field(
+        None,
+        description="named contexts: DIR, docker-image://REF, oci-layout://PATH, a git or "
+        "https URL, or target:OTHER (OTHER's result)",
+    )
     image: str | None = Field(None, description="repository, overrides project.image")
     context: str | None = None
     dockerfile: str | None = None
     args: dict[str, ArgValue] | None = None
     labels: dict[str, str] | None = None
     platforms: list[str] | None = None
-    tags: list[str] | None = None
+    tags: list[str | TagRuleSpec] | None = Field(
+        None, description="semver | latest | sha | branch | a template | a rule {type: ...}"
+    )
+    flavor: FlavorSpec | None = Field(None, description="latest: auto|true|false, prefix, suffix")
     secrets: list[SecretSpec] | None = None
     ssh: list[SshSpec] | None = None
     cache: CacheSpec | None = None
@@ -167,6 +186,25 @@ class TargetSpec(_Model):
     pin: PinPolicy | None = None
     no_cache: bool | None = None
     reproducible: bool | None = Field(None, description="SOURCE_DATE_EPOCH + rewrite-timestamp")
+    network: Literal["default", "none", "host"] | None = Field(
+        None, description="network of RUN steps (host implies the network.host entitlement)"
+    )
+    extra_hosts: dict[str, str] | None = Field(None, description="host name -> IP for RUN steps")
+    shm_size: str | None = Field(
+        None, pattern=r"^[0-9]+[bkmgBKMG]?$", description="size of /dev/shm in RUN, e.g. 128m"
+    )
+    ulimits: list[str] | None = Field(None, description="NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+    entitlements: list[Literal["network.host", "security.insecure"]] | None = Field(
+        None, description="privileges RUN steps may ask for (buildx --allow)"
+    )
+    annotations: list[str] | None = Field(
+        None, description="OCI annotations, [TYPE[,TYPE][PLATFORM]:]KEY=VALUE"
+    )
+    no_cache_filter: list[str] | None = Field(None, description="stages built without cache")
+    pull: bool | None = Field(None, description="always pull base images anew")
+    images: list[str] | None = Field(
+        None, description="repositories: the same tags pushed to each (first: the image's own)"
+    )
     checks: ChecksSpec | None = Field(None, description="this target's check gate (see checks:)")
 
     @field_validator("platforms")
@@ -197,6 +235,58 @@ class TargetSpec(_Model):
             return value
         raise ValueError(f"{value!r}: expected false, true (= min), min or max")
 
+    @field_validator("ulimits")
+    @classmethod
+    def _ulimits(cls, values: list[str] | None) -> list[str] | None:
+        for value in values or []:
+            if not re.fullmatch(r"[a-z]+=-?[0-9]+(:-?[0-9]+)?", value):
+                raise ValueError(f"{value!r}: expected NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+        return values
+
+    @field_validator("annotations")
+    @classmethod
+    def _annotations(cls, values: list[str] | None) -> list[str] | None:
+        for value in values or []:
+            if "=" not in value or value.startswith("="):
+                raise ValueError(f"{value!r}: expected [TYPE:]KEY=VALUE")
+        return values
+
+    @field_validator("extra_hosts")
+    @classmethod
+    def _hosts(cls, values: dict[str, str] | None) -> dict[str, str] | None:
+        for host, address in (values or {}).items():
+            if not re.fullmatch(r"[A-Za-z0-9.-]+", host) or not re.fullmatch(
+                r"[0-9A-Fa-f.:]+|host-gateway", address
+            ):
+                raise ValueError(f"{host}: {address!r}: expected HOST: IP (or host-gateway)")
+        return values
+
+    @field_validator("contexts")
+    @classmethod
+    def _context_names(cls, values: dict[str, str] | None) -> dict[str, str] | None:
+        for name, value in (values or {}).items():
+            if not name or not value:
+                raise ValueError(f"{name!r}: a named context needs a name and a value")
+        return values
+
+    @field_validator("matrix")
+    @classmethod
+    def _matrix(cls, values: dict[str, list[ArgValue]] | None) -> dict[str, list[ArgValue]] | None:
+        for key, items in (values or {}).items():
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+                raise ValueError(f"{key!r} is not a valid matrix key (letters, digits, _)")
+            if not items:
+                raise ValueError(f"{key}: a matrix key needs at least one value")
+            if len(set(items)) != len(items):
+                raise ValueError(f"{key}: values are listed twice")
+        return values
+
+    @model_validator(mode="after")
+    def _name_needs_matrix(self) -> TargetSpec:
+        if self.name is not None and self.matrix is None:
+            raise ValueError("'name' names the expansions of a matrix: add 'matrix:' or drop it")
+        return self
+
     @field_validator("args")
     @classmethod
     def _arg_names(cls, values: dict[str, ArgValue] | None) -> dict[str, ArgValue] | None:
@@ -225,10 +315,17 @@ class NodeSpec(_Model):
 
 
 class BuilderSpec(_Model):
-    """A buildx builder to use, created if missing (`docker` means the engine's own)."""
+    """A buildx builder to use, created if missing (`docker` means the engine's own).
+
+    `fan-out` is not a buildx driver: its nodes are independent engines (a DOCKER_HOST such as
+    `ssh://…`, `tcp://…`, `unix://…`, or a docker context name) that no buildx builder can join;
+    `build` runs each node's platforms there at the same time and merges the parts (parts.py).
+    """
 
     name: str = Field(pattern=NAME_PATTERN)
-    driver: Literal["docker", "docker-container", "remote", "kubernetes"] = "docker-container"
+    driver: Literal["docker", "docker-container", "remote", "kubernetes", "fan-out"] = (
+        "docker-container"
+    )
     driver_opts: dict[str, str] = Field(default_factory=dict)
     buildkitd_flags: str | None = None
     config: str | None = Field(None, description="buildkitd.toml for the builder")
@@ -245,6 +342,23 @@ class BuilderSpec(_Model):
         names = [n.name for n in self.nodes]
         if len(set(names)) != len(names):
             raise ValueError("node names must be unique")
+        if self.driver == "fan-out":
+            if not self.nodes:
+                raise ValueError("a fan-out builder needs nodes (engines with their platforms)")
+            owner: dict[str, str] = {}
+            for node in self.nodes:
+                if not node.endpoint or not node.platforms:
+                    raise ValueError(
+                        f"node {node.name!r}: a fan-out node needs an endpoint and platforms"
+                    )
+                for platform in node.platforms:
+                    key = refs.parse_platform(platform)
+                    if key in owner:
+                        raise ValueError(
+                            f"{platform} is on nodes {owner[key]!r} and {node.name!r}: "
+                            "each platform is built on one node"
+                        )
+                    owner[key] = node.name
         return self
 
 
@@ -253,7 +367,12 @@ class Project(_Model):
     image: str = Field(description="image repository, e.g. ${REGISTRY}/app (templates allowed)")
     context: str = Field(".", description="build context, relative to builds.yaml")
     dockerfile: str = Field("Dockerfile", description="relative to the context")
-    source: str | None = Field(None, description="URL for org.opencontainers.image.source")
+    source: str | None = Field(
+        None, description="org.opencontainers.image.source (default: the origin remote)"
+    )
+    description: str | None = Field(None, description="org.opencontainers.image.description")
+    url: str | None = Field(None, description="org.opencontainers.image.url (default: source)")
+    licenses: str | None = Field(None, description="SPDX expression, e.g. MIT")
 
 
 class Manifest(_Model):
@@ -298,8 +417,9 @@ class Manifest(_Model):
     @field_validator("defaults")
     @classmethod
     def _no_default_stage(cls, value: TargetSpec) -> TargetSpec:
-        if value.stage is not None:
-            raise ValueError("a stage belongs to a target, not to defaults")
+        for key in ("stage", "matrix", "name"):
+            if getattr(value, key) is not None:
+                raise ValueError(f"{key!r} belongs to a target, not to defaults")
         return value
 
     @field_validator("groups")
@@ -389,11 +509,21 @@ def _message(err: Any) -> str:
     return msg
 
 
+def _as_written(loc: tuple[str | int, ...], located: yamlsrc.Located) -> tuple[str | int, ...]:
+    """pydantic's location in the file's spelling: a key the file has is kept as written (an
+    unknown `not_a_key`, a target named `my_target`); a field name it lacks is its YAML alias."""
+    out: tuple[str | int, ...] = ()
+    for part in loc:
+        written = (*out, part) in located.lines
+        out = (*out, part if written or not isinstance(part, str) else _kebab(part))
+    return out
+
+
 def errors_to_lines(exc: ValidationError, located: yamlsrc.Located, prefix: str = "") -> list[str]:
     """One line per problem, in file order; union alternatives collapse into one line."""
     found: dict[tuple[str | int, ...], tuple[int, str]] = {}
     for err in exc.errors():
-        loc = tuple(_kebab(p) if isinstance(p, str) else p for p in err["loc"])
+        loc = _as_written(tuple(err["loc"]), located)
         if err["type"] not in ("extra_forbidden", "missing"):
             # Trailing parts that name no key of the file are pydantic's union branches.
             while loc and loc not in located.lines:

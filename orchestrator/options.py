@@ -15,6 +15,20 @@ from orchestrator.errors import stdout_guard
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
+PUBLISH_DESCRIPTION = """\
+Merge the parts of multi-platform targets, each built on its own runner, into one index.
+
+    # one CI job per platform, each on a native runner:
+    orchestrator build production --platform linux/amd64 --report amd64.json
+    orchestrator build production --platform linux/arm64 --report arm64.json
+    # then one job with both reports:
+    orchestrator publish production --from amd64.json --from arm64.json
+
+The index keeps every platform's attestation manifest; the release tags are attached by digest
+only after it is complete. Refused, with nothing tagged: a missing platform, a platform in two
+parts, parts of another commit, version or plan than each other or this checkout.
+"""
+
 PIN_DESCRIPTION = """\
 Lock the base images the targets use to the digests their registry serves.
 
@@ -37,6 +51,8 @@ Build container images from builds.yaml with docker buildx.
   orchestrator build --set production.platforms=linux/amd64
   orchestrator pin && orchestrator pin --check   lock base images to digests
   orchestrator check production           the Dockerfile practices, for this target
+  orchestrator build production --platform linux/arm64   one platform: a part to publish
+  orchestrator publish production --from amd64.json --from arm64.json
 
 Exit codes: 0 ok, 1 build failed (or the result could not be written to stdout), 2 bad manifest
 or usage (nothing ran), 3 bug, 130 interrupted.
@@ -100,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="text for people; json with each target's exact buildx argv; "
         "bake: a definition for `docker buildx bake -f`",
     )
+    p.add_argument(
+        "--list",
+        action="store_true",
+        help="print the names of every target and group, one per line, and stop",
+    )
 
     b = sub.add_parser("build", help="check, build and push the targets; write a report")
     _common(b)
@@ -112,6 +133,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept build args that look like secrets (they end up in the image "
         "history; use secrets: instead)",
     )
+
+    m = sub.add_parser(
+        "publish",
+        help="merge per-platform parts (reports of `build --platform`) into one index and tag it",
+        description=PUBLISH_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(m)
+    m.add_argument("targets", nargs="*", metavar="TARGET|GROUP", help="default: every part's")
+    m.add_argument(
+        "--from",
+        dest="reports",
+        action="append",
+        type=Path,
+        required=True,
+        metavar="REPORT",
+        help="a report.json of `build --platform` (repeatable; one per part)",
+    )
+    m.add_argument(
+        "--report",
+        type=Path,
+        metavar="PATH",
+        help="write the JSON report here (default: .orchestrator/report.json)",
+    )
+    m.add_argument("--ci", action="store_true", help="GitHub outputs/summary (automatic in CI)")
 
     s = sub.add_parser("schema", help="print the JSON Schema of builds.yaml (for editors)")
     s.add_argument("--output", type=Path, metavar="PATH", help="write to a file instead")
@@ -206,6 +252,15 @@ def _build_flags(p: argparse.ArgumentParser) -> None:
         "(targets need `reproducible: true`)",
     )
     p.add_argument("--builder", metavar="NAME", help="buildx builder to use")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        metavar="OS/ARCH",
+        dest="platforms",
+        help="build and push only this platform of each target (repeatable): a part for "
+        "`orchestrator publish`, under a staging tag, with no release tag",
+    )
     p.add_argument(
         "--rebuild",
         action="store_true",

@@ -1,9 +1,11 @@
 """`--set TARGET.KEY=VALUE` overrides, in the spirit of `docker buildx bake --set`.
 
 TARGET may be `*` (every target). KEY is a manifest key (`platforms`, `tags`, `outputs`, `pin`,
-`stage`, `no-cache`, `provenance`, `sbom`, `image`, `reproducible`), a mapping entry
-(`args.NAME`, `labels.NAME`) or a cache key (`cache.from`, `cache.to`, `cache.registry`,
-`cache.local`, `cache.inline`, `cache.compression`). Lists take comma-separated values.
+`stage`, `no-cache`, `provenance`, `sbom`, `image`, `reproducible`, `network`, `shm-size`,
+`pull`, `images`, `ulimits`, `entitlements`, `annotations`, `no-cache-filter`), a mapping entry
+(`args.NAME`, `labels.NAME`, `contexts.NAME`, `extra-hosts.NAME`) or a cache key (`cache.from`,
+`cache.to`, `cache.registry`, `cache.local`, `cache.inline`, `cache.compression`). Lists take
+comma-separated values.
 """
 
 from __future__ import annotations
@@ -14,7 +16,17 @@ from typing import Any
 
 from orchestrator.errors import UserError
 
-LIST_KEYS = ("platforms", "tags", "outputs")
+LIST_KEYS = (
+    "platforms",
+    "tags",
+    "outputs",
+    "images",
+    "ulimits",
+    "entitlements",
+    "annotations",
+    "no-cache-filter",
+)
+MAP_KEYS = ("args", "labels", "contexts", "extra-hosts")
 SCALAR_KEYS = (
     "stage",
     "image",
@@ -26,8 +38,11 @@ SCALAR_KEYS = (
     "no-cache",
     "reproducible",
     "description",
+    "network",
+    "shm-size",
+    "pull",
 )
-BOOL_KEYS = ("sbom", "no-cache", "reproducible")
+BOOL_KEYS = ("sbom", "no-cache", "reproducible", "pull")
 CACHE_KEYS = ("from", "to", "registry", "local", "inline", "compression")
 
 
@@ -47,7 +62,7 @@ class Override:
 
     def merge_into(self, extra: dict[str, Any]) -> None:
         head, _, sub = self.key.partition(".")
-        if head in ("args", "labels"):
+        if head in MAP_KEYS:
             extra.setdefault(head, {})[sub] = self.value
         elif head == "cache" and sub in ("from", "to"):
             extra.setdefault("cache", {})[sub] = _split(self.value)
@@ -87,7 +102,7 @@ def parse(text: str) -> Override:
         )
     head, _, sub = key.partition(".")
     valid = (
-        (head in ("args", "labels") and sub)
+        (head in MAP_KEYS and sub)
         or (head == "cache" and sub in CACHE_KEYS)
         or (not sub and head in (*LIST_KEYS, *SCALAR_KEYS))
     )
@@ -96,8 +111,7 @@ def parse(text: str) -> Override:
             [
                 *LIST_KEYS,
                 *SCALAR_KEYS,
-                "args.NAME",
-                "labels.NAME",
+                *(f"{k}.NAME" for k in MAP_KEYS),
                 "cache." + "|".join(CACHE_KEYS),
             ]
         )

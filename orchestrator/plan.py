@@ -7,16 +7,28 @@ into buildx exporter specs). `plan` prints this; `build` runs exactly this.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from orchestrator import dockerfile, inputs, refs, tags, variables, yamlsrc
+from orchestrator import (
+    cievent,
+    contexts,
+    dockerfile,
+    inputs,
+    matrix,
+    ocilabels,
+    refs,
+    specs,
+    tags,
+    variables,
+    yamlsrc,
+)
+from orchestrator.dockerfile import Dockerfile as ParsedDockerfile
 from orchestrator.errors import ManifestError, UserError
 from orchestrator.gitinfo import GitInfo
 from orchestrator.manifest import Manifest, TargetSpec
@@ -35,11 +47,7 @@ class SecretRef:
     name: str  # env var name or absolute file path
 
     def spec(self) -> str:
-        return (
-            f"id={self.id},env={self.name}"
-            if self.source == "env"
-            else (f"id={self.id},src={self.name}")
-        )
+        return specs.build(("id", self.id), ("env" if self.source == "env" else "src", self.name))
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class SshRef:
     paths: tuple[str, ...] = ()
 
     def spec(self) -> str:
-        return f"{self.id}={','.join(self.paths)}" if self.paths else self.id
+        return specs.ssh(self.id, self.paths)
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class BaseImage:
     source: str  # what BuildKit will pull: the mirror copy or the ref itself
     digest: str | None  # locked digest, when the lock has one
     context: str | None  # --build-context value that redirects the FROM, if any
+    where: str | None = None  # builds.yaml:LINE for a `docker-image://` named context
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,7 @@ class TargetPlan:
     name: str
     context: str
     dockerfile: str
-    stage: str
+    stage: str | None  # None: the last stage, built without --target
     platforms: tuple[str, ...]
     repository: str
     tags: tuple[str, ...]  # full references repository:tag
@@ -91,11 +100,30 @@ class TargetPlan:
     notes: tuple[str, ...] = ()
     # Declared `required: false` and left out because their source is missing: still declared.
     skipped_secrets: tuple[str, ...] = ()
+    # The build graph: targets whose results this one reads (`contexts: {x: target:OTHER}`).
+    depends_on: tuple[str, ...] = ()
+    input_only: bool = False  # built only as another target's input: exported as cache only
+    network: str | None = None
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)
+    shm_size: str | None = None
+    ulimits: tuple[str, ...] = ()
+    entitlements: tuple[str, ...] = ()
+    annotations: tuple[str, ...] = ()
+    no_cache_filter: tuple[str, ...] = ()
+    pull: bool = False
+    # The Dockerfile as parsed once for this run (stages, bases, mounts): preflight, checks and
+    # build avoidance read this instead of parsing again. Not part of the printed plan.
+    parsed: ParsedDockerfile | None = field(default=None, compare=False, repr=False)
+
+    def model(self) -> ParsedDockerfile:
+        """The parsed Dockerfile (parsed here only for plans built without resolve())."""
+        return self.parsed if self.parsed is not None else dockerfile.load(Path(self.dockerfile))
 
     def to_dict(self) -> dict[str, Any]:
         from orchestrator import argv  # local: argv imports this module for the types
 
-        data = asdict(self)
+        data = asdict(replace(self, parsed=None))
+        del data["parsed"]
         data["argv"] = argv.build_argv(self)
         data["copy"] = argv.copy_argv(self)
         data["publish"] = argv.publish_argv(self, "<digest>")
@@ -150,25 +178,40 @@ def select(manifest: Manifest, names: Sequence[str]) -> list[str]:
             for member in manifest.groups[name]:
                 add(member, (*trail, name))
         else:
-            known = ", ".join([*manifest.targets, *manifest.groups])
-            raise UserError(f"no target or group named {name!r} (known: {known})")
+            raise UserError(unknown_name(name, [*manifest.targets, *manifest.groups]))
 
     for name in names:
         add(name, ())
     return out
 
 
+def unknown_name(name: str, known: Sequence[str]) -> str:
+    """One line for a name that is neither a target nor a group: a few close names, never all
+    200 of a monorepo, and how to see them all."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+    hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+    return (
+        f"no target or group named {name!r} ({hint}"
+        f"`orchestrator plan --list` lists all {len(known)})"
+    )
+
+
 # --- merging -------------------------------------------------------------------------------
+MERGED_KEYS = ("args", "labels", "contexts", "extra-hosts")  # mappings: merged key by key
+
+
 def _merged(defaults: TargetSpec, target: TargetSpec, extra: Mapping[str, Any]) -> dict[str, Any]:
     """defaults -> target -> overrides; mappings (args, labels) merge by key, the rest replace."""
     base = defaults.model_dump(by_alias=True, exclude_none=True)
     for key, value in target.model_dump(by_alias=True, exclude_none=True).items():
-        if key in ("args", "labels") and key in base:
+        if key in MERGED_KEYS and key in base:
             base[key] = {**base[key], **value}
         else:
             base[key] = value
     for key, value in extra.items():
-        if key in ("args", "labels") or key == "cache":
+        if key in MERGED_KEYS or key == "cache":
             base[key] = {**base.get(key, {}), **value}
         else:
             base[key] = value
@@ -190,19 +233,28 @@ def _abs(base: Path, text: str) -> Path:
 
 
 def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]:
-    epoch = int(values.get("SOURCE_DATE_EPOCH") or 0)
-    # `created` is the commit time, not now: the same commit must give the same image bytes.
-    created = dt.datetime.fromtimestamp(epoch, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    labels = {
-        f"{OCI}.title": manifest.project.name,
-        f"{OCI}.version": values.get("VERSION", ""),
-        f"{OCI}.revision": values.get("GIT_COMMIT_FULL", ""),
-        f"{OCI}.created": created,
-    }
-    source = manifest.project.source or values.get("GIT_REMOTE_URL", "")
-    if source:
-        labels[f"{OCI}.source"] = source
-    return labels
+    project = manifest.project
+    return ocilabels.labels(
+        project.name,
+        values,
+        source=project.source,
+        description=project.description,
+        url=project.url,
+        licenses=project.licenses,
+    )
+
+
+EPOCH_MAX = 253402300799  # 9999-12-31T23:59:59Z: the last second an RFC 3339 date can name
+
+
+def _epoch(text: str) -> int:
+    """SOURCE_DATE_EPOCH as the reproducible-builds spec defines it: decimal whole seconds."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 12 or int(text) > EPOCH_MAX:
+        raise UserError(
+            f"SOURCE_DATE_EPOCH {text[:40]!r} is not a whole number of seconds since 1970 "
+            f"(0 to {EPOCH_MAX}); fix or unset it"
+        )
+    return int(text)
 
 
 def oci_archive(root: Path, target: str) -> Path:
@@ -222,9 +274,9 @@ def _outputs(
     reproducible: bool,
     target: str,
 ) -> tuple[list[str], bool, bool]:
-    specs: list[str] = []
+    out: list[str] = []
     push = load = False
-    stamp = ",rewrite-timestamp=true" if reproducible else ""
+    stamp = [("rewrite-timestamp", "true")] if reproducible else []
     for kind in kinds:
         name, _, dest = kind.partition(":")
         if name == "push" and reproducible:
@@ -232,27 +284,35 @@ def _outputs(
             # rewrite-timestamp conflicts with the docker driver's image exporter ("conflicts
             # with unpack"), so a reproducible push exports an OCI archive with clamped
             # timestamps and copies it with skopeo, which keeps the digests (see publish_argv).
-            specs.append(
-                f"type=oci,dest={oci_archive(root, target)},name={repository}:"
-                f"{staging_tag(target)}{stamp}"
+            out.append(
+                specs.build(
+                    ("type", "oci"),
+                    ("dest", str(oci_archive(root, target))),
+                    ("name", f"{repository}:{staging_tag(target)}"),
+                    *stamp,
+                )
             )
         elif name == "push":
             push = True
             # Pushed under a per-target staging tag; release tags are attached (by digest, from the
             # metadata file) only after every target built, so a failed or interrupted run never
             # moves a release tag. The docker driver cannot push-by-digest, hence the staging tag.
-            specs.append(f"type=image,name={repository}:{staging_tag(target)},push=true")
+            out.append(
+                specs.build(
+                    ("type", "image"),
+                    ("name", f"{repository}:{staging_tag(target)}"),
+                    ("push", "true"),
+                )
+            )
         elif name == "load":
             load = True
-            specs.append("type=docker")
+            out.append("type=docker")
         elif name in ("oci", "docker"):
-            ref = f",name={full_tags[0]}" if full_tags else ""
-            specs.append(f"type={name},dest={_abs(root, dest)}{ref}{stamp}")
-        elif name == "tar":
-            specs.append(f"type=tar,dest={_abs(root, dest)}")
-        elif name == "local":
-            specs.append(f"type=local,dest={_abs(root, dest)}")
-    return specs, push, load
+            ref = [("name", full_tags[0])] if full_tags else []
+            out.append(specs.build(("type", name), ("dest", str(_abs(root, dest))), *ref, *stamp))
+        elif name in ("tar", "local"):
+            out.append(specs.build(("type", name), ("dest", str(_abs(root, dest)))))
+    return out, push, load
 
 
 def resolve(
@@ -270,7 +330,7 @@ def resolve(
     env = dict(os.environ if environ is None else environ)
     manifest_path = located.path
     root = manifest_path.parent.resolve()
-    builtins = {**git.variables(), **(extra_builtins or {})}
+    builtins = {**git.variables(), **cievent.detect(env, git).variables(), **(extra_builtins or {})}
     values = variables.resolve(
         builtins,
         {
@@ -282,14 +342,35 @@ def resolve(
         env,
         cli_vars or {},
     )
+    # Read as a number by tag rules and labels: refused in one line before either uses it.
+    _epoch(values.get("SOURCE_DATE_EPOCH") or "0")
     lock = lock or LockView()
-    selected = select(manifest, names)
+    expanded = matrix.expand(manifest, located)
+    manifest = expanded.manifest
+    ordered, inputs_only = contexts.order(
+        manifest, select(manifest, names), located, expanded.origin
+    )
     for override in overrides:
-        override.check_targets(list(manifest.targets))
+        override.check_targets([*manifest.targets, *expanded.origin.values()])
     plans = [
-        _resolve_target(manifest, located, name, values, env, overrides, lock, root)
-        for name in selected
+        _resolve_target(
+            manifest,
+            located,
+            _Origin(name, expanded.origin.get(name, name), name in inputs_only),
+            {**values, **expanded.values.get(name, {})},
+            env,
+            overrides,
+            lock,
+            root,
+        )
+        for name in ordered
     ]
+    for t in plans:
+        missing = [d for d in t.depends_on if d not in ordered]
+        if missing:  # only a --set contexts.NAME=target:X can add an edge the graph lacks
+            raise UserError(
+                f"{t.name}: contexts target:{missing[0]} set with --set: write it in builds.yaml"
+            )
     return Plan(
         manifest=str(manifest_path),
         root=str(root),
@@ -299,21 +380,29 @@ def resolve(
     )
 
 
+@dataclass(frozen=True)
+class _Origin:
+    name: str  # the target's name (a matrix expansion's own)
+    key: str  # its key in builds.yaml (the matrix target's, for an expansion)
+    input_only: bool  # not selected: built only because a selected target consumes it
+
+
 def _resolve_target(
     manifest: Manifest,
     located: yamlsrc.Located,
-    name: str,
+    origin: _Origin,
     values: Mapping[str, str],
     env: Mapping[str, str],
     overrides: Sequence[Override],
     lock: LockView,
     root: Path,
 ) -> TargetPlan:
-    where_line = located.line_of(("targets", name))
-    where = f"{located.path}:{where_line}: targets.{name}"
+    name, key = origin.name, origin.key
+    where_line = located.line_of(("targets", key))
+    where = f"{located.path}:{where_line}: targets.{key}"
     extra: dict[str, Any] = {}
     for override in overrides:
-        if override.applies_to(name):
+        if override.applies_to(name) or override.applies_to(key):
             override.merge_into(extra)
     raw = _merged(manifest.defaults, manifest.targets[name], extra)
     try:
@@ -326,7 +415,6 @@ def _resolve_target(
         ) from None
 
     notes: list[str] = []
-    stage = spec.stage or name
     context = _abs(root, _interp(spec.context or manifest.project.context, values, where))
     df_path = context / _interp(spec.dockerfile or manifest.project.dockerfile, values, where)
     args = {k: _arg_text(v) for k, v in (spec.args or {}).items()}
@@ -335,27 +423,23 @@ def _resolve_target(
     if reproducible:
         args.setdefault("SOURCE_DATE_EPOCH", values.get("SOURCE_DATE_EPOCH", "0"))
 
+    stage_where = f"{located.path}:{located.line_of(('targets', key, 'stage'))}: targets.{key}"
     try:
         parsed = dockerfile.load(df_path)
+        stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
         parsed.built_stages(stage, args, spec.platforms or [])
     except UserError as exc:
-        line = located.line_of(("targets", name, "stage"))
-        raise ManifestError(f"{located.path}:{line}: targets.{name}.stage: {exc.message}") from None
+        raise ManifestError(f"{stage_where}.stage: {exc.message}") from None
 
-    repository = _interp(spec.image or manifest.project.image, values, f"{where}.image")
+    repositories = _repositories(spec, manifest, values, where)
+    repository = repositories[0]
     try:
-        repo_ref = refs.parse_reference(repository)
-    except refs.InvalidReferenceError as exc:
-        raise ManifestError(f"{where}.image: {exc}") from None
-    if repo_ref.tag or repo_ref.digest:
-        raise ManifestError(f"{where}.image: {repository!r} must be a repository without a tag")
-    try:
-        tag_list = tags.expand(spec.tags or [], values)
+        tag_list = tags.expand(spec.tags or [], values, spec.flavor)
     except (ValueError, variables.UnknownVariableError) as exc:
-        line = located.line_of(("targets", name, "tags"))
-        raise ManifestError(f"{located.path}:{line}: targets.{name}.tags: {exc}") from None
-    full_tags = [f"{repository}:{t}" for t in tag_list]
+        line = located.line_of(("targets", key, "tags"))
+        raise ManifestError(f"{located.path}:{line}: targets.{key}.tags: {exc}") from None
+    full_tags = [f"{repo}:{t}" for repo in repositories for t in tag_list]
 
     labels = _oci_labels(manifest, values)
     labels.update(
@@ -364,18 +448,50 @@ def _resolve_target(
 
     secrets = _secrets(spec, root, env, notes)
     ssh = _ssh(spec, root, env, notes)
-    base_images, contexts = _bases(
-        parsed, stage, args, spec.platforms or [], manifest.mirrors, lock
+    named = {
+        k: contexts.local_value(root, _interp(v, values, f"{where}.contexts.{k}"))
+        for k, v in (spec.contexts or {}).items()
+    }
+    base_images, build_contexts = _bases(
+        parsed, stage, args, spec.platforms or [], manifest.mirrors, lock, set(named)
     )
+    for context_name, value in named.items():
+        line = located.line_of(("targets", key, "contexts", context_name))
+        resolved, image = _context_image(
+            context_name, value, manifest.mirrors, lock, f"{located.path}:{line}"
+        )
+        build_contexts[context_name] = resolved
+        if image is not None:
+            base_images.append(image)
+    depends_on = tuple(other for _, other in contexts.consumed(named))
+    if depends_on:
+        notes.append(
+            f"built after {', '.join(depends_on)} in the same bake (target: contexts); "
+            "the buildx build line alone cannot express that"
+        )
 
-    outputs, push, load = _outputs(
-        [_interp(o, values, f"{where}.outputs") for o in (spec.outputs or ["load"])],
-        repository,
-        full_tags,
-        root,
-        reproducible,
-        name,
-    )
+    try:
+        # Built only as another target's input: nothing is exported unless the target itself says
+        # where its result goes (`outputs:` written on it); `type=cacheonly` keeps it in the cache.
+        own_outputs = manifest.targets[name].outputs is not None or "outputs" in extra
+        input_only = origin.input_only and not own_outputs
+        if input_only:
+            outputs, push, load = ["type=cacheonly"], False, False
+            full_tags = []
+            notes.append("an input of other targets only: exported as cache (type=cacheonly)")
+        else:
+            outputs, push, load = _outputs(
+                [_interp(o, values, f"{where}.outputs") for o in (spec.outputs or ["load"])],
+                repository,
+                full_tags,
+                root,
+                reproducible,
+                name,
+            )
+        # A value buildx could not read back as one field is refused here, not when printed.
+        [*(s.spec() for s in secrets), *(s.spec() for s in ssh)]
+    except specs.SpecError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
     provenance: str | None
     if reproducible:
         provenance = "false"
@@ -410,13 +526,87 @@ def _resolve_target(
         pin=spec.pin or "none",
         no_cache=bool(spec.no_cache),
         reproducible=reproducible,
-        build_contexts=contexts,
+        build_contexts=build_contexts,
         base_images=tuple(base_images),
         notes=tuple(notes),
         skipped_secrets=tuple(
             s.id for s in spec.secrets or [] if s.id not in {ref.id for ref in secrets}
         ),
+        depends_on=depends_on,
+        input_only=input_only,
+        network=spec.network,
+        extra_hosts=dict(spec.extra_hosts or {}),
+        shm_size=spec.shm_size,
+        ulimits=tuple(spec.ulimits or ()),
+        entitlements=tuple(spec.entitlements or ()),
+        annotations=tuple(
+            _interp(a, values, f"{where}.annotations") for a in spec.annotations or ()
+        ),
+        no_cache_filter=tuple(spec.no_cache_filter or ()),
+        pull=bool(spec.pull),
+        parsed=parsed,
     )
+
+
+def _stage(parsed: dockerfile.Dockerfile, written: str | None, name: str) -> str | None:
+    """The --target of a target: the stage written, else the stage of its name, else None
+    (the last stage, as BuildKit builds a file without --target)."""
+    if written is None:
+        return name if name.lower() in parsed.stage_names() else None
+    found = parsed.find_stage(written)
+    if found is not None and found.name is None:
+        raise UserError(
+            f"{parsed.path}:{found.line}: stage {found.index} has no name and BuildKit targets "
+            f"stages by name only: name it (`FROM {found.base} AS NAME`) and set stage: NAME"
+            + ("" if found.index < len(parsed.stages) - 1 else ", or drop stage: (last stage)")
+        )
+    parsed.target_stage(written)  # the error for an unknown name, with the known ones
+    return written
+
+
+def _repositories(
+    spec: TargetSpec, manifest: Manifest, values: Mapping[str, str], where: str
+) -> list[str]:
+    """`images:` (every repository the tags go to), else `image:`, else the project's."""
+    written = spec.images or [spec.image or manifest.project.image]
+    key = ".images" if spec.images else ".image"
+    out: list[str] = []
+    for text in written:
+        repository = _interp(text, values, f"{where}{key}")
+        try:
+            repo_ref = refs.parse_reference(repository)
+        except refs.InvalidReferenceError as exc:
+            raise ManifestError(f"{where}{key}: {exc}") from None
+        if repo_ref.tag or repo_ref.digest:
+            raise ManifestError(f"{where}{key}: {repository!r} must be a repository without a tag")
+        if repository in out:
+            raise ManifestError(f"{where}{key}: {repository!r} is listed twice")
+        out.append(repository)
+    return out
+
+
+def _context_image(
+    name: str, value: str, mirrors: Mapping[str, str], lock: LockView, where: str
+) -> tuple[str, BaseImage | None]:
+    """A `docker-image://` context gets the mirror and the locked digest a FROM line would."""
+    if not value.startswith(contexts.IMAGE):
+        return value, None
+    ref = value.removeprefix(contexts.IMAGE)
+    key = image_key(ref)
+    mirror_by_key = {image_key(k): v for k, v in mirrors.items()}
+    source = mirror_by_key.get(key, ref)
+    locked = lock.entries.get(key)
+    if locked and image_key(locked[0]) != image_key(source):
+        locked = None
+    digest = _written_digest(ref) or (locked[1] if locked else None)
+    try:
+        target = refs.parse_reference(source)
+    except refs.InvalidReferenceError as exc:
+        raise ManifestError(f"{where}: contexts.{name}: {exc}") from None
+    pinned = target.with_digest(digest) if digest else target
+    line = int(where.rsplit(":", 1)[1])
+    image = BaseImage(ref, f"context {name}", line, source, digest, f"docker-image://{pinned}")
+    return f"docker-image://{pinned}", replace(image, where=where)
 
 
 def _override_errors(
@@ -458,19 +648,42 @@ def _cache(spec: TargetSpec, values: Mapping[str, str], where: str) -> tuple[lis
         def at(name: str) -> str:
             return f"{ref.name}:{prefix}{name}"[: len(ref.name) + 129]
 
-        cache_from.append(f"type=registry,ref={at(branch)}")
+        cache_from.append(specs.build(("type", "registry"), ("ref", at(branch))))
         if branch != default:  # a new branch starts warm from the default branch's cache
-            cache_from.append(f"type=registry,ref={at(default)}")
-        cache_to.append(f"type=registry,ref={at(branch)},mode=max,compression={cache.compression}")
+            cache_from.append(specs.build(("type", "registry"), ("ref", at(default))))
+        cache_to.append(
+            specs.build(
+                ("type", "registry"),
+                ("ref", at(branch)),
+                ("mode", "max"),
+                ("compression", cache.compression),
+            )
+        )
     if cache.local:
         path = _interp(cache.local, values, f"{where}.cache.local")
-        cache_from.append(f"type=local,src={path}")
-        cache_to.append(f"type=local,dest={path},mode=max,compression={cache.compression}")
+        cache_from.append(specs.build(("type", "local"), ("src", path)))
+        cache_to.append(
+            specs.build(
+                ("type", "local"),
+                ("dest", path),
+                ("mode", "max"),
+                ("compression", cache.compression),
+            )
+        )
     if cache.inline:
         cache_to.append("type=inline")
-    cache_from += [_interp(c, values, f"{where}.cache.from") for c in cache.from_]
-    cache_to += [_interp(c, values, f"{where}.cache.to") for c in cache.to]
+    cache_from += [_raw_spec(c, values, f"{where}.cache.from") for c in cache.from_]
+    cache_to += [_raw_spec(c, values, f"{where}.cache.to") for c in cache.to]
     return cache_from, cache_to
+
+
+def _raw_spec(text: str, values: Mapping[str, str], where: str) -> str:
+    """A cache entry written as a buildx spec: read as buildx reads it, after interpolation."""
+    spec = _interp(text, values, where)
+    try:
+        return specs.check_raw(spec)
+    except specs.SpecError as exc:
+        raise ManifestError(f"{where}: {text!r}: {exc}") from None
 
 
 def _arg_text(value: str | int | bool) -> str:
@@ -542,11 +755,14 @@ def _bases(
     platforms: Sequence[str],
     mirrors: Mapping[str, str],
     lock: LockView,
+    named: set[str] | None = None,
 ) -> tuple[list[BaseImage], dict[str, str]]:
     mirror_by_key = {image_key(k): v for k, v in mirrors.items()}
     images: list[BaseImage] = []
-    contexts: dict[str, str] = {}
+    redirects: dict[str, str] = {}
     for stage, ref, line in _external(parsed, stage_name, args, platforms):
+        if ref in (named or set()):
+            continue  # a named context of the target replaces this image (BuildKit's rule)
         key = image_key(ref)
         source = mirror_by_key.get(key, ref)
         locked = lock.entries.get(key)
@@ -563,9 +779,9 @@ def _bases(
             target = refs.parse_reference(source)
             pinned = target.with_digest(digest) if digest else target
             context = f"docker-image://{pinned}"
-            contexts[ref] = context
+            redirects[ref] = context
         images.append(BaseImage(ref, stage.label, line, source, digest, context))
-    return images, contexts
+    return images, redirects
 
 
 def image_key(ref: str) -> str:

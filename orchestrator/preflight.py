@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator import dockerfile, pinning, refs
+from orchestrator import argv, pinning, refs
 from orchestrator.errors import PreflightError
 from orchestrator.plan import Plan, TargetPlan
 
@@ -35,7 +35,7 @@ def undeclared_mounts(plan: Plan) -> list[str]:
     """Secret mounts in the stages a target builds that builds.yaml does not declare."""
     out: list[str] = []
     for t in plan.targets:
-        parsed = dockerfile.load(Path(t.dockerfile))
+        parsed = t.model()
         declared = {s.id for s in t.secrets}
         for stage in parsed.built_stages(t.stage, t.args, t.platforms):
             for ins in stage.instructions:
@@ -97,7 +97,7 @@ def _needs_emulation(t: TargetPlan, platform: str, native: str) -> list[int]:
     """Lines of RUN steps that would execute under `platform` on a `native` builder."""
     if platform == native:
         return []
-    parsed = dockerfile.load(Path(t.dockerfile))
+    parsed = t.model()
     lines = []
     for stage in parsed.stages_for(t.stage, t.args, platform):
         if stage.platform and "BUILDPLATFORM" in stage.platform:
@@ -137,7 +137,17 @@ def check_engine(plan: Plan, engine: Engine) -> None:
     out: list[str] = version_problems(engine)
     docker_driver = engine.driver == "docker"
     native = engine.platforms[0] if engine.platforms else "linux/amd64"
+    consumed = {d for t in plan.targets for d in t.depends_on}
     for t in plan.targets:
+        lacks = argv.bake_lacks(t, engine.buildx_version)
+        if lacks and (t.depends_on or t.name in consumed):
+            # `docker buildx build` (the fallback for these keys) has no target: contexts.
+            out.append(
+                f"{t.name}: {', '.join(lacks)} needs `docker buildx build` with buildx "
+                f"{engine.buildx_version or '(unknown)'} (its bake drops the key), which cannot "
+                "read or feed a target: context; drop the key or the context, or use buildx "
+                "0.18 or newer"
+            )
         if docker_driver and not engine.containerd_store:
             if len(t.platforms) > 1:
                 out.append(

@@ -154,7 +154,8 @@ def is_valid_tag(tag: str) -> bool:
 
 def sanitize_tag(text: str) -> str:
     """Make a git branch usable as a tag the way metadata-action does: `feat/x` -> `feat-x`."""
-    cleaned = re.sub(r"[^\w.-]", "-", text, flags=re.ASCII).lstrip(".-") or "unknown"
+    # A run of unsafe characters is one `-`: `fix/#12` -> `fix-12`, not `fix--12`.
+    cleaned = re.sub(r"[^\w.-]+", "-", text, flags=re.ASCII).lstrip(".-") or "unknown"
     return cleaned[:128]
 
 

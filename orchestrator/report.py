@@ -14,7 +14,10 @@ from typing import Any
 
 from rich.table import Table
 
-from orchestrator import atomic, console
+from orchestrator import atomic, console, scratch
+
+# Marks a report as ours: `publish --from` refuses any other JSON file in one line.
+FORMAT = "orchestrator-report/1"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,9 @@ class TargetResult:
     pushed: bool = False
     base_images: list[BaseUsed] = field(default_factory=list)
     error: str = ""
+    # A build of some platforms only (`build --platform`): what `publish` needs (parts.Part).
+    part: dict[str, Any] | None = None
+    node: str = ""  # the fan-out node that built it, if any
 
 
 @dataclass
@@ -53,6 +59,7 @@ class Report:
     notes: list[str] = field(default_factory=list)
     # Wall seconds per phase of this run: prepare (plan, checks, preflight), bake, publish.
     phases: dict[str, float] = field(default_factory=dict)
+    format: str = FORMAT
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,7 +67,7 @@ class Report:
 
 def write_json(report: Report, path: Path) -> None:
     """Atomic write: two concurrent runs never leave a half-written report behind."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(path.parent)
     atomic.write_text(path, json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n")
 
 

@@ -5,6 +5,7 @@ A tag entry is either a template (`${GIT_BRANCH}-${GIT_COMMIT}`) or one of these
 * `latest`  -> `latest`, only for a plain release version (never for prereleases or dirty trees)
 * `sha`     -> `sha-abc1234`
 * `branch`  -> the branch name made tag-safe (`feature/x` -> `feature-x`); nothing when detached
+A template that comes out empty gives no tag. Typed rules (`{type: semver, ...}`) are tagrules.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 import semver
 
-from orchestrator import refs, variables
+from orchestrator import refs, tagrules, variables
 
 KEYWORDS = ("semver", "latest", "sha", "branch")
 
@@ -27,43 +28,43 @@ def parse_version(version: str) -> semver.Version | None:
 
 def is_release(version: str) -> bool:
     parsed = parse_version(version)
-    return parsed is not None and not parsed.prerelease and not parsed.build
+    return parsed is not None and not parsed.prerelease
 
 
 def semver_tags(version: str) -> list[str]:
     parsed = parse_version(version)
     if parsed is None:
         return [version]
-    if parsed.prerelease or parsed.build:
-        return [str(parsed).replace("+", "-")]
+    if parsed.prerelease:  # build metadata cannot be in a tag (`+`) and does not order versions
+        return [str(parsed.replace(build=None))]
     tags = [f"{parsed.major}.{parsed.minor}.{parsed.patch}", f"{parsed.major}.{parsed.minor}"]
     if parsed.major > 0:  # `0` would float across breaking 0.x releases
         tags.append(str(parsed.major))
     return tags
 
 
-def expand(specs: Sequence[str], values: Mapping[str, str]) -> list[str]:
-    """Concrete tags in order, duplicates removed. Raises ValueError for an invalid result."""
+def keyword_tags(spec: str, values: Mapping[str, str]) -> list[str]:
+    """What one short keyword or template gives; an empty template gives nothing."""
     version = values.get("VERSION", "")
-    out: list[str] = []
-    for spec in specs:
-        if spec == "semver":
-            produced = semver_tags(version)
-        elif spec == "latest":
-            produced = ["latest"] if is_release(version) else []
-        elif spec == "sha":
-            produced = [f"sha-{values.get('GIT_COMMIT', 'unknown')}"]
-        elif spec == "branch":
-            branch = values.get("GIT_BRANCH", "")
-            produced = [refs.sanitize_tag(branch)] if branch else []
-        else:
-            produced = [variables.interpolate(spec, values)]
-        for tag in produced:
-            if not refs.is_valid_tag(tag):
-                raise ValueError(
-                    f"tag {tag!r} (from {spec!r}) is not a valid tag: "
-                    "[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
-                )
-            if tag not in out:
-                out.append(tag)
-    return out
+    if spec == "semver":
+        return semver_tags(version)
+    if spec == "latest":
+        return ["latest"] if is_release(version) else []
+    if spec == "sha":
+        return [f"sha-{values.get('GIT_COMMIT', 'unknown')}"]
+    if spec == "branch":
+        branch = values.get("GIT_BRANCH", "")
+        return [refs.sanitize_tag(branch)] if branch else []
+    text = variables.interpolate(spec, values)
+    if "{{" in text:  # metadata-action's expressions ({{branch}}, {{date 'YYYYMMDD'}}) work too
+        text = tagrules.expression(text, values)
+    return [text] if text else []  # `${PR_NUMBER}` outside a pull request: no tag, no error
+
+
+def expand(
+    specs: Sequence[str | tagrules.TagRuleSpec],
+    values: Mapping[str, str],
+    flavor: tagrules.FlavorSpec | None = None,
+) -> list[str]:
+    """Concrete tags in order, duplicates removed. Raises ValueError for an invalid result."""
+    return tagrules.evaluate(specs, values, flavor)

@@ -13,7 +13,10 @@ Inputs, all hashed into the target's key (sha256 of canonical JSON):
   size, mode and mtime (ns). The whole directory, not only what .dockerignore lets through: a
   superset can only cause a needless rebuild, never a wrong skip. The Dockerfile and its ignore
   files by content;
-* the builder (name, driver, DOCKER_HOST, DOCKER_CONTEXT) and this program's version.
+* the builder (name, driver, DOCKER_HOST, DOCKER_CONTEXT) and this program's version;
+* the keys of the targets it consumes (`contexts: {x: target:OTHER}`): a change to OTHER's
+  inputs rebuilds every target built FROM it. A consumed target that is always built makes its
+  consumers always built too.
 Never skipped (always baked): an image used by a stage (FROM, `COPY --from`, `RUN --mount from=`)
 without a digest, since a tag can move; `ADD` of a URL or git repository; a `# syntax=` frontend
 without a digest; outputs other than push and load; `no-cache`; reproducible targets (their OCI
@@ -41,7 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, atomic, dockerfile
+from orchestrator import __version__, atomic, scratch, specs
 from orchestrator.argv import bake_target
 from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
@@ -76,17 +79,23 @@ def _why_not(t: TargetPlan) -> str:
     if t.reproducible:
         return "reproducible targets are always built"
     for spec in t.outputs:
-        fields = dict(part.partition("=")[::2] for part in spec.split(","))
+        fields = specs.fields(spec)
         kind = fields.get("type")
-        if not ((kind == "image" and fields.get("push") == "true") or spec == "type=docker"):
+        pushed = kind == "image" and fields.get("push") == "true"
+        # cacheonly: an input of other targets only; it is skipped with them (commands/build.py)
+        if not (pushed or spec in ("type=docker", "type=cacheonly")):
             return f"output {spec.split(',')[0]} is not a registry push or a load"
     for base in t.base_images:
         if not base.digest:
             return f"{base.ref} is not pinned by digest (a tag can move)"
     for name, source in t.build_contexts.items():
+        if source.startswith("target:"):
+            continue  # keyed by the consumed target's own key (see fingerprints)
+        if not source.startswith("/") and "://" not in source:
+            return f"named context {name} ({source}) is not pinned"
         if "://" in source and not (source.startswith("docker-image://") and _DIGEST in source):
             return f"named context {name} ({source.split('://')[0]}) is not pinned"
-    parsed = dockerfile.load(Path(t.dockerfile))
+    parsed = t.model()
     syntax = parsed.directives.get("syntax")
     if syntax and _DIGEST not in syntax[0]:
         return f"the # syntax={syntax[0]} frontend is not pinned by digest"
@@ -155,22 +164,39 @@ def _walked(top: str, walks: dict[str, Walked]) -> Walked:
 
 
 def fingerprints(targets: Iterable[TargetPlan], builder: tuple[str, ...]) -> dict[str, Fingerprint]:
+    """Keys of every target; the plan lists consumed targets first, so a consumer's key can
+    include the keys of the targets it reads (`target:` contexts)."""
     walks: dict[str, Walked] = {}
-    return {t.name: fingerprint(t, builder, walks) for t in targets}
+    out: dict[str, Fingerprint] = {}
+    for t in targets:
+        out[t.name] = fingerprint(t, builder, walks, out)
+    return out
 
 
 def fingerprint(
-    t: TargetPlan, builder: tuple[str, ...], walks: dict[str, Walked] | None = None
+    t: TargetPlan,
+    builder: tuple[str, ...],
+    walks: dict[str, Walked] | None = None,
+    inputs: dict[str, Fingerprint] | None = None,
 ) -> Fingerprint:
     """The key of `t`'s inputs as they are now, or why it has none. `walks` shares directory
-    walks between the targets of one build."""
+    walks between the targets of one build; `inputs` holds the keys of the targets `t`
+    consumes."""
     why = _why_not(t)
     if why:
         return Fingerprint(None, why)
+    consumed: dict[str, str] = {}
+    newest = 0
+    for other in t.depends_on:
+        dep = (inputs or {}).get(other)
+        if dep is None or dep.key is None:
+            reason = f": {dep.why}" if dep is not None and dep.why else ""
+            return Fingerprint(None, f"it consumes {other}, which is always built{reason}")
+        consumed[other] = dep.key
+        newest = max(newest, dep.newest_ns)  # a racy edit of the input is one of this target
     walks = {} if walks is None else walks
     trees: dict[str, list[list[Any]]] = {}
-    newest = 0
-    local = [s for s in t.build_contexts.values() if "://" not in s]
+    local = [s for s in t.build_contexts.values() if s.startswith("/")]
     for top in [t.context, *local]:
         walked = _walked(top, walks)
         if isinstance(walked, str):
@@ -188,6 +214,8 @@ def fingerprint(
         "ignore": [_text(Path(f"{df}.dockerignore")), _text(Path(t.context) / ".dockerignore")],
         "trees": trees,
     }
+    if consumed:
+        material["consumes"] = consumed
     text = json.dumps(material, sort_keys=True, separators=(",", ":"))
     return Fingerprint(hashlib.sha256(text.encode()).hexdigest(), "", newest)
 
@@ -216,7 +244,7 @@ def read(root: Path, target: str) -> Record | None:
 
 def write(root: Path, target: str, record: Record) -> None:
     path = _path(root, target)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(path.parent)
     atomic.write_text(path, json.dumps(asdict(record), indent=2))
 
 

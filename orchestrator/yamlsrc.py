@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
-from orchestrator import inputs
-from orchestrator.errors import ManifestError
+from orchestrator import inputs, textfile
+from orchestrator.errors import ManifestError, UserError
 
 Loc = tuple[str | int, ...]
 
@@ -148,13 +148,13 @@ def load(path: Path) -> Located:
     """Read `path`; a syntax error becomes one `file:line:col: cause` line."""
     inputs.note(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = textfile.read(path, "manifest")
     except FileNotFoundError:
         raise ManifestError(
             f"{path}: no such file (create it, or point --file at your manifest)"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read: {exc}") from None
+    except UserError as exc:
+        raise ManifestError(exc.message) from None
     return loads(text, path)
 
 

@@ -1,10 +1,12 @@
-"""`orchestrator build`: plan -> checks -> preflight -> bake -> publish tags -> report."""
+"""`orchestrator build`: resolve -> check -> preflight -> skip up-to-date -> bake -> publish
+-> report (see `run`, one function per phase)."""
 
 from __future__ import annotations
 
 import argparse
 import concurrent.futures
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -12,12 +14,25 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestrator import argv, builders, console, executor, guards, preflight, sources, uptodate
+from orchestrator import (
+    argv,
+    builders,
+    console,
+    executor,
+    fanout,
+    guards,
+    parts,
+    preflight,
+    scratch,
+    sources,
+    specs,
+    uptodate,
+)
 from orchestrator.commands.common import Loaded, load
 from orchestrator.errors import BuildFailed, Interrupted, UserError
 from orchestrator.live import Display
 from orchestrator.plan import Plan, TargetPlan
-from orchestrator.progress import Tracker
+from orchestrator.progress import TargetProgress, Tracker
 from orchestrator.report import (
     BaseUsed,
     Report,
@@ -29,12 +44,13 @@ from orchestrator.report import (
 )
 
 UP_TO_DATE = "up to date"
+NOT_NEEDED = "not needed"  # an input-only target whose consumers were all up to date
 
 
 def _run_dir(root: Path) -> Path:
     # One directory per run: concurrent runs in the same repo never share scratch files.
     base = root / ".orchestrator" / "runs"
-    base.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(base)
     path = base / f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
     path.mkdir()
     return path
@@ -54,24 +70,59 @@ def _validate(plan: Plan, allow_secret_args: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    """resolve -> check -> preflight -> skip up-to-date -> bake -> publish -> report."""
     began = time.monotonic()
-    loaded = load(args)
+    loaded = load(args)  # resolve: builds.yaml -> the plan (a graph of target builds)
     plan = loaded.plan
+    # `--platform`: a part of each target for `publish` (or a fan-out node) to merge later.
+    part_prints: dict[str, parts.Whole] = {}
+    if getattr(args, "platforms", None):
+        plan, part_prints = parts.restrict(plan, args.platforms)
     ci = args.ci or console.is_ci()
     _validate(plan, args.allow_secret_args)
-    builder, engine = _checks_and_engine(loaded, args)
+    spec = loaded.manifest.builder
+    if spec is not None and spec.driver == "fan-out" and not args.builder:
+        return _fan_out(loaded, args, ci, bool(part_prints))
+    builder, engine = _checks_and_engine(loaded, args)  # check, with the engine query beside it
     preflight.check_engine(plan, engine)
-
-    root = Path(plan.root)
     wall_start = time.time()
+    prints, fresh, todo = _skip_up_to_date(plan, engine, args)
+    baked = _bake(plan, todo, builder, engine, ci)
+    phases = {"prepare": round(baked.started - began, 3), "bake": round(baked.elapsed, 3)}
+    report = _report(plan, engine, baked, fresh, phases)
+    if not baked.failed and args.verify_reproducible:
+        _verify_reproducible(plan, report, baked.definition, baked.run_dir, builder)
+    if not baked.failed:
+        tagging = time.monotonic()
+        _publish(plan, report, part_prints)
+        phases["publish"] = round(time.monotonic() - tagging, 3)
+        _remember(plan, report, prints, Path(plan.root), wall_start)
+    else:
+        report.status = "interrupted" if baked.result.interrupted else "failed"
+    _write_report(plan, report, args, ci)
+    _raise_for(plan, baked)
+    return 0
+
+
+def _skip_up_to_date(
+    plan: Plan, engine: executor.Engine, args: argparse.Namespace
+) -> tuple[dict[str, uptodate.Fingerprint], dict[str, uptodate.Record], list[TargetPlan]]:
+    """Keys of every target, the ones up to date, and what is left to bake."""
+    root = Path(plan.root)
     identity = uptodate.builder_identity(engine.builder, engine.driver)
     prints = uptodate.fingerprints(plan.targets, identity)
     fresh: dict[str, uptodate.Record] = {}
-    if not (args.rebuild or args.verify_reproducible):
+    # Parts are built on CI runners that keep no records, and a part's record would describe
+    # another image than the target's: never skipped.
+    if not (args.rebuild or args.verify_reproducible or getattr(args, "platforms", None)):
         fresh = uptodate.fresh(
             plan.targets, prints, root, executor.index_digest, executor.image_digest
         )
     todo = [t for t in plan.targets if t.name not in fresh]
+    # A target built only as an input (cache only, no record of its own) is needed only when
+    # one of its consumers is baked.
+    wanted = {d for t in todo for d in t.depends_on}
+    todo = [t for t in todo if not t.input_only or t.name in wanted]
     for name, record in fresh.items():
         console.err.print(
             f"{name}: up to date ({record.digest[:19]}…), not built; --rebuild builds it anyway",
@@ -79,69 +130,166 @@ def run(args: argparse.Namespace) -> int:
         )
     for t in todo:
         uptodate.forget(root, t.name)  # until this build succeeds, it is not up to date
+    return prints, fresh, todo
 
-    run_dir = _run_dir(root)
+
+@dataclasses.dataclass
+class _Baked:
+    """What the bake phase left: the run's files, buildx's result and its progress."""
+
+    run_dir: Path
+    definition: Path
+    names: list[str]
+    tracker: Tracker
+    result: executor.BakeRun
+    started: float
+    elapsed: float
+
+    @property
+    def failed(self) -> bool:
+        return self.result.returncode != 0 or self.result.interrupted
+
+
+def _bake(
+    plan: Plan, todo: list[TargetPlan], builder: str | None, engine: executor.Engine, ci: bool
+) -> _Baked:
+    run_dir = _run_dir(Path(plan.root))
     _make_output_dirs(plan)
     definition = run_dir / "bake.json"
     definition.write_text(json.dumps(argv.bake_definition(plan), indent=2), encoding="utf-8")
     metadata = run_dir / "metadata.json"
     names = [t.name for t in todo]
-    tracker = Tracker(names)
+    # Targets using keys this buildx's bake drops (network, entitlements, extra-hosts before
+    # 0.18/0.17/0.25) are built one by one with `docker buildx build`, after the bake.
+    direct = [t for t in todo if argv.bake_lacks(t, engine.buildx_version)]
+    baked_names = [t.name for t in todo if t not in direct]
+    # bake names its steps `[target ...]` only when it builds several: the tracker must know
+    # exactly the targets of the bake; the direct builds' progress joins it afterwards.
+    tracker = Tracker(baked_names)
     started = time.monotonic()
     result = executor.BakeRun(0, {})
     if todo:
         # Tagging needs python-on-whales; its import (~0.1 s) overlaps the bake.
         executor.preload()
-        with _local_cache_locks(plan), Display(tracker, plain=ci) as display:
-            result = executor.bake_with_retry(
-                definition, names, metadata, display.feed, builder=builder
-            )
+        with _local_cache_locks(plan):
+            if baked_names:
+                with Display(tracker, plain=ci) as display:
+                    result = executor.bake_with_retry(
+                        definition, baked_names, metadata, display.feed, builder=builder
+                    )
+            for t in direct:
+                if result.returncode != 0 or result.interrupted:
+                    break
+                result = _build_one(t, run_dir, tracker, result, builder, ci)
+    for t in direct:
+        tracker.targets.setdefault(t.name, TargetProgress(t.name))  # not started
     elapsed = time.monotonic() - started
-    phases = {"prepare": round(started - began, 3), "bake": round(elapsed, 3)}
+    return _Baked(run_dir, definition, names, tracker, result, started, elapsed)
 
+
+def _build_one(
+    t: TargetPlan,
+    run_dir: Path,
+    tracker: Tracker,
+    so_far: executor.BakeRun,
+    builder: str | None,
+    ci: bool,
+) -> executor.BakeRun:
+    """`docker buildx build` of one target; its progress and metadata join the bake's."""
+    console.err.print(
+        f"{t.name}: built with `docker buildx build` (this buildx's bake drops "
+        f"{', '.join(argv.needs_buildx_build(t))})",
+        markup=False,
+    )
+    own = Tracker([t.name])
+    metadata = run_dir / f"metadata-{t.name}.json"
+    with Display(own, plain=ci) as display:
+        run = executor.build(argv.build_argv(t)[3:], metadata, display.feed, builder=builder)
+    tracker.targets[t.name] = own.targets[t.name]
+    tracker.logs.update(own.logs)
+    tracker.other_lines += own.other_lines
+    meta = dict(so_far.metadata)
+    if run.metadata:
+        meta[t.name] = run.metadata
+    return executor.BakeRun(
+        run.returncode, meta, [*so_far.other_lines, *run.other_lines], run.interrupted
+    )
+
+
+def _report(
+    plan: Plan,
+    engine: executor.Engine,
+    baked: _Baked,
+    fresh: dict[str, uptodate.Record],
+    phases: dict[str, float],
+) -> Report:
     report = Report(
         project=plan.project,
         version=plan.variables.get("VERSION", ""),
         commit=plan.variables.get("GIT_COMMIT", ""),
         status="ok",
-        duration_s=round(elapsed, 2),
+        duration_s=round(baked.elapsed, 2),
         targets=[],
         engine=engine.to_dict(),
         notes=[n for t in plan.targets for n in t.notes],
         phases=phases,
     )
-    failed = result.returncode != 0 or result.interrupted
     for t in plan.targets:
         if t.name in fresh:
             report.targets.append(_up_to_date(t, fresh[t.name]))
+        elif t.name not in baked.tracker.targets:
+            # an input only, and every target consuming it was up to date: nothing to build
+            report.targets.append(TargetResult(t.name, NOT_NEEDED, base_images=_bases_used(t)))
         else:
-            report.targets.append(_result(t, tracker, result.metadata, failed))
-    if not failed and args.verify_reproducible:
-        _verify_reproducible(plan, report, definition, run_dir, builder)
-    if not failed:
-        tagging = time.monotonic()
-        _publish(plan, report)
-        phases["publish"] = round(time.monotonic() - tagging, 3)
-        _remember(plan, report, prints, root, wall_start)
-    else:
-        report.status = "interrupted" if result.interrupted else "failed"
+            report.targets.append(_result(t, baked.tracker, baked.result.metadata, baked.failed))
+    return report
 
-    report_path = args.report or root / ".orchestrator" / "report.json"
+
+def _write_report(plan: Plan, report: Report, args: argparse.Namespace, ci: bool) -> None:
+    report_path = args.report or Path(plan.root) / ".orchestrator" / "report.json"
     write_json(report, report_path)
     if ci:
         write_step_summary(report)
         write_github_outputs(report)
     print_summary(report)
     console.err.print(f"report: {report_path}", markup=False)
-    if result.interrupted:
+
+
+def _raise_for(plan: Plan, baked: _Baked) -> None:
+    if baked.result.interrupted:
         raise Interrupted("interrupted; no tags were pushed (see the report for what finished)")
-    if failed:
-        lines = [line for name in names for line in tracker.failure_lines(name)]
+    if baked.failed:
+        tracker = baked.tracker
+        lines = [line for name in baked.names for line in tracker.failure_lines(name)]
         lines += tracker.other_lines[-10:]
         # A failing RUN step's output may print a secret it read: mask it like CI logs do.
         hidden = guards.secret_values(plan)
         lines = [guards.mask(line, hidden) for line in lines[-40:]]
         raise BuildFailed("build failed; no tags were pushed", problems=lines)
+
+
+def _fan_out(loaded: Loaded, args: argparse.Namespace, ci: bool, part: bool) -> int:
+    """`builder.driver: fan-out`: every node bakes its platforms at once, then one merge."""
+    if part:
+        raise UserError(
+            "--platform builds a part on this engine; with a fan-out builder every node "
+            "builds its own platforms (use --builder to pick a buildx builder instead)"
+        )
+    if args.verify_reproducible:
+        raise UserError("--verify-reproducible is not supported with a fan-out builder yet")
+    if not args.skip_checks:
+        preflight.run_checks(loaded, args)
+    root = Path(loaded.plan.root)
+    run_dir = _run_dir(root)
+    _make_output_dirs(loaded.plan)
+    report, failures = fanout.run(loaded, run_dir)
+    _write_report(loaded.plan, report, args, ci)
+    if failures:
+        failed = sorted({t.node for t in report.targets if t.status != "built"})
+        raise BuildFailed(
+            f"fan-out: node {', '.join(failed)} failed; nothing was tagged",
+            problems=[guards.mask(x, guards.secret_values(loaded.plan)) for x in failures[-40:]],
+        )
     return 0
 
 
@@ -152,7 +300,7 @@ def _local_cache_locks(plan: Plan) -> Iterator[None]:
     folders: set[Path] = set()
     for t in plan.targets:
         for spec in (*t.cache_from, *t.cache_to):
-            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            fields = specs.fields(spec)
             where = fields.get("dest") or fields.get("src")
             if fields.get("type") == "local" and where:
                 folders.add(Path(where))
@@ -172,7 +320,7 @@ def _make_output_dirs(plan: Plan) -> None:
     """buildx writes archives but does not create their directories."""
     for t in plan.targets:
         for spec in t.outputs:
-            fields = dict(part.partition("=")[::2] for part in spec.split(","))
+            fields = specs.fields(spec)
             dest = fields.get("dest")
             if dest and fields.get("type") in ("oci", "docker", "tar"):
                 Path(dest).parent.mkdir(parents=True, exist_ok=True)
@@ -285,8 +433,10 @@ def _remember(
         uptodate.write(root, t.name, record)
 
 
-def _publish(plan: Plan, report: Report) -> None:
-    """Tags go on only after every target built: all or nothing under a release tag."""
+def _publish(plan: Plan, report: Report, part_prints: dict[str, parts.Whole] | None = None) -> None:
+    """Tags go on only after every target built: all or nothing under a release tag. A part
+    gets no tag at all: its record says what `publish` needs to merge it."""
+    part_prints = part_prints or {}
     for t, res in zip(plan.targets, report.targets, strict=True):
         if not t.push or res.status == UP_TO_DATE:
             continue
@@ -300,6 +450,22 @@ def _publish(plan: Plan, report: Report) -> None:
         with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
             # The read-back of per-platform digests does not wait for the tags: same digest.
             platforms = pool.submit(executor.platform_digests, source)
+            if t.name in part_prints:
+                res.platforms = platforms.result()
+                res.tags = []
+                res.part = parts.Part(
+                    project=plan.project,
+                    target=t.name,
+                    repository=t.repository,
+                    commit=plan.variables.get("GIT_COMMIT_FULL", ""),
+                    version=plan.variables.get("VERSION", ""),
+                    fingerprint=part_prints[t.name].fingerprint,
+                    declared=part_prints[t.name].declared,
+                    digest=res.digest,
+                    platforms=res.platforms,
+                ).to_dict()
+                res.pushed = True
+                continue
             if t.tags:
                 console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
                 executor.publish(t.tags, source)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from orchestrator import buildcontext, console, dockerfile
+from orchestrator import buildcontext, console, outfile
 from orchestrator.checks import Finding, all_rules, run_checks
 from orchestrator.checks import gate as gate_
 from orchestrator.checks.formats import (
@@ -39,7 +39,7 @@ def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
     runs: Runs = {}
     notices: set[tuple[str, str]] = set()
     for target in plan.targets:
-        parsed = dockerfile.load(Path(target.dockerfile))
+        parsed = target.model()
         for finding in run_checks(target, parsed, hadolint=use_hadolint, hadolint_runs=runs):
             if finding.code == NOTICE:
                 # A note about the tooling (hadolint missing, or unable to parse a file) is
@@ -209,8 +209,7 @@ def run(args: argparse.Namespace) -> int:
             return status
         text += plain_text(lines)
     if args.output is not None:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        outfile.write(args.output, text)
         console.err.print(f"wrote {args.output}", markup=False)
     else:
         console.result(text, markup=False, highlight=False, end="", soft_wrap=True)

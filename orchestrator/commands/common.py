@@ -6,7 +6,7 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from orchestrator import gitinfo, manifest, overrides, variables, yamlsrc
+from orchestrator import exposure, gitinfo, manifest, masking, overrides, variables, yamlsrc
 from orchestrator.errors import UserError
 from orchestrator.lockfile import lock_view, read_lock
 from orchestrator.manifest import Manifest
@@ -34,6 +34,18 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
 def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
     man, located = manifest.load(args.file)
     root = located.path.parent
+    cli_vars = parse_vars(args.var)
+    # Before anything is interpolated: from here on no output of ours can show these values.
+    secret_values = masking.register_manifest(
+        [
+            (s.id, s.env, s.file)
+            for spec in (man.defaults, *man.targets.values())
+            for s in spec.secrets or []
+        ],
+        root,
+        os.environ,
+        {**man.variables, **cli_vars},
+    )
     git = gitinfo.read(root)
     lock = read_lock(root / "builds.lock")
     plan = resolve(
@@ -42,8 +54,9 @@ def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
         git,
         names=names if names is not None else list(getattr(args, "targets", []) or []),
         environ=os.environ,
-        cli_vars=parse_vars(args.var),
+        cli_vars=cli_vars,
         overrides=[overrides.parse(s) for s in args.sets],
         lock=lock_view(lock) if lock else None,
     )
+    exposure.refuse(plan, secret_values)
     return Loaded(man, located, plan, git)

@@ -6,7 +6,7 @@ import argparse
 import json
 import shlex
 
-from orchestrator import argv, console, guards, inputs, planmemo, sources
+from orchestrator import argv, console, guards, inputs, manifest, planmemo, sources
 from orchestrator.commands.common import load
 from orchestrator.plan import Plan
 
@@ -18,7 +18,10 @@ def render_text(plan: Plan) -> str:
     ]
     for t in plan.targets:
         lines.append("")
-        lines.append(f"target {t.name}  (stage {t.stage}, pin {t.pin})")
+        stage = t.stage or "last (no --target)"
+        lines.append(f"target {t.name}  (stage {stage}, pin {t.pin})")
+        if t.depends_on:
+            lines.append(f"  inputs:    {', '.join(t.depends_on)} (target: contexts)")
         lines.append(f"  platforms: {', '.join(t.platforms) or 'builder default'}")
         lines.append(f"  tags:      {', '.join(t.tags) or '-'}")
         lines.append(f"  outputs:   {', '.join(t.outputs)}")
@@ -34,7 +37,18 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def list_names(args: argparse.Namespace) -> int:
+    """`plan --list`: targets, then groups with their members; nothing is resolved."""
+    man, _ = manifest.load(args.file)
+    lines = [f"target {name}" for name in man.targets]
+    lines += [f"group  {name}: {' '.join(members)}" for name, members in man.groups.items()]
+    console.result("\n".join(lines), markup=False)
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.list:
+        return list_names(args)
     with inputs.recording() as read:
         loaded = load(args)
         plan = loaded.plan

@@ -5,15 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 
-from orchestrator import console
+from orchestrator import console, outfile
 from orchestrator.manifest import json_schema
 
 
 def run(args: argparse.Namespace) -> int:
     text = json.dumps(json_schema(), indent=2) + "\n"
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
-        console.err.print(f"wrote {args.output}")
+        outfile.write(args.output, text)
+        console.err.print(f"wrote {args.output}", markup=False)
     else:
         console.result(text, markup=False, highlight=False, end="")
     return 0

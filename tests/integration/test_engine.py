@@ -83,3 +83,20 @@ def test_buildx_started_directly_answers_as_docker_buildx_does(
     assert "linux/arm64" in direct.platforms
     assert direct_missing.returncode == cli_missing.returncode != 0
     assert direct_missing.stderr.splitlines()[-1:] == cli_missing.stderr.splitlines()[-1:]
+
+
+def test_engine_env_puts_the_engines_own_cli_first_on_path() -> None:
+    """`. .engine/env` must give the engine's own CLI (same release as dockerd), not whatever
+    `docker` comes first on PATH (these machines ship another one in /usr/local/bin)."""
+    env_file = ROOT / ".engine" / "env"
+    script = (
+        f'PATH=/usr/local/bin:/usr/bin:/bin; . "{env_file}"; . "{env_file}"; '
+        'command -v docker; echo "$PATH"; '
+        "docker version --format '{{.Client.Version}} {{.Server.Version}}'"
+    )
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, check=True)
+    found, path, versions = out.stdout.splitlines()
+    assert found == str(ROOT / ".engine" / "bin" / "docker")
+    assert path == f"{ROOT / '.engine' / 'bin'}:/usr/local/bin:/usr/bin:/bin"  # once, first
+    client, server = versions.split()
+    assert client == server

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
-from orchestrator import gitinfo, tags, variables
-from tests.unit.helpers import git
+from orchestrator import gitinfo, ocilabels, tags, variables
+from tests.unit.helpers import git, resolve, write_project
 
 
 @pytest.mark.parametrize(
@@ -102,3 +103,107 @@ def test_read_without_tags_and_past_a_prerelease_tag(tmp_path: Path) -> None:
     # The tag's own hyphen must not be mistaken for describe's separators.
     assert info.version == f"2.0.0-rc.1.dev.1.g{info.short}"
     assert (info.tag, info.commit, info.dirty) == ("", git(tmp_path, "rev-parse", "HEAD"), False)
+
+
+# --- issue 19: the bugs, each with a test -------------------------------------------------
+def _repo_at_tag(tmp_path: Path, tag: str, *, after: int = 0) -> gitinfo.GitInfo:
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "a").write_text("0")
+    git(tmp_path, "add", "a")
+    git(tmp_path, "commit", "-qm", "c0")
+    git(tmp_path, "tag", tag)
+    for n in range(after):
+        (tmp_path / "a").write_text(str(n + 1))
+        git(tmp_path, "commit", "-qam", f"c{n + 1}")
+    return gitinfo.read(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("tag", "version", "expected"),
+    [
+        ("v1.2.3+build.5", "1.2.3+build.5", ["1.2.3", "1.2", "1", "latest"]),
+        ("v1.2", "1.2.0", ["1.2.0", "1.2", "1", "latest"]),
+        ("1.2.3", "1.2.3", ["1.2.3", "1.2", "1", "latest"]),
+    ],
+)
+def test_version_tags_with_build_metadata_two_parts_or_no_v(
+    tmp_path: Path, tag: str, version: str, expected: list[str]
+) -> None:
+    info = _repo_at_tag(tmp_path, tag)
+    assert (info.version, info.tag) == (version, tag)
+    assert tags.expand(["semver", "latest"], info.variables()) == expected
+
+
+def test_tag_without_v_still_counts_one_commit_later(tmp_path: Path) -> None:
+    info = _repo_at_tag(tmp_path, "1.2.3", after=1)
+    assert info.version == f"1.2.4-dev.1.g{info.short}"  # was 0.0.0-dev: describe wanted a v
+
+
+def test_version_variable_with_build_metadata() -> None:
+    assert tags.expand(["semver", "latest"], {"VERSION": "1.2.3+build.5"}) == [
+        "1.2.3",
+        "1.2",
+        "1",
+        "latest",
+    ]
+    assert gitinfo.derive_version("v1.2.3+b.5", "", 0, "abc1234", True) == "1.2.3-dirty+b.5"
+
+
+@pytest.mark.parametrize("tag", ["release1", "20200110-RC2"])
+def test_git_tag_for_a_tag_that_is_not_a_version(tmp_path: Path, tag: str) -> None:
+    info = _repo_at_tag(tmp_path, tag)
+    assert info.tag == tag
+    assert info.version == f"0.0.0-dev.1.g{info.short}"  # no version tag: VERSION unchanged
+    assert tags.expand(["${GIT_TAG}"], info.variables()) == [tag]
+
+
+def test_branch_with_a_run_of_unsafe_characters() -> None:
+    assert tags.expand(["branch"], {"GIT_BRANCH": "fix/#12"}) == ["fix-12"]
+
+
+def test_sanitised_branch_variable_for_templates(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "feature/login")
+    (tmp_path / "a").write_text("0")
+    git(tmp_path, "add", "a")
+    git(tmp_path, "commit", "-qm", "c0")
+    values = gitinfo.read(tmp_path).variables()
+    assert values["GIT_BRANCH_SLUG"] == "feature-login"
+    assert tags.expand(["mytag-${GIT_BRANCH_SLUG}"], values) == ["mytag-feature-login"]
+    with pytest.raises(ValueError, match="not a valid tag"):  # the raw branch still is refused
+        tags.expand(["mytag-${GIT_BRANCH}"], values)
+
+
+def test_empty_template_is_dropped() -> None:
+    values = {"PR_NUMBER": "", "GIT_COMMIT": "abc1234"}
+    assert tags.expand(["${PR_NUMBER}", "sha", "${PR_NUMBER:-}"], values) == ["sha-abc1234"]
+
+
+@pytest.mark.parametrize(
+    ("remote", "source"),
+    [
+        ("https://user:s3cret@github.com/octo/app.git", "https://github.com/octo/app"),
+        ("git@github.com:octo/app.git", "https://github.com/octo/app"),
+        (
+            "ssh://git@gitlab.example.com:2222/group/sub/app.git",
+            "https://gitlab.example.com/group/sub/app",
+        ),
+        ("https://gitlab.example.com/group/app/", "https://gitlab.example.com/group/app"),
+        ("/srv/git/app.git", ""),
+        ("../app", ""),
+    ],
+)
+def test_source_url_from_a_remote(remote: str, source: str) -> None:
+    assert ocilabels.source_url(remote) == source
+
+
+def test_source_label_from_the_origin_remote(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    path = write_project(tmp_path)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-qm", "c0")
+    git(tmp_path, "remote", "add", "origin", "https://ci:t0ken@github.com/octo/app.git")
+    result = resolve(path, git=gitinfo.read(tmp_path))
+    labels = result.targets[0].labels
+    assert labels["org.opencontainers.image.source"] == "https://github.com/octo/app"
+    assert labels["org.opencontainers.image.url"] == "https://github.com/octo/app"
+    assert "t0ken" not in json.dumps(result.to_dict())  # the remote's credentials never show

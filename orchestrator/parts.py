@@ -1,0 +1,190 @@
+"""Per-platform parts of a multi-platform image, and the rules for merging them into one index.
+
+A part is one or more platforms of a target, built on their own machine (a native CI runner, a
+node of a fan-out builder) and pushed by digest under a part staging tag. `publish` (or a
+fan-out build) merges the parts with `docker buildx imagetools create`, which keeps every
+platform's attestation manifest, then attaches the release tags by digest. Pure data and checks
+here; executor.py does the registry work.
+
+What makes parts mergeable is decided from the parts alone, and refused in one line before
+anything is tagged: one project and target, one commit, one version, one plan fingerprint (the
+target's bake entry with its platforms set to the full declared list: the same inputs, the same
+Dockerfile, the same args), every declared platform exactly once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator import refs
+from orchestrator.errors import UserError
+from orchestrator.plan import Plan, TargetPlan, staging_tag
+
+
+def slug(platform: str) -> str:
+    """`linux/arm64/v8` -> `linux-arm64-v8`: a platform as part of a tag."""
+    return platform.replace("/", "-")
+
+
+def part_tag(target: str, platforms: Sequence[str]) -> str:
+    """The staging tag of a part; never a release tag, one per platform set."""
+    return f"{staging_tag(target)}-{'_'.join(slug(p) for p in platforms)}"[:128]
+
+
+def fingerprint(t: TargetPlan) -> str:
+    """The identity of what a target builds, the same for every part of it.
+
+    The bake entry as built, with the declared platforms (a part narrows them) and without the
+    outputs (a part pushes under its own staging tag) or secret/ssh sources (which runner has
+    which optional secret does not change what the Dockerfile declares)."""
+    from orchestrator import argv  # local: argv imports plan, and parts is imported by build
+
+    entry = argv.bake_target(t)
+    for key in ("output", "secret", "ssh", "platforms"):
+        entry.pop(key, None)
+    entry["platforms"] = list(t.platforms)
+    entry["repository"] = t.repository
+    text = json.dumps(entry, sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def normalise(platforms: Sequence[str]) -> list[str]:
+    """`--platform` values as written, checked and in a canonical spelling; twice is an error."""
+    out: list[str] = []
+    for text in platforms:
+        for one in text.split(","):
+            try:
+                value = refs.parse_platform(one.strip())
+            except ValueError as exc:
+                raise UserError(f"--platform {one.strip()!r}: {exc}") from None
+            if value in out:
+                raise UserError(f"--platform {value}: given twice")
+            out.append(value)
+    return out
+
+
+def narrow(t: TargetPlan, platforms: tuple[str, ...]) -> TargetPlan:
+    """`t` building only `platforms`, pushed under their part tag instead of the staging tag."""
+    old, new = f":{staging_tag(t.name)}", f":{part_tag(t.name, platforms)}"
+    outputs = tuple(o.replace(old, new) for o in t.outputs)
+    return dataclasses.replace(t, platforms=platforms, outputs=outputs)
+
+
+@dataclass(frozen=True)
+class Whole:
+    """What a part keeps of the target it was narrowed from."""
+
+    fingerprint: str
+    declared: tuple[str, ...]
+
+
+def restrict(plan: Plan, platforms: Sequence[str]) -> tuple[Plan, dict[str, Whole]]:
+    """The plan of a part: each selected target narrowed to `platforms`, pushed under its part
+    tag. Returns it with what each target was before narrowing."""
+    wanted = normalise(platforms)
+    prints: dict[str, Whole] = {}
+    narrowed: list[TargetPlan] = []
+    problems: list[str] = []
+    for t in plan.targets:
+        declared = [refs.parse_platform(p) for p in t.platforms]
+        unknown = [p for p in wanted if p not in declared]
+        if not declared:
+            problems.append(f"{t.name}: declares no platforms; --platform needs a target that does")
+            continue
+        if unknown:
+            problems.append(
+                f"{t.name}: {', '.join(unknown)} is not one of its platforms "
+                f"({', '.join(t.platforms)})"
+            )
+            continue
+        prints[t.name] = Whole(fingerprint(t), t.platforms)
+        keep = tuple(p for p, d in zip(t.platforms, declared, strict=True) if d in wanted)
+        narrowed.append(narrow(t, keep))
+    if problems:
+        raise UserError(f"--platform: {len(problems)} problem(s)", problems=problems)
+    return dataclasses.replace(plan, targets=tuple(narrowed)), prints
+
+
+@dataclass(frozen=True)
+class Part:
+    """What a merge needs from one part, as a report records it (`TargetResult.part`)."""
+
+    project: str
+    target: str
+    repository: str
+    commit: str
+    version: str
+    fingerprint: str
+    declared: tuple[str, ...]  # every platform of the target
+    digest: str  # the part's own index (its platforms + their attestation manifests)
+    platforms: Mapping[str, str]  # platform -> manifest digest, as pushed
+    source: str = ""  # where it came from, for messages: a report path or a node name
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data.pop("source")
+        data["declared"] = list(self.declared)
+        data["platforms"] = dict(self.platforms)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str) -> Part:
+        try:
+            platforms = {str(k): str(v) for k, v in dict(data["platforms"]).items()}
+            part = cls(
+                project=str(data["project"]),
+                target=str(data["target"]),
+                repository=str(data["repository"]),
+                commit=str(data["commit"]),
+                version=str(data["version"]),
+                fingerprint=str(data["fingerprint"]),
+                declared=tuple(str(p) for p in data["declared"]),
+                digest=str(data["digest"]),
+                platforms=platforms,
+                source=source,
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise UserError(f"{source}: a part record without the fields a merge needs") from None
+        if not part.digest.startswith("sha256:") or not part.platforms:
+            raise UserError(f"{source}: {part.target}: the part has no pushed digest")
+        return part
+
+
+def mergeable(parts: Sequence[Part], target: str) -> list[Part]:
+    """The parts of `target`, checked to form exactly one image; sorted by platform, so the
+    same parts always give the same index (and the same index digest)."""
+    mine = [p for p in parts if p.target == target]
+    if not mine:
+        raise UserError(f"{target}: no part of this target in the reports given")
+    first = mine[0]
+    for other in mine[1:]:
+        for field in ("project", "repository", "commit", "version", "fingerprint", "declared"):
+            a, b = getattr(first, field), getattr(other, field)
+            if a != b:
+                shown = (a, b) if field != "declared" else (", ".join(a), ", ".join(b))
+                raise UserError(
+                    f"{target}: parts differ in {field}: {shown[0]} ({first.source}) "
+                    f"vs {shown[1]} ({other.source}); nothing was tagged"
+                )
+    seen: dict[str, str] = {}
+    for part in mine:
+        for platform in part.platforms:
+            if platform in seen:
+                raise UserError(
+                    f"{target}: {platform} is in two parts ({seen[platform]} and {part.source}); "
+                    "nothing was tagged"
+                )
+            seen[platform] = part.source
+    declared = [refs.parse_platform(p) for p in first.declared]
+    missing = [p for p in declared if p not in {refs.parse_platform(s) for s in seen}]
+    if missing:
+        raise UserError(
+            f"{target}: no part for {', '.join(missing)} (have {', '.join(sorted(seen))}); "
+            "nothing was tagged"
+        )
+    return sorted(mine, key=lambda p: sorted(p.platforms)[0])

@@ -1,0 +1,196 @@
+"""Issue 16, crashes and hangs from input: each is one line and an exit code, never exit 3."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from orchestrator import buildcontext
+from orchestrator.main import main
+from tests.unit import helpers
+
+DOCKERFILE = "FROM busybox:1.35 AS app\nCOPY . /src\n"
+DIGEST = "sha256:" + "a" * 64
+
+
+def project(tmp: Path, target: str = "", head: str = "") -> Path:
+    text = (
+        "version: 1\n"
+        "project: {name: hostile, image: localhost:5000/hostile" + head + "}\n"
+        "targets:\n"
+        "  app:\n"
+        "    outputs: [load]\n" + target
+    )
+    return helpers.write_project(tmp, text, DOCKERFILE)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    assert "unexpected error" not in err
+    return code, out, err
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.mark.parametrize("epoch", ["abc", "1.5", "-1", "99999999999999999", "9" * 5000, " 1"])
+def test_a_bad_source_date_epoch_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, epoch: str
+) -> None:
+    project(tmp_path, "    reproducible: true\n")
+    code, _, err = run(capsys, "plan", "-f", "builds.yaml", "--var", f"SOURCE_DATE_EPOCH={epoch}")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "SOURCE_DATE_EPOCH" in err
+
+
+def test_a_valid_source_date_epoch_still_plans(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project(tmp_path, "    reproducible: true\n")
+    code, out, _ = run(capsys, "plan", "-f", "builds.yaml", "--var", "SOURCE_DATE_EPOCH=1700000000")
+    assert code == 0
+    assert "SOURCE_DATE_EPOCH=1700000000" in out
+
+
+def test_a_context_deeper_than_the_recursion_limit_is_walked(tmp_path: Path) -> None:
+    # 300 levels under a recursion limit of 150 prove the walk does not recurse, without a
+    # 1,300-level tree that pytest's own (recursive) cleanup of old temp dirs would choke on.
+    deep = tmp_path.joinpath(*(["d"] * 300))
+    deep.mkdir(parents=True)
+    (deep / "leaf").write_text("x", encoding="utf-8")
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(150)
+    try:
+        listing = buildcontext.list_context(tmp_path)
+    finally:
+        sys.setrecursionlimit(limit)
+    assert "/".join(["d"] * 300) + "/leaf" in listing.files
+
+
+def test_special_files_and_vanished_entries_are_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    os.mkfifo(tmp_path / "fifo")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(tmp_path / "sock"))
+        (tmp_path / "gone").write_text("x", encoding="utf-8")
+        (tmp_path / "kept").write_text("x", encoding="utf-8")
+        real = os.scandir
+
+        def vanishing(path: str) -> object:
+            listing = list(real(path))
+            (tmp_path / "gone").unlink(missing_ok=True)  # listed, then removed before stat
+            return _Listing(listing)
+
+        monkeypatch.setattr(os, "scandir", vanishing)
+        listing = buildcontext.list_context(tmp_path)
+    assert "kept" in listing.files
+    assert not {"fifo", "sock", "gone"} & set(listing.files)
+
+
+class _Listing(list[object]):
+    def __enter__(self) -> _Listing:
+        return self
+
+    def __exit__(self, *_a: object) -> None:
+        return None
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "command"),
+    [
+        ("builds.lock", b"\x00\xff\xfe binary", "plan"),
+        (".dockerignore", b"\x89PNG\r\n\x1a\n\x00\x00", "check"),
+        ("Dockerfile", b"FROM busybox:1.35 AS app\x00\nRUN true\n", "plan"),
+        ("builds.lock", "images:\n  \u00e9\xff: x\n".encode("latin-1"), "plan"),
+    ],
+)
+def test_a_binary_text_file_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, data: bytes, command: str
+) -> None:
+    project(tmp_path)
+    (tmp_path / name).write_bytes(data)
+    extra = ["--context", "--no-hadolint"] if command == "check" else []
+    code, _, err = run(capsys, command, "-f", "builds.yaml", *extra)
+    assert code == 2
+    assert err.count("\n") == 1
+    assert name in err
+    assert "not text" in err or "not UTF-8" in err
+
+
+@pytest.mark.parametrize("name", ["Dockerfile", ".dockerignore", "builds.lock", "builds.yaml"])
+def test_a_fifo_is_refused_not_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    project(tmp_path)
+    (tmp_path / name).unlink(missing_ok=True)
+    os.mkfifo(tmp_path / name)  # nobody writes: a blocking open would wait forever
+    code, _, err = run(capsys, "check", "-f", "builds.yaml", "--context", "--no-hadolint")
+    assert code == 2
+    assert "not a regular file" in err
+
+
+def test_a_device_as_manifest_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "plan", "-f", "/dev/zero")
+    assert code == 2
+    assert "not a regular file" in err
+
+
+@pytest.mark.parametrize(
+    ("key", "entry"),
+    [
+        ("UPPER/Case:1", f"{{digest: '{DIGEST}'}}"),
+        ("busybox:1.35", "{digest: 'sha256:ABC'}"),
+        ("busybox:1.35", f"{{digest: '{DIGEST}', source: 'not a ref'}}"),
+    ],
+)
+def test_a_lock_entry_that_is_not_a_reference_or_digest_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str, entry: str
+) -> None:
+    project(tmp_path)
+    (tmp_path / "builds.lock").write_text(f"version: 1\nimages:\n  '{key}': {entry}\n")
+    code, _, err = run(capsys, "plan", "-f", "builds.yaml")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "builds.lock: images." in err
+
+
+@pytest.mark.parametrize("command", ["check", "schema"])
+@pytest.mark.parametrize("where", ["dir", "/dev/full", "missing-parent-is-a-file"])
+def test_every_output_path_failure_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, where: str
+) -> None:
+    project(tmp_path)
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "missing-parent-is-a-file").write_text("x")
+    target = str(tmp_path / "missing-parent-is-a-file" / "out") if where.startswith("m") else where
+    target = str(tmp_path / "dir") if where == "dir" else target
+    extra = ["-f", "builds.yaml", "--no-hadolint"] if command == "check" else []
+    code, _, err = run(capsys, command, *extra, "--output", target)
+    assert code == 1
+    assert err.count("\n") == 1
+    assert f"cannot write {target}" in err
+
+
+def test_an_output_path_that_is_a_symlink_is_replaced_not_followed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    (tmp_path / "schema.json").symlink_to(victim)
+    code, _, _ = run(capsys, "schema", "--output", str(tmp_path / "schema.json"))
+    assert code == 0
+    assert victim.read_text() == "untouched\n"
+    assert not (tmp_path / "schema.json").is_symlink()

@@ -459,6 +459,37 @@ def print_bake(definition_file: Path, targets: Sequence[str]) -> dict[str, Any]:
     return result
 
 
+def bake_definition(source: Path, targets: Sequence[str] = ()) -> dict[str, Any]:
+    """`docker buildx bake -f SOURCE --print [TARGETS]`, run in SOURCE's folder.
+
+    buildx reads HCL, JSON and compose files, applies `inherits`, variables and functions, and
+    prints the resolved definition without building: `orchestrator import` reads only that.
+    In the file's folder, because bake resolves relative contexts from the working directory.
+    """
+    argv, env = buildx("bake", "--file", source.name, "--print", *targets)
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=source.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UserError(f"{source}: docker buildx bake --print did not run: {exc}") from None
+    if proc.returncode != 0:
+        lines = [line for line in proc.stderr.splitlines() if line.strip()]
+        why = lines[-1].removeprefix("ERROR: ") if lines else f"exit {proc.returncode}"
+        raise UserError(f"{source}: docker buildx bake --print: {why}")
+    try:
+        definition: dict[str, Any] = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise UserError(f"{source}: docker buildx bake --print gave no JSON") from None
+    return definition
+
+
 # --- registry ---------------------------------------------------------------------------
 def _transient(text: str) -> bool:
     """A registry hiccup worth another try (5xx, reset), never an auth refusal."""

@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 _noted: list[str] | None = None
+# Not a file: the plan read the clock (`{{date}}` in a tag), so no stored copy of it is valid later.
+CLOCK = "<clock>"
 
 
 def note(path: str | os.PathLike[str]) -> None:
@@ -21,6 +23,12 @@ def note(path: str | os.PathLike[str]) -> None:
     `recording()`)."""
     if _noted is not None:
         _noted.append(str(Path(path).absolute()))
+
+
+def note_clock() -> None:
+    """Record that the plan depends on the current time (the plan memo then stores nothing)."""
+    if _noted is not None:
+        _noted.append(CLOCK)
 
 
 @contextlib.contextmanager

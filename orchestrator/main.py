@@ -60,8 +60,13 @@ def entry() -> None:
     os._exit(code)
 
 
+# Commands whose module cannot have the command's name (`import` is a Python keyword).
+_MODULES = {"import": "import_"}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
     # Each command module is imported on demand, so `plan` never pays for docker libraries.
-    module = importlib.import_module(f"orchestrator.commands.{args.command}")
+    name = _MODULES.get(args.command, args.command)
+    module = importlib.import_module(f"orchestrator.commands.{name}")
     code: int = module.run(args)
     return code

@@ -200,6 +200,9 @@ class TargetSpec(_Model):
     annotations: list[str] | None = Field(
         None, description="OCI annotations, [TYPE[,TYPE][PLATFORM]:]KEY=VALUE"
     )
+    label_annotations: (
+        list[Literal["manifest", "index", "manifest-descriptor", "index-descriptor"]] | None
+    ) = Field(None, description="also write the org.opencontainers.image.* labels as annotations")
     no_cache_filter: list[str] | None = Field(None, description="stages built without cache")
     pull: bool | None = Field(None, description="always pull base images anew")
     images: list[str] | None = Field(

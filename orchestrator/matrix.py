@@ -23,6 +23,7 @@ from orchestrator import yamlsrc
 from orchestrator.errors import ManifestError
 from orchestrator.manifest import NAME_PATTERN, ArgValue, Manifest, TargetSpec
 
+MAX_EXPANSIONS = 256  # a matrix multiplies: ten keys of ten values would be 10^10 targets
 _REF = re.compile(r"\$(?:\$|\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?P<rest>:-[^}]*)?\})")
 
 
@@ -82,6 +83,13 @@ def expand(man: Manifest, located: yamlsrc.Located) -> Expanded:
         raw = spec.model_dump(by_alias=True, exclude_none=True)
         template = raw.pop("name", None)
         axes = raw.pop("matrix")
+        count = 1
+        for items in axes.values():
+            count *= len(items)
+        if count > MAX_EXPANSIONS:
+            raise ManifestError(
+                f"{where}.matrix: {count} combinations; at most {MAX_EXPANSIONS} per target"
+            )
         names: list[str] = []
         for picked in itertools.product(*axes.values()):
             combo = {axis: _text(v) for axis, v in zip(axes, picked, strict=True)}
@@ -96,8 +104,11 @@ def expand(man: Manifest, located: yamlsrc.Located) -> Expanded:
                     f"{where}.name: the matrix makes {name!r} twice (or a target or group has "
                     "that name): put every matrix key in the name template"
                 )
-            # defaults first, as plan merges them: their strings see the matrix values too
-            merged = {k: v for k, v in defaults.items() if k not in raw}
+            # A default that names a matrix key is taken in with the value substituted; the
+            # rest stay defaults, merged by plan as for any target.
+            merged = {
+                k: v for k, v in defaults.items() if k not in raw and substitute(v, combo) != v
+            }
             body = substitute({**merged, **raw}, combo)
             targets[name] = TargetSpec.model_validate(body)
             origin[name] = key

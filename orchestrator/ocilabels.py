@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 OCI = "org.opencontainers.image"
 _SCP = re.compile(r"^(?:[^@/]+@)?(?P<host>[A-Za-z0-9.-]+):(?!//)(?P<path>[^\s]+)$")
@@ -74,3 +74,30 @@ def labels(
     }
     out.update({f"{OCI}.{key}": value for key, value in optional.items() if value})
     return dict(sorted(out.items()))
+
+
+def with_labels(
+    annotations: Sequence[str],
+    labels: Mapping[str, str],
+    levels: Sequence[str],
+    *,
+    multi_platform: bool,
+) -> tuple[str, ...]:
+    """A target's annotations plus, at `levels` (`label-annotations: [manifest, index]`), the
+    OCI labels as annotations, as metadata-action's `annotations` output. An annotation the
+    target writes itself for the same key wins. The index levels apply to multi-platform
+    targets only: BuildKit refuses "index annotations not supported for single platform
+    export" (the one-platform image is a plain manifest)."""
+    if not multi_platform:
+        levels = [level for level in levels if not level.startswith("index")]
+    if not levels:
+        return tuple(annotations)
+    written = {a.split("=", 1)[0].rpartition(":")[2] for a in annotations}
+    # One entry per level: buildx 0.13.1 takes `manifest,index:KEY` for a key named that.
+    extra = [
+        f"{level}:{key}={value}"
+        for level in levels
+        for key, value in sorted(labels.items())
+        if key.startswith(f"{OCI}.") and key not in written
+    ]
+    return (*annotations, *extra)

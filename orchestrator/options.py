@@ -165,7 +165,51 @@ def build_parser() -> argparse.ArgumentParser:
     _pin(sub)
     _check(sub)
     _release(sub)
+    _init(sub)
+    _import(sub)
     return parser
+
+
+def _init(sub: Any) -> None:
+    p = sub.add_parser(
+        "init",
+        help="write a first builds.yaml for the Dockerfiles in this repository",
+        description="Finds the Dockerfiles under the manifest's folder and drafts a target per "
+        "production/development stage (or the last stage), multi-platform where the Dockerfile "
+        "cross-compiles, tagged semver + sha. Never overwrites builds.yaml without --force.",
+    )
+    p.add_argument(
+        "-f",
+        "--file",
+        type=Path,
+        default=Path("builds.yaml"),
+        metavar="PATH",
+        help="the manifest to write (default: ./builds.yaml); Dockerfiles are looked for "
+        "in its folder",
+    )
+    p.add_argument("--name", help="project name (default: the folder's name)")
+    p.add_argument("--force", action="store_true", help="replace an existing manifest")
+
+
+def _import(sub: Any) -> None:
+    p = sub.add_parser(
+        "import",
+        help="turn a docker-bake.hcl/.json or compose file into builds.yaml",
+        description="Asks `docker buildx bake -f FILE --print` for the resolved definition "
+        "(buildx reads HCL, JSON and compose files) and writes it as builds.yaml; whatever "
+        "cannot be carried over is listed on stderr. Never overwrites without --force.",
+    )
+    p.add_argument("source", type=Path, metavar="FILE", help="docker-bake.hcl/.json or compose")
+    p.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("builds.yaml"),
+        metavar="PATH",
+        help="the manifest to write (default: ./builds.yaml); - for stdout",
+    )
+    p.add_argument("--name", help="project name (default: the folder's name)")
+    p.add_argument("--force", action="store_true", help="replace an existing manifest")
 
 
 def _check(sub: Any) -> None:

@@ -69,7 +69,7 @@ class BaseImage:
     source: str  # what BuildKit will pull: the mirror copy or the ref itself
     digest: str | None  # locked digest, when the lock has one
     context: str | None  # --build-context value that redirects the FROM, if any
-    where: str | None = None  # builds.yaml:LINE for a `docker-image://` named context
+    file: str | None = None  # builds.yaml, for a `docker-image://` named context (line: its line)
 
 
 @dataclass(frozen=True)
@@ -463,6 +463,15 @@ def _resolve_target(
         build_contexts[context_name] = resolved
         if image is not None:
             base_images.append(image)
+    # Keys a bake file holds only in newer buildx (argv.BAKE_SINCE): said in the notes.
+    late = {"network": spec.network is not None, "entitlements": bool(spec.entitlements)}
+    late["extra-hosts"] = bool(spec.extra_hosts)
+    bake_lacks = [k for k, used in late.items() if used]
+    if bake_lacks:
+        notes.append(
+            f"{', '.join(bake_lacks)}: bake of buildx before 0.18 (network), 0.17 "
+            "(entitlements), 0.25 (extra-hosts) drops it; build then runs the line below"
+        )
     depends_on = tuple(other for _, other in contexts.consumed(named))
     if depends_on:
         notes.append(
@@ -539,8 +548,11 @@ def _resolve_target(
         shm_size=spec.shm_size,
         ulimits=tuple(spec.ulimits or ()),
         entitlements=tuple(spec.entitlements or ()),
-        annotations=tuple(
-            _interp(a, values, f"{where}.annotations") for a in spec.annotations or ()
+        annotations=ocilabels.with_labels(
+            [_interp(a, values, f"{where}.annotations") for a in spec.annotations or ()],
+            labels,
+            spec.label_annotations or [],
+            multi_platform=len(spec.platforms or []) > 1,
         ),
         no_cache_filter=tuple(spec.no_cache_filter or ()),
         pull=bool(spec.pull),
@@ -588,7 +600,8 @@ def _repositories(
 def _context_image(
     name: str, value: str, mirrors: Mapping[str, str], lock: LockView, where: str
 ) -> tuple[str, BaseImage | None]:
-    """A `docker-image://` context gets the mirror and the locked digest a FROM line would."""
+    """A `docker-image://` context gets the mirror and the locked digest a FROM line would.
+    `where` is `builds.yaml:LINE` of the context."""
     if not value.startswith(contexts.IMAGE):
         return value, None
     ref = value.removeprefix(contexts.IMAGE)
@@ -604,9 +617,9 @@ def _context_image(
     except refs.InvalidReferenceError as exc:
         raise ManifestError(f"{where}: contexts.{name}: {exc}") from None
     pinned = target.with_digest(digest) if digest else target
-    line = int(where.rsplit(":", 1)[1])
-    image = BaseImage(ref, f"context {name}", line, source, digest, f"docker-image://{pinned}")
-    return f"docker-image://{pinned}", replace(image, where=where)
+    path, _, line = where.rpartition(":")
+    context = f"docker-image://{pinned}"
+    return context, BaseImage(ref, f"context {name}", int(line), source, digest, context, path)
 
 
 def _override_errors(

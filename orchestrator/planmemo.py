@@ -16,7 +16,8 @@ A stored plan is replayed only when all of these are unchanged, else it is compu
   GIT_COMMIT come from them;
 * every file the plan read or probed (inputs.py: manifest, lock, Dockerfiles, secret files,
   ssh keys), compared by stat: size, mtime, ctime and inode. A missing file must stay missing.
-A plan is not stored when one of its files changed in the last 2 seconds (git's "racy clean"
+A plan is not stored when it read the clock (a `{{date}}` tag), nor when one of its files
+changed in the last 2 seconds (git's "racy clean"
 rule: a second edit within one timestamp tick could otherwise go unseen), nor when it printed a
 warning. `build` never uses the memo: it always plans afresh.
 
@@ -138,6 +139,10 @@ def store(argv: list[str], stdout: str, files: list[str], root: Path, git: gitin
 def _store(
     argv: list[str], stdout: str, files: list[str], root: Path, git: gitinfo.GitInfo
 ) -> None:
+    from orchestrator import inputs
+
+    if inputs.CLOCK in files:
+        return  # a tag from `{{date}}`: tomorrow's replay would print today's tag
     recent = (time.time() - RACY_SECONDS) * 1e9
     signatures = {path: _signature(path) for path in sorted(set(files))}
     if any(sig is not None and max(sig[1], sig[2]) >= recent for sig in signatures.values()):

@@ -66,7 +66,8 @@ def pin_problems(plan: Plan) -> list[str]:
             why = pinning.violation(base.ref, t.pin, base.digest)
             if why:
                 fix = pinning.fix_for(base.ref, t.pin) or ""
-                out.append(f"{t.dockerfile}:{base.line}: {t.name} (pin: {t.pin}): {why}; {fix}")
+                place = f"{base.file or t.dockerfile}:{base.line}"
+                out.append(f"{place}: {t.name} (pin: {t.pin}): {why}; {fix}")
     return out
 
 

@@ -26,7 +26,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from orchestrator import refs, tagexpr, variables
+from orchestrator import inputs, refs, tagexpr, variables
 
 TYPES = ("schedule", "semver", "pep440", "match", "edge", "ref", "raw", "sha")
 PRIORITY = {
@@ -248,9 +248,14 @@ class _Context:
             "base_ref": self.base_ref(),
             "is_default_branch": default,
             "is_not_default_branch": "false" if default == "true" else "true",
-            "date": tagexpr.date_helper(self.now),
+            "date": self._date,
             "commit_date": tagexpr.date_helper(self.commit_date),
         }
+
+    def _date(self, args: list[str | None], options: dict[str, str]) -> str:
+        if not self.values.get("BUILD_DATE"):
+            inputs.note_clock()
+        return tagexpr.date_helper(self.now)(args, options)
 
     def expression(self, text: str) -> str:
         """`${VAR}` first (as everywhere in the manifest), then `{{...}}`."""

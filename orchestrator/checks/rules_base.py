@@ -29,6 +29,7 @@ def base_not_pinned(ctx: CheckContext) -> Iterator[Hit]:
             yield Hit(
                 base.line,
                 f"stage {base.stage}: {why} (target pin policy: {policy})",
+                file=base.file,  # builds.yaml for a docker-image:// named context
                 fix=pinning.fix_for(base.ref, policy),
             )
         elif policy == "minor" and not base.digest and (release := pinning.codename(base.ref)):
@@ -38,6 +39,7 @@ def base_not_pinned(ctx: CheckContext) -> Iterator[Hit]:
                 f"stage {base.stage}: {base.ref} pins {release} by its codename: accepted as a "
                 "major-release pin for `pin: minor` (point releases still float in)",
                 severity="info",
+                file=base.file,
                 fix="nothing to do; for `pin: patch` use a dated or point-release tag",
             )
 
@@ -62,7 +64,8 @@ def base_latest(ctx: CheckContext) -> Iterator[Hit]:
         if ref.digest or base.digest or (ref.tag and ref.tag != "latest"):
             continue
         how = "is tagged latest" if ref.tag else "has no tag (so: latest)"
-        yield Hit(base.line, f"stage {base.stage}: {base.ref} {how}; every build may differ")
+        message = f"stage {base.stage}: {base.ref} {how}; every build may differ"
+        yield Hit(base.line, message, file=base.file)
 
 
 @rule(

@@ -87,11 +87,13 @@ def uses(plan: Plan, targets: set[str]) -> dict[str, Use]:
         if t.name not in targets:
             continue
         for base in t.base_images:
-            place = f"{t.name} ({t.dockerfile}:{base.line})"
+            place = f"{t.name} ({base.file or t.dockerfile}:{base.line})"
             try:
                 parsed = refs.parse_reference(base.ref)
             except refs.InvalidReferenceError as exc:
-                raise UserError(f"{t.dockerfile}:{base.line}: {t.name}: {exc}") from None
+                raise UserError(
+                    f"{base.file or t.dockerfile}:{base.line}: {t.name}: {exc}"
+                ) from None
             if parsed.digest and not parsed.tag:
                 continue
             key = image_key(base.ref)

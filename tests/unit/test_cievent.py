@@ -269,3 +269,48 @@ def test_schema_has_the_rules_and_the_flavor() -> None:
     assert '"flavor"' in schema
     assert '"suffix-onlatest"' in schema
     assert '"pep440"' in schema
+
+
+def test_labels_as_annotations_when_asked(tmp_path: Path) -> None:
+    from orchestrator import argv
+
+    text = """\
+        version: 1
+        project: {name: app, image: localhost:5000/app, licenses: MIT}
+        targets:
+          production:
+            tags: [semver]
+            annotations: ["index:org.opencontainers.image.title=Mine", "index:team=core"]
+            label-annotations: [manifest, index]
+            platforms: [linux/amd64, linux/arm64]
+        """
+    target = resolve(write_project(tmp_path, text)).targets[0]
+    oci = "org.opencontainers.image"
+    assert target.annotations[:2] == (
+        "index:org.opencontainers.image.title=Mine",
+        "index:team=core",
+    )
+    generated = dict(a.split("=", 1) for a in target.annotations[2:])
+    want = {
+        f"{oci}.created": "2023-11-14T22:13:20Z",
+        f"{oci}.licenses": "MIT",
+        f"{oci}.revision": GIT.commit,
+        f"{oci}.version": "1.2.3",
+    }  # title: the target's own annotation wins
+    assert generated == {
+        f"{level}:{k}": v for level in ("manifest", "index") for k, v in want.items()
+    }
+    assert argv.bake_target(target)["annotations"] == list(target.annotations)
+    single = resolve(write_project(tmp_path, text.replace(", linux/arm64", ""))).targets[0]
+    assert [a for a in single.annotations[2:] if a.startswith("index:")] == []  # BuildKit refuses
+    assert len(single.annotations) == 2 + len(want)
+
+
+def test_no_label_annotations_unless_asked(tmp_path: Path) -> None:
+    text = """\
+        version: 1
+        project: {name: app, image: localhost:5000/app}
+        targets:
+          production: {tags: [semver]}
+        """
+    assert resolve(write_project(tmp_path, text)).targets[0].annotations == ()

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import argv, dockerfile, manifest
-from orchestrator.errors import ManifestError
+from orchestrator import argv, dockerfile, executor, manifest, preflight, uptodate
+from orchestrator.commands import check
+from orchestrator.errors import ManifestError, PreflightError
 from orchestrator.plan import LockView
 
 from .helpers import resolve, write_project
@@ -143,7 +144,7 @@ def test_docker_image_context_gets_mirror_and_locked_digest(tmp_path: Path) -> N
     assert app.build_contexts["tools"] == expected
     (tools,) = app.base_images
     assert tools.digest == DIGEST
-    assert tools.where == f"{path}:7"
+    assert (tools.file, tools.line) == (str(path), 7)
 
 
 def test_contexts_cycle_is_named(tmp_path: Path) -> None:
@@ -284,3 +285,79 @@ def test_bad_values_of_new_keys_are_one_line_each(tmp_path: Path) -> None:
         resolve(path)
     assert len(info.value.problems) == 3
     assert all(p.startswith(f"{path}:4: targets.app.") for p in info.value.problems)
+
+
+# --- graph and the rest of the pipeline -----------------------------------------------------
+def test_a_docker_image_context_breaking_the_pin_policy_is_reported_in_builds_yaml(
+    tmp_path: Path,
+) -> None:
+    path = graph(tmp_path, GRAPH.replace("    tags: [v1]\n", "    tags: [v1]\n    pin: digest\n"))
+    plan = resolve(path, ["app"])
+    problems = preflight.pin_problems(plan)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"{path}:6: app (pin: digest): busybox:1.36 ")
+    findings = [f for f in check.collect(plan, use_hadolint=False) if f.code == "OR001"]
+    assert [(f.file, f.line) for f in findings if f.target == "app"] == [(str(path), 6)]
+
+
+def test_bake_lacks_keys_by_buildx_version(tmp_path: Path) -> None:
+    t = resolve(project(tmp_path, KEYS)).target("app")
+    assert argv.bake_lacks(t, "0.13.1+ds1") == ["network", "entitlements", "extra-hosts"]
+    assert argv.bake_lacks(t, "v0.18.0") == ["extra-hosts"]
+    assert argv.bake_lacks(t, "v0.25.1") == []
+    assert argv.bake_lacks(t, "") == ["network", "entitlements", "extra-hosts"]
+
+
+def test_a_buildx_build_target_cannot_be_in_a_target_edge(tmp_path: Path) -> None:
+    path = graph(
+        tmp_path,
+        GRAPH.replace(
+            "  base: {dockerfile: base.Dockerfile}",
+            "  base: {dockerfile: base.Dockerfile, network: host}",
+        ),
+    )
+    plan = resolve(path, ["app"])
+    engine = executor.Engine("26.1.5", "0.13.1", "docker", True, ("linux/amd64",), "default")
+    with pytest.raises(PreflightError) as info:
+        preflight.check_engine(plan, engine)
+    assert any(
+        p.startswith("base: network needs `docker buildx build`") for p in info.value.problems
+    )
+
+
+def test_a_consumer_is_keyed_on_what_it_consumes(tmp_path: Path) -> None:
+    digest_from = f"FROM debian:12@{DIGEST}\n"
+    path = graph(tmp_path)
+    (tmp_path / "base.Dockerfile").write_text(digest_from, encoding="utf-8")
+    (tmp_path / "Dockerfile").write_text("FROM base\n", encoding="utf-8")
+    text = GRAPH.replace('assets: ./assets, tools: "docker-image://busybox:1.36",', "")
+    text = text.replace(
+        f'\n      layout: "oci-layout://./layout@{DIGEST}", repo: "https://example.com/x.git#main"',
+        "",
+    )
+    path.write_text(HEAD + text, encoding="utf-8")
+    identity = ("default", "docker", "", "")
+    first = uptodate.fingerprints(resolve(path, ["app"]).targets, identity)
+    assert first["base"].key is not None
+    assert first["app"].key is not None
+    (tmp_path / "base.Dockerfile").write_text(digest_from + "RUN true\n", encoding="utf-8")
+    second = uptodate.fingerprints(resolve(path, ["app"]).targets, identity)
+    assert second["app"].key != first["app"].key  # only base changed
+    (tmp_path / "base.Dockerfile").write_text("FROM debian:12\n", encoding="utf-8")
+    third = uptodate.fingerprints(resolve(path, ["app"]).targets, identity)
+    assert third["app"].key is None
+    assert third["app"].why.startswith("it consumes base, which is always built: debian:12")
+
+
+def test_matrix_size_is_bounded_and_defaults_see_the_values(tmp_path: Path) -> None:
+    axes = ", ".join(f"k{i}: [a, b, c, d]" for i in range(5))  # 4^5 = 1024 combinations
+    big = project(tmp_path, f"targets:\n  app:\n    matrix: {{{axes}}}\n")
+    with pytest.raises(ManifestError, match="1024 combinations; at most 256 per target"):
+        resolve(big)
+    text = (
+        "defaults: {tags: ['${v}'], outputs: [push]}\n"
+        "targets:\n  app: {matrix: {v: [a, b]}}\n  other: {tags: [x]}\n"
+    )
+    plan = resolve(project(tmp_path, text), ["app", "other"])
+    assert plan.target("app-a").tags == ("localhost:5000/app:a",)
+    assert plan.target("other").outputs[0].startswith("type=image,")  # defaults as usual

@@ -267,3 +267,19 @@ def test_a_replayed_plan_that_cannot_be_written_is_an_error(repo: Path) -> None:
     assert " pydantic\n" not in done.stderr  # replayed, not computed
     assert done.returncode == 1
     assert done.stderr.endswith("error: cannot write to standard output: No space left on device\n")
+
+
+def test_plans_that_read_the_clock_are_not_stored(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A `{{date}}` tag says today's date: a replay tomorrow would print yesterday's tag."""
+    (repo / "builds.yaml").write_text(
+        MANIFEST.replace("tags: [sha]", "tags: [\"nightly-{{date 'YYYYMMDD'}}\"]")
+    )
+    assert plan(capsys)[0] is False
+    assert plan(capsys)[0] is False  # planned afresh again
+    pinned = ("--var", "BUILD_DATE=2020-01-10T00:30:00Z")  # a fixed date may be memoized
+    assert plan(capsys, *pinned)[0] is False
+    replayed, out = plan(capsys, *pinned)
+    assert replayed
+    assert "nightly-20200110" in out

@@ -1,0 +1,289 @@
+"""A resolved bake definition -> builds.yaml data: what `orchestrator import` writes.
+
+Pure: the input is what `docker buildx bake -f FILE --print` printed (buildx has already read
+the HCL, JSON or compose file, applied `inherits`, variables and functions), the output is the
+manifest as plain data plus the list of what could not be carried over. No HCL parser of ours:
+buildx's own reading is the only one that cannot disagree with buildx.
+
+Bake names a tag as a full reference (`repo:tag`); builds.yaml names a repository once
+(`project.image` or a target's `image`) and tags as templates. So each target's first
+repository becomes its image and its tags the tag parts; tags of other repositories are
+carried over only where the schema has `images:`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orchestrator import refs
+from orchestrator.manifest import NAME_PATTERN, TargetSpec
+from orchestrator.tags import KEYWORDS
+
+# bake attribute -> builds.yaml key, for the attributes whose values carry over unchanged.
+# Checked against the schema at run time: a key the schema does not have (yet) is reported.
+SAME_SHAPE = {
+    "contexts": "contexts",
+    "network": "network",
+    "shm-size": "shm-size",
+    "ulimits": "ulimits",
+    "entitlements": "entitlements",
+    "annotations": "annotations",
+    "no-cache-filter": "no-cache-filter",
+    "pull": "pull",
+    "no-cache": "no-cache",
+}
+HANDLED = {
+    "context",
+    "dockerfile",
+    "target",
+    "args",
+    "labels",
+    "tags",
+    "platforms",
+    "cache-from",
+    "cache-to",
+    "secret",
+    "ssh",
+    "output",
+    "attest",
+    "extra-hosts",
+    *SAME_SHAPE,
+}
+
+
+# (context folder, Dockerfile name) -> the name of its last stage, if it has one.
+LastStage = Callable[[Path, str], str | None]
+
+
+@dataclass
+class Imported:
+    data: dict[str, Any]
+    skipped: list[str] = field(default_factory=list)  # one line per thing not carried over
+
+
+def _schema_keys() -> set[str]:
+    return {f.alias or n for n, f in TargetSpec.model_fields.items()}
+
+
+def _split_tag(tag: str) -> tuple[str, str]:
+    """`repo:tag` -> (repo, tag); a reference without a tag is `latest`, as docker reads it."""
+    ref = refs.parse_reference(tag)
+    return ref.name, ref.tag or "latest"
+
+
+def _csv(entry: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in entry.split(","):
+        key, _, value = part.partition("=")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _secret(entry: str, where: str, skipped: list[str]) -> dict[str, Any] | None:
+    opts = _csv(entry)
+    sid = opts.get("id")
+    if not sid:
+        skipped.append(f"{where}: secret {entry!r}: no id")
+        return None
+    if "env" in opts:
+        return {"id": sid, "env": opts["env"]}
+    source = opts.get("src") or opts.get("source")
+    if source:
+        return {"id": sid, "file": source}
+    # buildx's default source for a secret with only an id: the environment variable of that name
+    return {"id": sid, "env": sid}
+
+
+def _ssh(entry: str) -> dict[str, Any]:
+    sid, _, paths = entry.partition("=")
+    return {"id": sid, "paths": paths.split(",")} if paths else {"id": sid}
+
+
+def _output(entry: str, where: str, skipped: list[str]) -> str | None:
+    opts = _csv(entry)
+    kind = opts.get("type", "")
+    if kind == "registry" or (kind == "image" and opts.get("push") == "true"):
+        return "push"
+    if kind == "docker" and "dest" not in opts:
+        return "load"
+    if kind in ("oci", "docker", "tar", "local") and opts.get("dest"):
+        return f"{kind}:{opts['dest']}"
+    if kind == "cacheonly":
+        return None
+    skipped.append(f"{where}: output {entry!r}: no builds.yaml equivalent")
+    return None
+
+
+def _cache_entry(entry: str) -> str:
+    # bake accepts a bare reference as a registry cache; builds.yaml wants the type written.
+    return entry if entry.startswith("type=") else f"type=registry,ref={entry}"
+
+
+def _attest(entries: list[str], where: str, spec: dict[str, Any], skipped: list[str]) -> None:
+    for entry in entries:
+        opts = _csv(entry)
+        kind = opts.get("type")
+        if kind == "provenance":
+            if opts.get("disabled") == "true":
+                spec["provenance"] = False
+            else:
+                spec["provenance"] = opts.get("mode", "min")
+        elif kind == "sbom" and set(opts) <= {"type", "disabled"}:
+            spec["sbom"] = opts.get("disabled") != "true"
+        else:
+            skipped.append(f"{where}: attest {entry!r}: only provenance and plain sbom carry over")
+
+
+def _relative(context: str, source_dir: Path, out_dir: Path) -> str:
+    """A bake context (relative to the bake file's folder) relative to the manifest's folder."""
+    if re.match(r"^[a-z][a-z0-9+.-]*://", context) or context.startswith("git@"):
+        return context
+    path = Path(context) if Path(context).is_absolute() else source_dir / context
+    return Path(os.path.relpath(path.resolve(), out_dir.resolve())).as_posix()
+
+
+def _target(
+    name: str,
+    bake: Mapping[str, Any],
+    source_dir: Path,
+    out_dir: Path,
+    schema: set[str],
+    imported: Imported,
+    last_stage: LastStage | None,
+) -> tuple[dict[str, Any], str | None]:
+    """builds.yaml fields of one bake target, and the repository its tags are in."""
+    where = f"target {name}"
+    skipped = imported.skipped
+    spec: dict[str, Any] = {}
+    context = _relative(str(bake.get("context") or "."), source_dir, out_dir)
+    spec["context"] = context
+    if bake.get("dockerfile") and bake["dockerfile"] != "Dockerfile":
+        spec["dockerfile"] = bake["dockerfile"]
+    if bake.get("dockerfile-inline"):
+        skipped.append(f"{where}: dockerfile-inline: write the Dockerfile to a file")
+    if bake.get("target"):
+        spec["stage"] = bake["target"]
+    elif last_stage is not None and "://" not in context:
+        # No target: bake builds the last stage. Naming it keeps that meaning whether or not
+        # a target's name happens to be a stage's too.
+        name_of_last = last_stage(out_dir / context, str(bake.get("dockerfile") or "Dockerfile"))
+        if name_of_last:
+            spec["stage"] = name_of_last
+    for key in ("args", "labels"):
+        values = {k: v for k, v in (bake.get(key) or {}).items() if v is not None}
+        if values:
+            spec[key] = values
+    if bake.get("platforms"):
+        spec["platforms"] = list(bake["platforms"])
+    repo: str | None = None
+    by_repo: dict[str, list[str]] = {}
+    for tag in bake.get("tags") or []:
+        try:
+            tag_repo, tag_name = _split_tag(tag)
+        except refs.InvalidReferenceError as exc:
+            skipped.append(f"{where}: tag {tag!r}: {exc}")
+            continue
+        repo = repo or tag_repo
+        by_repo.setdefault(tag_repo, []).append(tag_name)
+    tags = by_repo.get(repo or "", [])
+    others = [r for r in by_repo if r != repo]
+    if tags:
+        spec["tags"] = tags
+    for word in (t for t in tags if t in KEYWORDS):
+        # In builds.yaml these words are rules, not literal tags (tags.py): say what changes.
+        skipped.append(f"{where}: tag {word!r} is the builds.yaml keyword {word!r}, not a literal")
+    if others:
+        if "images" in schema:
+            spec["images"] = [repo, *others]
+            if any(sorted(by_repo[r]) != sorted(tags) for r in others):
+                skipped.append(
+                    f"{where}: tags differ between repositories; builds.yaml pushes "
+                    f"{', '.join(tags)} to each of {', '.join([repo or '', *others])}"
+                )
+        else:
+            skipped.append(f"{where}: tags in other repositories ({', '.join(others)})")
+    cache: dict[str, Any] = {}
+    if bake.get("cache-from"):
+        cache["from"] = [_cache_entry(e) for e in bake["cache-from"]]
+    if bake.get("cache-to"):
+        cache["to"] = [_cache_entry(e) for e in bake["cache-to"]]
+    if cache:
+        spec["cache"] = cache
+    secrets = [_secret(e, where, skipped) for e in bake.get("secret") or []]
+    if any(secrets):
+        spec["secrets"] = [s for s in secrets if s]
+    if bake.get("ssh"):
+        spec["ssh"] = [_ssh(e) for e in bake["ssh"]]
+    outputs = [_output(e, where, skipped) for e in bake.get("output") or []]
+    if any(outputs):
+        spec["outputs"] = [o for o in outputs if o]
+    _attest(list(bake.get("attest") or []), where, spec, skipped)
+    hosts = bake.get("extra-hosts")
+    if hosts:
+        if isinstance(hosts, list):
+            hosts = dict(str(h).split("=", 1) if "=" in h else str(h).split(":", 1) for h in hosts)
+        if "extra-hosts" in schema:
+            spec["extra-hosts"] = dict(hosts)
+        else:
+            skipped.append(f"{where}: extra-hosts: not in builds.yaml yet")
+    for key, ours in SAME_SHAPE.items():
+        if key in bake and bake[key] not in (None, [], {}, ""):
+            if ours in schema:
+                spec[ours] = bake[key]
+            else:
+                skipped.append(f"{where}: {key}: not in builds.yaml yet")
+    for key in sorted(set(bake) - HANDLED - {"dockerfile-inline"}):
+        skipped.append(f"{where}: {key}: no builds.yaml equivalent")
+    return spec, repo
+
+
+def convert(
+    definition: Mapping[str, Any],
+    source: Path,
+    out_dir: Path,
+    project: str,
+    last_stage: LastStage | None = None,
+) -> Imported:
+    """The manifest data for a `bake --print` result read from SOURCE, written to OUT_DIR."""
+    imported = Imported(data={})
+    schema = _schema_keys()
+    targets: dict[str, Any] = {}
+    repos: dict[str, str | None] = {}
+    for name, bake in (definition.get("target") or {}).items():
+        if not re.fullmatch(NAME_PATTERN, name):
+            imported.skipped.append(f"target {name}: not a valid builds.yaml name; left out")
+            continue
+        targets[name], repos[name] = _target(
+            name, bake, source.parent, out_dir, schema, imported, last_stage
+        )
+    # The repository most targets push to becomes project.image; the others name their own.
+    counted = [r for r in repos.values() if r]
+    image = max(counted, key=counted.count) if counted else "${REGISTRY}/" + project
+    for name, repo in repos.items():
+        if repo and repo != image:
+            targets[name] = {"image": repo, **targets[name]}
+    groups = {
+        name: list(group.get("targets") or [])
+        for name, group in (definition.get("group") or {}).items()
+        if re.fullmatch(NAME_PATTERN, name) and name not in targets
+    }
+    for name, members in groups.items():
+        kept = [m for m in members if m in targets or m in groups]
+        if kept != members:
+            left = ", ".join(sorted(set(members) - set(kept)))
+            imported.skipped.append(f"group {name}: members left out: {left}")
+        groups[name] = kept
+    data: dict[str, Any] = {"version": 1, "project": {"name": project, "image": image}}
+    if image.startswith("${REGISTRY}"):
+        data["variables"] = {"REGISTRY": "localhost:5000"}
+    data["targets"] = targets
+    groups = {k: v for k, v in groups.items() if v}
+    if groups:
+        data["groups"] = groups
+    imported.data = data
+    return imported

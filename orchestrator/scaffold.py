@@ -1,0 +1,188 @@
+"""A first builds.yaml for a repository that has Dockerfiles: what `orchestrator init` writes.
+
+Pure: Dockerfiles in, YAML text out (the command does the reading and the writing). Per
+Dockerfile it drafts the targets a user would write by hand:
+
+* stages named `production` / `development` become targets of those names;
+* otherwise the last stage, which BuildKit builds when there is no `--target`;
+* platforms `linux/amd64` + `linux/arm64` only where the Dockerfile cross-compiles (a stage
+  `FROM --platform=$BUILDPLATFORM` that reads TARGETOS/TARGETARCH/TARGETPLATFORM): elsewhere a
+  second platform would mean emulating every RUN step, which the user should choose knowingly;
+* tags `semver` + `sha` (release versions from git tags, `sha-<commit>` always), pushed;
+  a development stage is loaded into the local engine instead, tagged `dev`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from orchestrator import dockerfile
+from orchestrator.dockerfile import Dockerfile
+
+# Folders that hold other people's files or tool state, never a project's Dockerfile.
+SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "vendor", ".venv", "venv"})
+CROSS_ARGS = ("TARGETARCH", "TARGETOS", "TARGETPLATFORM", "TARGETVARIANT")
+MULTI_ARCH = ("linux/amd64", "linux/arm64")
+ROLES = ("production", "development")
+
+
+@dataclass(frozen=True)
+class Draft:
+    """One target of the builds.yaml being drafted."""
+
+    name: str
+    stage: str | None  # None: the last stage, unnamed or named like the target
+    context: str  # relative to the repository root, POSIX
+    dockerfile: str  # relative to the context
+    platforms: tuple[str, ...]
+    tags: tuple[str, ...]
+    outputs: tuple[str, ...]
+    description: str
+    image: str | None = None  # own repository: several Dockerfiles must not share one's tags
+
+
+def is_dockerfile(name: str) -> bool:
+    return name == "Dockerfile" or name.startswith("Dockerfile.") or name.endswith(".Dockerfile")
+
+
+def find(root: Path) -> list[Path]:
+    """Dockerfiles under ROOT (relative paths, sorted), hidden and vendored folders skipped."""
+    found: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+        found.extend(Path(folder, f).relative_to(root) for f in sorted(files) if is_dockerfile(f))
+    return sorted(found, key=lambda p: (len(p.parts), p.as_posix()))
+
+
+def cross_compiles(parsed: Dockerfile) -> bool:
+    """A stage runs on the build platform and builds for the target one (Go, Rust, ...)."""
+    for stage in parsed.stages:
+        if stage.platform is None or "BUILDPLATFORM" not in stage.platform:
+            continue
+        for ins in stage.instructions:
+            if any(arg in ins.content for arg in CROSS_ARGS):
+                return True
+    return False
+
+
+def slug(text: str) -> str:
+    """A name builds.yaml accepts (letters, digits, '-', '_'; starting with a letter or digit)."""
+    cleaned = re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-_").lower()
+    return cleaned or "app"
+
+
+def _prefix(path: Path, many: bool) -> str:
+    """How targets of this Dockerfile are named apart from the others' ('' for a lone one)."""
+    if not many:
+        return ""
+    parts = [*path.parent.parts]
+    if path.name != "Dockerfile":
+        parts.append(path.name.removeprefix("Dockerfile.").removesuffix(".Dockerfile"))
+    return slug("-".join(parts)) if parts else "root"
+
+
+def drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft]:
+    many = len(found) > 1
+    out: list[Draft] = []
+    for path, parsed in found:
+        if not parsed.stages:
+            continue  # no FROM: not a Dockerfile BuildKit can build
+        prefix = _prefix(path, many)
+        image = f"${{REGISTRY}}/{project}-{prefix}" if prefix else None
+        context = path.parent.as_posix()
+        platforms = MULTI_ARCH if cross_compiles(parsed) else ()
+        names = parsed.stage_names()
+        roles = [role for role in ROLES if role in names]
+        if not roles:
+            last = parsed.stages[-1]
+            name = prefix or slug(last.name or project)
+            stage = None if last.name in (None, name) else last.name
+            out.append(
+                Draft(
+                    name,
+                    stage,
+                    context,
+                    path.name,
+                    platforms,
+                    ("semver", "sha"),
+                    ("push",),
+                    f"the last stage of {path.as_posix()}",
+                    image,
+                )
+            )
+            continue
+        for role in roles:
+            name = f"{prefix}-{role}" if prefix else role
+            dev = role == "development"
+            out.append(
+                Draft(
+                    name,
+                    None if name == role else role,
+                    context,
+                    path.name,
+                    () if dev else platforms,
+                    ("dev",) if dev else ("semver", "sha"),
+                    ("load",) if dev else ("push",),
+                    f"stage {role} of {path.as_posix()}",
+                    image,
+                )
+            )
+    return out
+
+
+def _flow(items: Iterable[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+def render(project: str, targets: Sequence[Draft]) -> str:
+    """builds.yaml text: every key a user would otherwise look up, with a comment why."""
+    lines = [
+        "# Written by `orchestrator init`. `orchestrator plan` shows what it resolves to,",
+        "# `orchestrator check` the Dockerfile practices; `orchestrator schema` gives editors the",
+        "# JSON Schema. Edit freely: init never overwrites this file without --force.",
+        "version: 1",
+        "",
+        "project:",
+        f"  name: {project}",
+        "  # Override for a real registry: orchestrator build --var REGISTRY=ghcr.io/acme",
+        f"  image: ${{REGISTRY}}/{project}",
+        "",
+        "variables:",
+        "  REGISTRY: localhost:5000",
+        "",
+        "# Base images from a registry copy instead of upstream (air-gapped sites, caches):",
+        "# mirrors:",
+        "#   debian:bookworm: localhost:5000/library/debian:bookworm",
+        "",
+        "targets:",
+    ]
+    for target in targets:
+        lines += [f"  {target.name}:", f"    description: {target.description}"]
+        if target.stage:
+            lines.append(f"    stage: {target.stage}")
+        if target.image:
+            lines.append(f"    image: {target.image}")
+        if target.context != ".":
+            lines.append(f"    context: {target.context}")
+        if target.dockerfile != "Dockerfile":
+            lines.append(f"    dockerfile: {target.dockerfile}")
+        if target.platforms:
+            lines.append(
+                "    # The Dockerfile cross-compiles: a second platform needs no emulation."
+            )
+            lines.append(f"    platforms: {_flow(target.platforms)}")
+        lines.append(f"    tags: {_flow(target.tags)}")
+        lines.append(f"    outputs: {_flow(target.outputs)}")
+    pushed = [t.name for t in targets if "push" in t.outputs]
+    lines += ["", "groups:", f"  default: {_flow(pushed or [t.name for t in targets])}"]
+    if len(targets) > 1:
+        lines.append(f"  all: {_flow(t.name for t in targets)}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_all(root: Path, paths: Sequence[Path]) -> list[tuple[Path, Dockerfile]]:
+    return [(path, dockerfile.load(root / path)) for path in paths]

@@ -1,0 +1,140 @@
+"""`orchestrator init`: a builds.yaml that plans and checks, drafted from the Dockerfiles."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from orchestrator import dockerfile, scaffold
+from orchestrator.main import main
+from tests.conftest import ROOT
+
+EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/builds.yaml"))
+
+CROSS = """\
+FROM --platform=$BUILDPLATFORM golang:1.23 AS build
+ARG TARGETOS TARGETARCH
+RUN GOOS=$TARGETOS GOARCH=$TARGETARCH go build -o /app .
+FROM scratch AS production
+COPY --from=build /app /app
+USER 10001
+ENTRYPOINT ["/app"]
+FROM golang:1.23 AS development
+CMD ["go", "run", "."]
+"""
+
+
+@pytest.fixture(autouse=True)
+def _plain(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def _git_init(path: Path) -> None:
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True, capture_output=True, timeout=30)
+
+
+def _init_plan_check(path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    monkeypatch.chdir(path)
+    assert main(["init"]) == 0
+    assert main(["plan", "all" if "all" in (path / "builds.yaml").read_text() else "default"]) == 0
+    assert main(["check", "--no-hadolint"]) == 0
+    data: dict[str, object] = yaml.safe_load((path / "builds.yaml").read_text())
+    return data
+
+
+def test_there_are_examples_to_try() -> None:
+    assert len(EXAMPLES) >= 1
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_init_on_each_example_plans_and_checks(
+    example: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    dest = tmp_path / example
+    shutil.copytree(ROOT / "examples" / example, dest)
+    (dest / "builds.yaml").unlink()
+    _git_init(dest)
+    data = _init_plan_check(dest, monkeypatch)
+    targets = data["targets"]
+    assert isinstance(targets, dict)
+    assert targets, "no target drafted"
+    for spec in targets.values():
+        assert spec["tags"] in (["semver", "sha"], ["dev"])
+    assert "wrote builds.yaml" in capsys.readouterr().err
+
+
+def test_init_in_a_fresh_git_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _git_init(tmp_path)
+    (tmp_path / "Dockerfile").write_text(CROSS)
+    (tmp_path / ".dockerignore").write_text("*\n!main.go\n")
+    data = _init_plan_check(tmp_path, monkeypatch)
+    targets = data["targets"]
+    assert isinstance(targets, dict)
+    assert set(targets) == {"production", "development"}
+    assert targets["production"]["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert targets["production"]["outputs"] == ["push"]
+    assert "platforms" not in targets["development"]
+    assert targets["development"]["outputs"] == ["load"]
+    assert data["groups"] == {"default": ["production"], "all": ["production", "development"]}
+
+
+def test_init_never_overwrites_without_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Dockerfile").write_text(CROSS)
+    (tmp_path / "builds.yaml").write_text("mine\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 2
+    assert capsys.readouterr().err == (
+        "error: builds.yaml: already exists; `orchestrator init --force` replaces it\n"
+    )
+    assert (tmp_path / "builds.yaml").read_text() == "mine\n"
+    assert main(["init", "--force"]) == 0
+    assert "production:" in (tmp_path / "builds.yaml").read_text()
+
+
+def test_init_without_a_dockerfile_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("error: .: no Dockerfile found")
+    assert not (tmp_path / "builds.yaml").exists()
+
+
+def test_several_dockerfiles_get_their_own_targets_and_images(tmp_path: Path) -> None:
+    for sub in ("api", "web"):
+        (tmp_path / sub).mkdir()
+        (tmp_path / sub / "Dockerfile").write_text(f"FROM busybox:1.35 AS {sub}\nUSER 1\n")
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    (tmp_path / "node_modules" / "x" / "Dockerfile").write_text("FROM busybox\n")
+    found = scaffold.find(tmp_path)
+    assert found == [Path("api/Dockerfile"), Path("web/Dockerfile")]
+    drafts = scaffold.drafts(scaffold.parse_all(tmp_path, found), "shop")
+    assert [(d.name, d.stage, d.context, d.image) for d in drafts] == [
+        ("api", None, "api", "${REGISTRY}/shop-api"),
+        ("web", None, "web", "${REGISTRY}/shop-web"),
+    ]
+
+
+def test_last_stage_named_otherwise_is_named_by_stage() -> None:
+    parsed = dockerfile.parse("FROM busybox:1.35 AS base\nFROM base AS runtime\n", Path("D"))
+    (draft,) = scaffold.drafts([(Path("Dockerfile"), parsed)], "proj")
+    assert (draft.name, draft.stage, draft.platforms) == ("runtime", None, ())
+
+
+def test_cross_compiling_needs_a_target_arg_in_a_build_platform_stage() -> None:
+    emulated = dockerfile.parse(
+        "FROM --platform=$BUILDPLATFORM busybox AS a\nRUN true\n", Path("D")
+    )
+    assert not scaffold.cross_compiles(emulated)
+    assert scaffold.cross_compiles(dockerfile.parse(CROSS, Path("D")))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from orchestrator import buildcontext, console, outfile
+from orchestrator import buildcontext, console, matrix, outfile
 from orchestrator.checks import Finding, all_rules, run_checks
 from orchestrator.checks import gate as gate_
 from orchestrator.checks.formats import (
@@ -51,12 +51,21 @@ def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
     return findings
 
 
+def policies(loaded: Loaded) -> dict[str, gate_.Policy]:
+    """Each planned target's `checks:` policy; a matrix expansion takes its matrix target's."""
+    origin = matrix.expand(loaded.manifest, loaded.located).origin
+    return {
+        t.name: gate_.policy_for(loaded.manifest, origin.get(t.name, t.name))
+        for t in loaded.plan.targets
+    }
+
+
 def evaluate(loaded: Loaded, findings: list[Finding]) -> gate_.Verdict:
     """builds.yaml's `checks:` policy and the baseline applied to `findings`."""
     root = Path(loaded.plan.root)
-    policies = {t.name: gate_.policy_for(loaded.manifest, t.name) for t in loaded.plan.targets}
+    policies_ = policies(loaded)
     baseline = gate_.read_baseline(gate_.baseline_path(loaded.manifest, root))
-    return gate_.judge(findings, policies, root, baseline)
+    return gate_.judge(findings, policies_, root, baseline)
 
 
 HOW_TO_SILENCE = (
@@ -165,9 +174,9 @@ def run(args: argparse.Namespace) -> int:
     baseline = gate_.baseline_path(loaded.manifest, base)
     if args.write_baseline:
         # What builds.yaml already accepts or switches off is not recorded: it has its reason.
-        policies = {t.name: gate_.policy_for(loaded.manifest, t.name) for t in plan.targets}
-        kept, _ = gate_.apply_policy(findings, policies, base)
-        count = gate_.write_baseline(baseline, kept, base, policies)
+        by_target = policies(loaded)
+        kept, _ = gate_.apply_policy(findings, by_target, base)
+        count = gate_.write_baseline(baseline, kept, base, by_target)
         console.result(
             f"wrote {count} finding(s) to {display_path(str(baseline))}: commit it; from now on "
             "only new findings fail `check` and `build`",

@@ -218,3 +218,19 @@ def test_baseline_of_one_target_leaves_the_others_alone(
         main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline", "production"]) == 0
     )
     assert json.loads((tmp_path / gate_.BASELINE).read_text())["findings"] == both
+
+
+def test_matrix_expansions_take_their_matrix_targets_checks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _project(tmp_path)
+    manifest.write_text(
+        manifest.read_text().replace(
+            "production: {outputs: [push]}",
+            "production:\n    matrix: {v: [a, b]}\n    name: production-${v}\n"
+            "    stage: production\n    outputs: [push]\n    checks: {fail-on: never}",
+        )
+    )
+    code, body = _check(capsys, manifest)
+    assert {f["target"] for f in body["findings"]} == {"production-a", "production-b"}
+    assert code == 0

@@ -96,6 +96,57 @@ class CacheSpec(_Model):
         return entries
 
 
+CODE_PATTERN = r"^(?:OR|DL|SC)\d{3,4}$"
+
+
+class IgnoreSpec(_Model):
+    """A finding the team accepts, with the reason a reviewer can read (see docs/checks.md)."""
+
+    code: str = Field(pattern=CODE_PATTERN, description="OR013, DL3008, SC2086, ...")
+    reason: str = Field(description="why it is accepted (required)")
+    path: str | None = Field(
+        None, description="only in files matching this glob, relative to builds.yaml"
+    )
+
+    @field_validator("reason")
+    @classmethod
+    def _reason(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why the finding is accepted")
+        return value
+
+
+class ChecksSpec(_Model):
+    """The check gate: what fails `check` and `build`, per-code severities, accepted findings."""
+
+    fail_on: Literal["error", "warning", "never"] | None = Field(
+        None, description="the lowest severity that fails (default: error)"
+    )
+    severity: dict[str, Literal["error", "warning", "info", "off"]] | None = Field(
+        None, description="per-code severity: OR013: warning, DL3008: off"
+    )
+    ignore: list[IgnoreSpec] | None = None
+    baseline: str | None = Field(
+        None, description="baseline file, relative to builds.yaml (.orchestrator-baseline.json)"
+    )
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _off(cls, values: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as false: `OR014: off` means what it says.
+        if isinstance(values, dict):
+            return {k: "off" if v is False else v for k, v in values.items()}
+        return values
+
+    @field_validator("severity")
+    @classmethod
+    def _codes(cls, values: dict[str, str] | None) -> dict[str, str] | None:
+        for code in values or {}:
+            if not re.fullmatch(CODE_PATTERN, code):
+                raise ValueError(f"{code!r} is not a check code (OR013, DL3008, SC2086, ...)")
+        return values
+
+
 class TargetSpec(_Model):
     """Settings of one target; `defaults:` has the same shape (without `stage`)."""
 
@@ -161,6 +212,7 @@ class TargetSpec(_Model):
     images: list[str] | None = Field(
         None, description="repositories: the same tags pushed to each (first: the image's own)"
     )
+    checks: ChecksSpec | None = Field(None, description="this target's check gate (see checks:)")
 
     @field_validator("platforms")
     @classmethod
@@ -376,6 +428,9 @@ class Manifest(_Model):
     defaults: TargetSpec = Field(default_factory=TargetSpec)
     targets: dict[str, TargetSpec] = Field(min_length=1)
     groups: dict[str, list[str]] = Field(default_factory=dict)
+    checks: ChecksSpec = Field(
+        default_factory=ChecksSpec, description="the check gate for every target"
+    )
 
     @field_validator("variables")
     @classmethod

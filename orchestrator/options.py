@@ -245,8 +245,10 @@ def _check(sub: Any) -> None:
         "check",
         help="check the Dockerfile practices and the build context for each target",
         description="Rules from the Dockerfile guide, aware of what each target builds, plus "
-        "hadolint. Exit 1 when an error finding remains (see docs/checks.md for the rules and "
-        "the `# orchestrator:ignore=ORxxx` pragma).",
+        "hadolint. Exit 1 when a new finding at or above builds.yaml's `checks: fail-on:` "
+        "(default: error) remains; findings recorded in the baseline "
+        "(.orchestrator-baseline.json) do not fail (see docs/checks.md for the rules, the "
+        "`checks:` policy and the `# orchestrator:ignore=ORxxx` pragma).",
     )
     _common(p)
     p.add_argument("targets", nargs="*", metavar="TARGET|GROUP")
@@ -264,6 +266,12 @@ def _check(sub: Any) -> None:
         "then exit",
     )
     p.add_argument("--no-hadolint", action="store_true", help="run only orchestrator's rules")
+    p.add_argument(
+        "--write-baseline",
+        action="store_true",
+        help="record today's findings in the baseline file (commit it): afterwards only new "
+        "findings fail, and fixed ones are reported",
+    )
 
 
 def _pin(sub: Any) -> None:

@@ -78,6 +78,22 @@ def run_checks(loaded: Loaded, args: argparse.Namespace) -> None:
     check.gate(loaded, args)
 
 
+def _emulation_fix(platform: str) -> str:
+    """How to get `platform`'s RUN steps to run: QEMU only emulates Linux CPUs."""
+    os_ = platform.split("/", 1)[0]
+    if os_ == "linux":
+        return "enable QEMU binfmt (`make engine` does) or add a native node"
+    if os_ in ("wasi", "wasip1", "js"):
+        return (
+            "nothing executes Wasm RUN steps: compile on FROM --platform=$BUILDPLATFORM and COPY "
+            "the .wasm into a FROM scratch stage"
+        )
+    return (
+        f"a Linux builder cannot run {os_} steps: add a {os_} node, or cross-compile on "
+        "FROM --platform=$BUILDPLATFORM"
+    )
+
+
 def _needs_emulation(t: TargetPlan, platform: str, native: str) -> list[int]:
     """Lines of RUN steps that would execute under `platform` on a `native` builder."""
     if platform == native:
@@ -160,8 +176,7 @@ def check_engine(plan: Plan, engine: Engine) -> None:
                 out.append(
                     f"{t.name}: builder {engine.builder!r} cannot run {platform} steps "
                     f"(RUN at {t.dockerfile}:{runs[0]}); it supports "
-                    f"{', '.join(engine.platforms) or 'nothing'}: enable QEMU binfmt "
-                    "(`make engine` does) or add a native node"
+                    f"{', '.join(engine.platforms) or 'nothing'}: {_emulation_fix(platform)}"
                 )
         if t.push:
             problem = registry_problem(t.repository)

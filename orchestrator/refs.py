@@ -160,9 +160,46 @@ def sanitize_tag(text: str) -> str:
 
 
 # --- platforms ----------------------------------------------------------------------------
-KNOWN_OS = frozenset({"linux", "windows", "darwin", "freebsd"})
+# The GOOS/GOARCH values containerd's platform parser (and so BuildKit) knows, Docker's Wasm
+# platforms (`wasi/wasm`, `wasip1/wasm`) included; a name outside them is most likely a typo.
+KNOWN_OS = frozenset(
+    {
+        "linux",
+        "windows",
+        "darwin",
+        "freebsd",
+        "netbsd",
+        "openbsd",
+        "dragonfly",
+        "solaris",
+        "illumos",
+        "aix",
+        "android",
+        "ios",
+        "plan9",
+        "wasi",
+        "wasip1",
+        "js",
+    }
+)
 KNOWN_ARCH = frozenset(
-    {"amd64", "arm64", "arm", "386", "ppc64le", "s390x", "riscv64", "mips64le", "loong64"}
+    {
+        "amd64",
+        "arm64",
+        "arm",
+        "386",
+        "ppc64le",
+        "ppc64",
+        "s390x",
+        "riscv64",
+        "mips",
+        "mipsle",
+        "mips64",
+        "mips64le",
+        "loong64",
+        "wasm",
+        "sparc64",
+    }
 )
 _VARIANTS = {"arm": {"v5", "v6", "v7"}, "arm64": {"v8"}, "amd64": {"v1", "v2", "v3", "v4"}}
 PLATFORM_RE = re.compile(r"^(?P<os>[a-z0-9]+)/(?P<arch>[a-z0-9]+)(?:/(?P<variant>[a-z0-9]+))?$")

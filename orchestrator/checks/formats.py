@@ -83,6 +83,7 @@ def to_dict(finding: Finding, base: Path | None = None) -> dict[str, Any]:
         "fix": finding.fix,
         "target": finding.target,
         "source": finding.source,
+        **({"platforms": list(finding.platforms)} if finding.platforms else {}),
     }
 
 
@@ -91,11 +92,13 @@ def render_json(
     *,
     base: Path | None = None,
     contexts: Sequence[Mapping[str, Any]] = (),
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     body: dict[str, Any] = {
         "version": 1,
         "summary": counts(findings),
         "findings": [to_dict(f, base) for f in findings],
+        **(extra or {}),
     }
     if contexts:
         body["contexts"] = list(contexts)

@@ -140,6 +140,7 @@ def built_lines(dockerfile: Dockerfile, stages: Sequence[Stage]) -> list[tuple[i
 
 Runs = dict[tuple[str, str | None], subprocess.CompletedProcess[str]]
 PARSE_ERROR = "DL1000"
+BLANK_LIMIT = 3
 
 
 def _lint(exe: Path, argv: Sequence[str], text: str, cwd: Path | None, runs: Runs | None) -> Any:
@@ -202,6 +203,18 @@ def run(
             copy, changed = hadolint_compat.neutralise(text)
             again = _lint(exe, argv, copy, cwd, runs) if changed else raw
             still = _parse_failure(again)
+            # Constructs we do not know: leave out the instruction hadolint stops at, a few
+            # times at most (each is one more run).
+            for _ in range(BLANK_LIMIT):
+                if still is None:
+                    break
+                blanked = hadolint_compat.blank_instruction(copy, still[0], dockerfile)
+                if blanked is None or blanked == copy:
+                    break
+                copy = blanked
+                changed.append(f"the instruction at line {still[0]}")
+                again = _lint(exe, argv, copy, cwd, runs)
+                still = _parse_failure(again)
             if still is None:
                 raw = again
                 notes.append(

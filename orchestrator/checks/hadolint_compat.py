@@ -11,6 +11,10 @@ so the report can say which parts hadolint did not see.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.dockerfile import Dockerfile
 
 # `host:port/` at the start of an image reference, the host without a dot (localhost:5000/).
 _DOTLESS_HOST = re.compile(r"(?P<host>(?<![\w.-])[A-Za-z0-9-]+):(?P<port>\d+)/")
@@ -70,3 +74,21 @@ def neutralise(text: str) -> tuple[str, list[str]]:
                 new += " true"  # the script was all in the heredoc
         lines[n] = new
     return "\n".join(lines), sorted(changed)
+
+
+def blank_instruction(text: str, line: int, dockerfile: Dockerfile) -> str | None:
+    """`text` without the instruction at `line` (its lines emptied, numbers kept), for a
+    construct hadolint rejects that `neutralise` does not know; None if there is none there.
+    A FROM keeps its stage: its image becomes a placeholder hadolint parses."""
+    lines = text.split("\n")
+    for stage in dockerfile.stages:
+        if stage.line == line and 0 < line <= len(lines):
+            alias = f" AS {stage.name}" if stage.name else ""
+            lines[line - 1] = f"FROM hadolint-placeholder{alias}"
+            return "\n".join(lines)
+        for ins in stage.instructions:
+            if ins.line <= line <= ins.end_line:
+                for n in range(ins.line - 1, min(ins.end_line, len(lines))):
+                    lines[n] = ""
+                return "\n".join(lines)
+    return None

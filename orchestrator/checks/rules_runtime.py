@@ -163,6 +163,12 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
         stage = ctx.final[-1]
         line, what = stage.line, f"no USER in stage {stage.label} (or its bases): runs as root"
     drop = _steps_down(ctx)
+    if drop is None and _last(ctx, "ENTRYPOINT") is None and _last(ctx, "CMD") is None:
+        # No process of its own: a base or tool image that others extend (and give a USER).
+        drop = (
+            "it starts no process of its own (no ENTRYPOINT/CMD): a base image to extend",
+            "warning",
+        )
     if drop is None:
         yield Hit(line, what)
         return

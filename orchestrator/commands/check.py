@@ -10,14 +10,18 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestrator import buildcontext, console, outfile
-from orchestrator.checks import Finding, all_rules, counts, run_checks
+from rich.text import Text
+
+from orchestrator import buildcontext, console, matrix, outfile
+from orchestrator.checks import Finding, all_rules, run_checks
+from orchestrator.checks import gate as gate_
 from orchestrator.checks.formats import (
     display_path,
     plain_text,
     render_json,
     render_sarif,
     render_text,
+    to_dict,
 )
 from orchestrator.checks.hadolint import NOTICE
 from orchestrator.checks.rules_context import human
@@ -47,20 +51,63 @@ def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
     return findings
 
 
+def policies(loaded: Loaded) -> dict[str, gate_.Policy]:
+    """Each planned target's `checks:` policy; a matrix expansion takes its matrix target's."""
+    origin = matrix.expand(loaded.manifest, loaded.located).origin
+    return {
+        t.name: gate_.policy_for(loaded.manifest, origin.get(t.name, t.name))
+        for t in loaded.plan.targets
+    }
+
+
+def evaluate(loaded: Loaded, findings: list[Finding]) -> gate_.Verdict:
+    """builds.yaml's `checks:` policy and the baseline applied to `findings`."""
+    root = Path(loaded.plan.root)
+    policies_ = policies(loaded)
+    baseline = gate_.read_baseline(gate_.baseline_path(loaded.manifest, root))
+    return gate_.judge(findings, policies_, root, baseline)
+
+
+HOW_TO_SILENCE = (
+    "silence one with `# orchestrator:ignore=CODE` above its line or a `checks: ignore:` entry "
+    "with its reason in builds.yaml; accept all of today's with `orchestrator check "
+    "--write-baseline` (commit the file): then only new findings fail"
+)
+
+
+def outcome(verdict: gate_.Verdict, baseline: Path) -> list[str]:
+    """The lines after the findings: what the baseline and builds.yaml hid, what got fixed."""
+    out = []
+    if verdict.baselined:
+        out.append(
+            f"{verdict.baselined} finding(s) recorded in {display_path(str(baseline))} not shown"
+        )
+    if verdict.ignored:
+        out.append(f"{len(verdict.ignored)} finding(s) accepted in builds.yaml (checks: ignore:)")
+    for entry in verdict.fixed:
+        out.append(
+            f"fixed since the baseline: {entry['code']} in {entry['file']} ({entry['target']}); "
+            "`orchestrator check --write-baseline` drops it from the file"
+        )
+    if any(f.severity != "info" for f in verdict.new):
+        out.append(f"to {HOW_TO_SILENCE}")
+    return out
+
+
 def gate(loaded: Loaded, args: argparse.Namespace) -> None:
-    """Print warnings and errors to stderr; stop the build when an error remains."""
+    """Print new warnings and errors to stderr; stop the build when the gate fails."""
     findings = collect(loaded.plan, use_hadolint=not getattr(args, "no_hadolint", False))
-    if any(f.severity != "info" for f in findings):
-        for line in render_text(findings, min_severity="warning"):
+    verdict = evaluate(loaded, findings)
+    if any(f.severity != "info" for f in verdict.new):
+        for line in render_text(list(verdict.new), min_severity="warning"):
             console.err.print(line)
-    errors = counts(findings)["error"]
-    if errors:
+    if verdict.failed:
         raise UserError(
-            f"checks found {errors} error(s); nothing was started",
+            f"checks found {len(verdict.failing)} new finding(s) at or above fail-on; "
+            "nothing was started",
             problems=[
-                "fix them (`orchestrator check` lists them with fixes), silence one with "
-                "`# orchestrator:ignore=ORxxx` above its line, or pass --skip-checks to build "
-                "anyway"
+                f"fix them (`orchestrator check` lists them with fixes); {HOW_TO_SILENCE}; "
+                "or pass --skip-checks to build anyway"
             ],
         )
 
@@ -124,25 +171,55 @@ def run(args: argparse.Namespace) -> int:
         console.result(_explain(plan, args.explain), markup=False, end="")
         return 0
     findings = collect(plan, use_hadolint=not args.no_hadolint)
+    baseline = gate_.baseline_path(loaded.manifest, base)
+    if args.write_baseline:
+        # What builds.yaml already accepts or switches off is not recorded: it has its reason.
+        by_target = policies(loaded)
+        kept, _ = gate_.apply_policy(findings, by_target, base)
+        count = gate_.write_baseline(baseline, kept, base, by_target)
+        console.result(
+            f"wrote {count} finding(s) to {display_path(str(baseline))}: commit it; from now on "
+            "only new findings fail `check` and `build`",
+            markup=False,
+            highlight=False,
+        )
+        return 0
+    verdict = evaluate(loaded, findings)
+    shown = list(verdict.new)
+    status = 1 if verdict.failed else 0
     contexts = _contexts(plan) if args.context else []
     if args.format == "json":
         dicts = [context_dict(names, listing) for names, _, listing in contexts]
-        text = render_json(findings, base=base, contexts=dicts)
+        text = render_json(
+            shown,
+            base=base,
+            contexts=dicts,
+            extra={
+                "failed": verdict.failed,
+                "baselined": verdict.baselined,
+                "ignored": [
+                    {**to_dict(f, base), "reason": reason} for f, reason in verdict.ignored
+                ],
+                "fixed": [dict(e) for e in verdict.fixed],
+            },
+        )
     elif args.format == "sarif":
-        text = render_sarif(findings, all_rules(), base=base)
+        text = render_sarif(shown, all_rules(), base=base)
     else:
-        lines = render_text(findings)
+        lines = render_text(shown)
+        # The summary stays the last line (scripts and people read it there).
+        lines[-1:-1] = [Text(line, style="dim") for line in outcome(verdict, baseline)]
         text = "".join(context_text(names, listing) for names, _, listing in contexts)
         if args.output is None:
             if text:
                 console.result(text, markup=False, highlight=False, end="")
             for line in lines:
                 console.result(line)
-            return 1 if counts(findings)["error"] else 0
+            return status
         text += plain_text(lines)
     if args.output is not None:
         outfile.write(args.output, text)
         console.err.print(f"wrote {args.output}", markup=False)
     else:
         console.result(text, markup=False, highlight=False, end="", soft_wrap=True)
-    return 1 if counts(findings)["error"] else 0
+    return status

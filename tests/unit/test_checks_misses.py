@@ -326,3 +326,9 @@ def test_installing_a_step_down_tool_without_seeing_it_used_is_a_warning() -> No
         ENTRYPOINT ["/entrypoint.sh"]
         """
     assert _root(text, **PROD) == [("OR013", 1, "warning")]
+
+
+def test_a_base_image_without_a_process_of_its_own_only_warns() -> None:
+    text = "FROM debian:12 AS production\nRUN apt-get update && apt-get install -y git && rm -rf /var/lib/apt/lists/*\n"
+    found = _root(text, **PROD)
+    assert found == [("OR013", 1, "warning")]

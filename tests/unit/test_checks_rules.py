@@ -403,11 +403,13 @@ def test_or012_checks_only_what_reaches_the_image() -> None:
 
 
 def test_or013_catches_missing_and_root_user() -> None:
-    assert lines(check("FROM alpine:3.20 AS production\n", "OR013", **PROD)) == [
+    # With a process of its own (CMD): an image without one is a base to extend, only a
+    # warning (test_checks_misses.py).
+    assert lines(check('FROM alpine:3.20 AS production\nCMD ["/app"]\n', "OR013", **PROD)) == [
         ("OR013", 1, "error")
     ]
     for user in ("root", "0", "0:0", "root:root"):
-        text = f"FROM alpine:3.20 AS production\nUSER app\nUSER {user}\n"
+        text = f'FROM alpine:3.20 AS production\nUSER app\nUSER {user}\nCMD ["/app"]\n'
         assert lines(check(text, "OR013", **PROD)) == [("OR013", 3, "error")]
 
 

@@ -108,3 +108,27 @@ def test_a_parse_error_hadolint_keeps_after_neutralising_never_blocks() -> None:
     assert all(sev != "error" for _, _, sev in found)
     notes = [msg for code, _, msg in found if code == "OR000"]
     assert len(notes) <= 1
+
+
+def test_an_unknown_construct_is_left_out_and_the_rest_still_linted() -> None:
+    text = """\
+        FROM debian:12 AS production
+        RUN --mount=type=bind,source=a,target=/a,bogus \\
+            true
+        RUN apt-get install curl
+        """
+    found = _check(text)
+    assert ("DL3008", 4, "warning") in found
+    notes = [msg for code, _, msg in found if code == "OR000"]
+    assert len(notes) == 1
+    assert "the instruction at line 2" in str(notes[0])
+
+
+def test_blanking_keeps_line_numbers_and_stages() -> None:
+    text = "FROM a:1 AS base\nRUN x \\\n  y\nFROM base\n"
+    parsed = dockerfile.parse(text, NOWHERE)
+    assert hadolint_compat.blank_instruction(text, 3, parsed) == "FROM a:1 AS base\n\n\nFROM base\n"
+    assert hadolint_compat.blank_instruction(text, 1, parsed) == (
+        "FROM hadolint-placeholder AS base\nRUN x \\\n  y\nFROM base\n"
+    )
+    assert hadolint_compat.blank_instruction(text, 9, parsed) is None

@@ -1,0 +1,4 @@
+#!/bin/sh
+set -e
+chown -R db /var/lib/db
+exec gosu db "$@"

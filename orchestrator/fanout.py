@@ -175,7 +175,7 @@ def _merge_all(
     wholes: Mapping[str, parts.Whole],
 ) -> list[TargetResult]:
     """Each pushed target's parts merged and tagged (only now: every node has succeeded)."""
-    from orchestrator.commands.publish import merge_and_tag
+    from orchestrator.commands.publish import attach, merge
 
     found: list[parts.Part] = []
     results: dict[str, TargetResult] = {}
@@ -206,7 +206,9 @@ def _merge_all(
                     source=f"node {w.node.name}",
                 )
             )
-    for t in plan.targets:
-        if t.name in wholes:
-            results[t.name] = merge_and_tag(t, parts.mergeable(found, t.name))
+    merged = [
+        (t, merge(t, parts.mergeable(found, t.name))) for t in plan.targets if t.name in wholes
+    ]
+    attach(plan, merged)
+    results.update({t.name: res for t, res in merged})
     return [results[t.name] for t in plan.targets]

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator import console, executor, parts, report
+from orchestrator import console, executor, parts, report, signing
 from orchestrator.commands.common import load
 from orchestrator.errors import BuildFailed, UserError
 from orchestrator.plan import Plan, TargetPlan, staging_tag
@@ -85,7 +85,15 @@ def run(args: argparse.Namespace) -> int:
         loaded = load(args, names=names)
     plan = loaded.plan
     work = checked(plan, found)
-    results = [merge_and_tag(t, mine) for t, mine in work]
+    unsignable = signing.problems(plan)
+    if unsignable:
+        raise UserError(
+            f"{len(unsignable)} problem(s) before publishing; nothing was merged",
+            problems=unsignable,
+        )
+    merged = [(t, merge(t, mine)) for t, mine in work]
+    attach(plan, merged)
+    results = [res for _, res in merged]
     done = report.Report(
         project=plan.project,
         version=plan.variables.get("VERSION", ""),
@@ -104,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def merge_and_tag(t: TargetPlan, mine: list[parts.Part]) -> report.TargetResult:
-    """Merge (under the staging tag), verify, then attach the release tags by digest."""
+def merge(t: TargetPlan, mine: list[parts.Part]) -> report.TargetResult:
+    """Merge the parts under the staging tag and check the index holds exactly their manifests;
+    no release tag yet (see attach)."""
     staging = f"{t.repository}:{staging_tag(t.name)}"
     sources = [f"{p.repository}@{p.digest}" for p in mine]
     console.err.print(f"{t.name}: merging {len(mine)} parts into {staging}", markup=False)
@@ -118,9 +127,18 @@ def merge_and_tag(t: TargetPlan, mine: list[parts.Part]) -> report.TargetResult:
             f"{t.name}: the merged index {digest} does not hold the parts' manifests "
             f"(got {merged}, expected {wanted}); nothing was tagged"
         )
-    if t.tags:
-        console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
-        executor.publish(t.tags, f"{t.repository}@{digest}")
     return report.TargetResult(
         name=t.name, status="ok", tags=list(t.tags), digest=digest, platforms=merged, pushed=True
     )
+
+
+def attach(plan: Plan, done: list[tuple[TargetPlan, report.TargetResult]]) -> None:
+    """Sign every merged index that asks for it (by digest), then attach the release tags: as
+    in `build`, a signing failure leaves no tag anywhere, and no tag names an unsigned image."""
+    for t, res in done:
+        if t.sign and res.digest:
+            res.signature = signing.sign(plan, t, res.digest)
+    for t, res in done:
+        if t.tags and res.digest:
+            console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
+            executor.publish(t.tags, f"{t.repository}@{res.digest}")

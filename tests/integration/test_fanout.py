@@ -213,8 +213,11 @@ def test_fan_out_builder_builds_each_platform_on_its_engine(
         f'    - {{name: one, endpoint: "{engine.env["DOCKER_HOST"]}", platforms: [linux/amd64]}}\n'
         f'    - {{name: two, endpoint: "{engine_b["DOCKER_HOST"]}", platforms: [linux/arm64]}}\n'
     )
+    # The merged index is signed (by digest, with the engine's dev key) before any tag.
+    key = engine.env["ORCH_COSIGN_KEY"]
+    builder += f"signing: {{key: '{key}', password-env: ORCH_COSIGN_PASSWORD}}\n"
     project, repo = _project(tmp_path, engine, builder)
-    done = orchestrator(engine, "build", "app", "--ci", cwd=project)
+    done = orchestrator(engine, "build", "app", "--ci", "--set", "app.sign=true", cwd=project)
     merged = registry_platforms(engine, f"{repo}:2.3.4")
     # Each platform is exactly what its node pushed under its part tag.
     for platform in ("linux/amd64", "linux/arm64"):
@@ -224,6 +227,14 @@ def test_fan_out_builder_builds_each_platform_on_its_engine(
         assert part == {platform: merged[platform]}
     assert _attested(raw_manifest(engine, f"{repo}:2.3.4")) == set(merged.values())
     _run_both(engine, f"{repo}:latest")
+    digest = json.loads((project / ".orchestrator" / "report.json").read_text(encoding="utf-8"))[
+        "targets"
+    ][0]["digest"]
+    assert done.stderr.index(f"app: signing {repo}@{digest}") < done.stderr.index("app: tagging")
+    engine.run(
+        "cosign", "verify", "--key", engine.env["ORCH_COSIGN_PUB"], "--insecure-ignore-tlog",
+        "--allow-insecure-registry", f"{repo}:2.3.4",
+    )  # fmt: skip
     # Each node pushed its own platform's part (lines come from that node's own bake).
     lines = done.stderr.splitlines()
     assert any(x.startswith("[one/app]") and "staging-app-linux-amd64" in x for x in lines)

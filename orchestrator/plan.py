@@ -179,6 +179,8 @@ def _interp(text: str, values: Mapping[str, str], where: str) -> str:
             f"{where}: unknown variable ${{{exc.name}}} "
             "(define it under `variables:`, in the environment, or with --var)"
         ) from None
+    except variables.InterpolationError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
 
 
 def _abs(base: Path, text: str) -> Path:
@@ -370,7 +372,12 @@ def _resolve_target(
         tag_list = tags.expand(spec.tags or [], values)
     except (ValueError, variables.UnknownVariableError) as exc:
         line = located.line_of(("targets", name, "tags"))
-        raise ManifestError(f"{located.path}:{line}: targets.{name}.tags: {exc}") from None
+        why = (
+            f"unknown variable ${{{exc.name}}} (define it under `variables:`, or with --var)"
+            if isinstance(exc, variables.UnknownVariableError)
+            else exc
+        )
+        raise ManifestError(f"{located.path}:{line}: targets.{name}.tags: {why}") from None
     full_tags = [f"{repository}:{t}" for t in tag_list]
 
     labels = _oci_labels(manifest, values)

@@ -346,8 +346,16 @@ def _resolve_target(
 
     notes: list[str] = []
     stage = spec.stage or name
-    context = _abs(root, _interp(spec.context or manifest.project.context, values, where))
-    df_path = context / _interp(spec.dockerfile or manifest.project.dockerfile, values, where)
+
+    def origin(key: str) -> str:
+        return _origin(manifest, located, name, key, overrides)
+
+    context = _abs(
+        root, _interp(spec.context or manifest.project.context, values, origin("context"))
+    )
+    df_path = context / _interp(
+        spec.dockerfile or manifest.project.dockerfile, values, origin("dockerfile")
+    )
     args = {k: _arg_text(v) for k, v in (spec.args or {}).items()}
     args = {k: _interp(v, values, f"{where}.args.{k}") for k, v in args.items()}
     reproducible = bool(spec.reproducible)
@@ -356,18 +364,21 @@ def _resolve_target(
 
     try:
         parsed = dockerfile.load(df_path)
+    except UserError as exc:
+        raise ManifestError(f"{origin('dockerfile')}: {exc.message}") from None
+    try:
         stages = parsed.stages_for(stage)
     except UserError as exc:
         line = located.line_of(("targets", name, "stage"))
         raise ManifestError(f"{located.path}:{line}: targets.{name}.stage: {exc.message}") from None
 
-    repository = _interp(spec.image or manifest.project.image, values, f"{where}.image")
+    repository = _interp(spec.image or manifest.project.image, values, origin("image"))
     try:
         repo_ref = refs.parse_reference(repository)
     except refs.InvalidReferenceError as exc:
-        raise ManifestError(f"{where}.image: {exc}") from None
+        raise ManifestError(f"{origin('image')}: {exc}") from None
     if repo_ref.tag or repo_ref.digest:
-        raise ManifestError(f"{where}.image: {repository!r} must be a repository without a tag")
+        raise ManifestError(f"{origin('image')}: {repository!r} must be a repository without a tag")
     try:
         tag_list = tags.expand(spec.tags or [], values)
     except (ValueError, variables.UnknownVariableError) as exc:
@@ -443,6 +454,30 @@ def _resolve_target(
             s.id for s in spec.secrets or [] if s.id not in {ref.id for ref in secrets}
         ),
     )
+
+
+def _origin(
+    manifest: Manifest,
+    located: yamlsrc.Located,
+    name: str,
+    key: str,
+    overrides: Sequence[Override],
+) -> str:
+    """Where target `name`'s `key` was written: the --set that set it, else the target, the
+    defaults or the project, as `file:line: key.path` (an error names what to edit)."""
+    culprit = next(
+        (o for o in reversed(overrides) if o.applies_to(name) and o.key.split(".")[0] == key),
+        None,
+    )
+    if culprit is not None:
+        return f"--set {culprit.text}"
+    if getattr(manifest.targets[name], key, None) is not None:
+        loc: tuple[str, ...] = ("targets", name, key)
+    elif getattr(manifest.defaults, key, None) is not None:
+        loc = ("defaults", key)
+    else:
+        loc = ("project", key)
+    return f"{located.path}:{located.line_of(loc)}: {'.'.join(loc)}"
 
 
 def _override_errors(

@@ -1,0 +1,41 @@
+"""Issue 16, errors that teach: a problem is reported at the key and line to edit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ManifestError
+from tests.unit import helpers
+
+DOCKERFILE = "FROM busybox:1.35 AS app\n"
+
+
+def project(tmp: Path, head: str, target: str = "    stage: app\n") -> Path:
+    text = "version: 1\nproject:\n  name: e\n" + head + "targets:\n  app:\n" + target
+    return helpers.write_project(tmp, text, DOCKERFILE)
+
+
+def test_a_project_image_problem_is_reported_at_the_project_key(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/Bad\n")
+    with pytest.raises(ManifestError, match=r"builds\.yaml:4: project\.image: "):
+        helpers.resolve(path, ["app"])
+
+
+def test_a_missing_project_dockerfile_is_reported_at_the_project_key(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/e\n  dockerfile: Nope\n")
+    with pytest.raises(ManifestError, match=r"builds\.yaml:5: project\.dockerfile: .*not found"):
+        helpers.resolve(path, ["app"])
+
+
+def test_a_defaults_value_is_reported_at_defaults(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/e\ndefaults:\n  image: 'x:5000/${NOPE}'\n")
+    with pytest.raises(ManifestError, match=r"builds\.yaml:6: defaults\.image: unknown variable"):
+        helpers.resolve(path, ["app"])
+
+
+def test_a_set_override_names_itself(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/e\n")
+    with pytest.raises(ManifestError, match=r"^--set app\.image=localhost:5000/UP: "):
+        helpers.resolve(path, ["app"], sets=["app.image=localhost:5000/UP"])

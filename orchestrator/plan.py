@@ -305,10 +305,20 @@ def resolve(
     selected = select(manifest, names)
     for override in overrides:
         override.check_targets(list(manifest.targets))
-    plans = [
-        _resolve_target(manifest, located, name, values, env, overrides, lock, root)
-        for name in selected
-    ]
+    plans: list[TargetPlan] = []
+    failed: list[ManifestError] = []
+    for name in selected:  # every target's problems at once, not only the first target's
+        try:
+            plans.append(
+                _resolve_target(manifest, located, name, values, env, overrides, lock, root)
+            )
+        except ManifestError as exc:
+            failed.append(exc)
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        lines = [line for exc in failed for line in exc.lines()]
+        raise ManifestError(f"{manifest_path}: {len(lines)} problem(s)", problems=lines)
     return Plan(
         manifest=str(manifest_path),
         root=str(root),

@@ -39,3 +39,18 @@ def test_a_set_override_names_itself(tmp_path: Path) -> None:
     path = project(tmp_path, "  image: localhost:5000/e\n")
     with pytest.raises(ManifestError, match=r"^--set app\.image=localhost:5000/UP: "):
         helpers.resolve(path, ["app"], sets=["app.image=localhost:5000/UP"])
+
+
+def test_problems_of_several_targets_are_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nproject: {name: e, image: localhost:5000/e}\ntargets:\n"
+        "  a: {stage: app, tags: ['${NOPE}']}\n"
+        "  b: {stage: app, image: localhost:5000/Bad}\n"
+    )
+    path = helpers.write_project(tmp_path, text, DOCKERFILE)
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["a", "b"])
+    lines = "\n".join(caught.value.lines())
+    assert "2 problem(s)" in lines
+    assert "targets.a.tags: unknown variable ${NOPE}" in lines
+    assert "targets.b.image:" in lines

@@ -623,6 +623,11 @@ def _bases(
     contexts: dict[str, str] = {}
     for stage in stages:
         for ref, line in parsed.external_images(stage, args):
+            if "@" in ref:  # a digest written in FROM must be one: never silently "unpinned"
+                try:
+                    refs.parse_reference(ref)
+                except refs.InvalidReferenceError as exc:
+                    raise UserError(f"{parsed.path}:{line}: FROM {ref}: {exc}") from None
             key = image_key(ref)
             source = mirror_by_key.get(key, ref)
             locked = lock.entries.get(key)

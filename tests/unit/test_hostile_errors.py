@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator.errors import ManifestError
+from orchestrator.errors import ManifestError, UserError
 from tests.unit import helpers
 
 DOCKERFILE = "FROM busybox:1.35 AS app\n"
@@ -54,3 +54,15 @@ def test_problems_of_several_targets_are_reported_at_once(tmp_path: Path) -> Non
     assert "2 problem(s)" in lines
     assert "targets.a.tags: unknown variable ${NOPE}" in lines
     assert "targets.b.image:" in lines
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "A" * 64, "sha256:abc", "md5:" + "a" * 32])
+def test_a_malformed_digest_in_from_is_refused_at_its_line(tmp_path: Path, digest: str) -> None:
+    text = (
+        "version: 1\nproject: {name: e, image: localhost:5000/e}\ntargets:\n  app: {pin: digest}\n"
+    )
+    path = helpers.write_project(
+        tmp_path, text, f"FROM busybox:1.35 AS base\nFROM busybox@{digest} AS app\n"
+    )
+    with pytest.raises(UserError, match=r"Dockerfile:2: FROM busybox@"):
+        helpers.resolve(path, ["app"])

@@ -145,7 +145,8 @@ COMMANDS = [
     ["check", "--no-hadolint", "--format", "sarif", "--output", "out/c.sarif"],
     ["check", "--no-hadolint", "--explain", CANARY],
     ["schema", "--output", "out/schema.json"],
-    ["build", "--no-hadolint"],
+    ["build", "--report", "out/report.json"],
+    ["build", "--skip-checks", "--ci"],
 ]
 
 

@@ -18,7 +18,6 @@ import os
 import posixpath
 import re
 import stat
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +34,7 @@ class Pattern:
     exclusion: bool  # a `!` line: re-includes what earlier lines excluded
     line: int  # 1-based line in the ignore file
     kind: str  # exact | prefix | suffix | regexp, as patternmatcher compiles it
-    regex: re.Pattern[str] | None
+    regex: Glob | None
     raw: str = ""  # the line as written (trimmed), for messages
 
     def matches(self, path: str) -> bool:
@@ -46,7 +45,7 @@ class Pattern:
         if self.kind == "suffix":
             suffix = self.text[2:]
             return path.endswith(suffix) or (suffix[:1] == "/" and path == suffix[1:])
-        return self.regex is not None and self.regex.match(path) is not None
+        return self.regex is not None and self.regex.match(path)
 
     @property
     def source(self) -> str:
@@ -94,12 +93,142 @@ def _compile(text: str, exclusion: bool, line: int, raw: str = "") -> Pattern:
     compiled = None
     if kind == "regexp":
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # `[[` is a set in Go, too
-                compiled = re.compile(regex + r"\Z")  # Go's `$`: end of text only
-        except re.error as exc:
-            raise UserError(f".dockerignore:{line}: bad pattern {text!r}: {exc}") from None
+            compiled = Glob(regex)
+        except ValueError as exc:
+            raise UserError(
+                f".dockerignore:{line}: bad pattern {text!r}: {exc} (BuildKit refuses it too)"
+            ) from None
     return Pattern(text, exclusion, line, kind, compiled, raw)
+
+
+# Tokens of a compiled pattern. patternmatcher turns a pattern into a Go regexp, which runs in
+# linear time; Python's `re` backtracks (`a*a*...b` against `aaaa...` took minutes). So the
+# regexp text built above is read back into these tokens and run as an NFA: every position of
+# the path is visited once per token, whatever the pattern.
+_LIT, _CLASS, _STAR, _ANY, _DIRS, _NEVER = range(6)
+Token = tuple[int, str, bool]  # kind, characters (literal or class members), negated
+_CACHE = 4096
+
+
+class Glob:
+    """The regexp subset `_compile` writes (`^`, literals, `\\x`, `[^/]*`, `[^/]`, `[...]`, `.*`,
+    `(.*/)?`), anchored at both ends, matched by simulating all positions at once."""
+
+    def __init__(self, regex: str) -> None:
+        self.tokens = _tokens(regex)
+        self._start = frozenset(self._closure({0}))
+        # Transitions already worked out (a DFA built lazily): paths repeat their characters,
+        # so most steps are one dict lookup. Bounded: cleared when it grows past _CACHE.
+        self._steps: dict[tuple[frozenset[int], str], frozenset[int]] = {}
+
+    def match(self, path: str) -> bool:
+        states = self._start
+        steps = self._steps
+        for ch in path:
+            key = (states, ch)
+            nxt = steps.get(key)
+            if nxt is None:
+                if len(steps) > _CACHE:
+                    steps.clear()
+                nxt = steps[key] = self._step(states, ch)
+            if not nxt:
+                return False
+            states = nxt
+        return len(self.tokens) in states
+
+    def _step(self, states: frozenset[int], ch: str) -> frozenset[int]:
+        tokens = self.tokens
+        nxt: set[int] = set()
+        for i in states:
+            if i == len(tokens):
+                continue
+            kind, chars, negated = tokens[i]
+            if (kind == _LIT and ch == chars) or (kind == _CLASS and (ch in chars) != negated):
+                nxt.add(i + 1)
+            elif (kind == _STAR and ch != "/") or kind == _ANY:
+                nxt.add(i)
+        return frozenset(self._closure(nxt))
+
+    def _closure(self, states: set[int]) -> set[int]:
+        out, todo = set(states), list(states)
+        while todo:
+            i = todo.pop()
+            kind = self.tokens[i][0] if i < len(self.tokens) else None
+            # `*` and `.*` may match nothing; `(.*/)?` (a _DIRS marker, then `.*` and `/`)
+            # may be entered or skipped whole.
+            skips = [i + 1] if kind in (_STAR, _ANY) else [i + 1, i + 3] if kind == _DIRS else []
+            for j in skips:
+                if j not in out:
+                    out.add(j)
+                    todo.append(j)
+        return out
+
+
+def _tokens(regex: str) -> list[Token]:
+    out: list[Token] = []
+    i, n = 1, len(regex)  # regex[0] is the anchor `^`
+    while i < n:
+        for text, token in (
+            ("[^/]*", (_STAR, "", False)),
+            ("[^/]", (_CLASS, "/", True)),
+            ("(.*/)?", (_DIRS, "", False)),  # followed by .* and / (see below)
+            (".*", (_ANY, "", False)),
+        ):
+            if regex.startswith(text, i):
+                out.append(token)
+                if token[0] == _DIRS:
+                    out += [(_ANY, "", False), (_LIT, "/", False)]
+                i += len(text)
+                break
+        else:
+            ch = regex[i]
+            if ch == "\\" and i + 1 < n:
+                out.append((_LIT, regex[i + 1], False))
+                i += 2
+            elif ch == "[":
+                token, i = _class(regex, i)
+                out.append(token)
+            elif ch == "^":  # an anchor after the start never matches, as in Go
+                out.append((_NEVER, "", False))
+                i += 1
+            elif ch == "]":
+                out.append((_LIT, ch, False))
+                i += 1
+            else:
+                out.append((_LIT, ch, False))
+                i += 1
+    return out
+
+
+def _class(regex: str, i: int) -> tuple[Token, int]:
+    """`[...]` at regex[i]: members (ranges expanded lazily as a set), negation, next index."""
+    j = i + 1
+    negated = regex.startswith("^", j)
+    j += negated
+    members: list[str] = []
+    first = True
+    while True:
+        if j >= len(regex):
+            raise ValueError("missing closing ]")
+        ch = regex[j]
+        if ch == "]" and not first:
+            return (_CLASS, "".join(members), negated), j + 1
+        first = False
+        if ch == "\\" and j + 1 < len(regex):
+            ch = regex[j + 1]
+            j += 1
+        if regex.startswith("-", j + 1) and j + 2 < len(regex) and regex[j + 2] != "]":
+            high = regex[j + 2]
+            if high == "\\" and j + 3 < len(regex):
+                high = regex[j + 3]
+                j += 1
+            if ord(high) < ord(ch):
+                raise ValueError(f"invalid character class range {ch}-{high}")
+            members.extend(chr(c) for c in range(ord(ch), min(ord(high), ord(ch) + 0x10000) + 1))
+            j += 3
+            continue
+        members.append(ch)
+        j += 1
 
 
 def parse_ignore(text: str) -> tuple[Pattern, ...]:

@@ -264,6 +264,15 @@ def parse(text: str, path: Path) -> Dockerfile:
         else:
             body.append(ins)
     close()
+    seen: dict[str, int] = {}
+    for stage in stages:
+        if stage.name and stage.name in seen:  # BuildKit refuses the file; a FROM would guess
+            raise UserError(
+                f"{path}:{stage.line}: duplicate stage name {stage.name!r} "
+                f"(first at line {seen[stage.name]}); rename one"
+            )
+        if stage.name:
+            seen[stage.name] = stage.line
     return Dockerfile(path, global_args, tuple(stages), tuple(comments), directives)
 
 

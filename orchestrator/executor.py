@@ -100,11 +100,42 @@ def node_env(engine: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+TIMEOUT_ENV = "ORCH_QUERY_TIMEOUT"
+TIMEOUT_DEFAULT = 60.0
+
+
+def query_timeout() -> float:
+    """Seconds a registry or engine query may take (a server that accepts and never answers
+    would otherwise hold the run forever); ORCH_QUERY_TIMEOUT changes it."""
+    try:
+        value = float(os.environ.get(TIMEOUT_ENV, "") or TIMEOUT_DEFAULT)
+    except ValueError:
+        return TIMEOUT_DEFAULT
+    return value if 0 < value < 86400 else TIMEOUT_DEFAULT
+
+
+def query(
+    argv: Sequence[str], what: str, env: Mapping[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """One bounded query process: killed, and one line naming `what`, when it outlives the
+    timeout. Every docker/buildx call that is not a build goes through here."""
+    limit = query_timeout()
+    try:
+        return subprocess.run(
+            list(argv), capture_output=True, text=True, check=False, env=env, timeout=limit
+        )
+    except subprocess.TimeoutExpired:
+        raise UserError(
+            f"{what}: no answer within {limit:g} s (is the registry or engine reachable? "
+            f"{TIMEOUT_ENV}=SECONDS waits longer)"
+        ) from None
+
+
 def run_buildx(
-    *args: str, engine: Mapping[str, str] | None = None
+    *args: str, what: str = "", engine: Mapping[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     argv, env = buildx(*args, engine=engine)
-    return subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
+    return query(argv, what or f"docker buildx {' '.join(args[:2])}", env)
 
 
 def _whales() -> Any:
@@ -155,12 +186,8 @@ def _not_running(detail: str, engine: Mapping[str, str] | None = None) -> UserEr
 
 def docker_json(args: Sequence[str], engine: Mapping[str, str] | None = None) -> Any:
     """Run a docker query that prints JSON (the bits python-on-whales has no model for)."""
-    proc = subprocess.run(
-        ["docker", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env=node_env(engine) if engine else None,
+    proc = query(
+        ["docker", *args], f"docker {' '.join(args[:2])}", node_env(engine) if engine else None
     )
     if proc.returncode != 0:
         raise (
@@ -565,9 +592,20 @@ def merge(sources: Sequence[str], tag: str) -> None:
 
 def manifest(ref: str) -> dict[str, Any]:
     """The raw manifest or index of `ref` in its registry (dict form of the JSON)."""
-    whales = _whales()
-    result = _with_retry(lambda: whales.buildx.imagetools.inspect(ref), f"inspecting {ref}")
-    data: dict[str, Any] = result.model_dump(by_alias=True, exclude_none=True)
+    what = f"inspecting {ref}"
+
+    def ask() -> str:  # the raw JSON, through query(): python-on-whales' call has no timeout
+        proc = run_buildx("imagetools", "inspect", "--raw", ref, what=what)
+        if proc.returncode != 0:
+            raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
+        return proc.stdout
+
+    try:
+        data = json.loads(str(_with_retry(ask, what)))
+    except json.JSONDecodeError:
+        raise UserError(f"{what}: the registry's answer is not JSON") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what}: the registry's answer is not a manifest")
     return data
 
 
@@ -595,11 +633,8 @@ def image_digests(refs: Sequence[str]) -> dict[str, str]:
     when any of them is missing (its answers would no longer line up with `refs`)."""
     if not refs:
         return {}
-    proc = subprocess.run(
-        ["docker", "image", "inspect", "--format", "{{.Id}}", *refs],
-        capture_output=True,
-        text=True,
-        check=False,
+    proc = query(
+        ["docker", "image", "inspect", "--format", "{{.Id}}", *refs], "docker image inspect"
     )
     ids = proc.stdout.split()
     if proc.returncode != 0 or len(ids) != len(refs):
@@ -615,7 +650,9 @@ def index_digest(ref: str) -> str:
     python-on-whales' import would be most of its cost)."""
 
     def ask() -> str:
-        proc = run_buildx("imagetools", "inspect", ref, "--format", "{{json .Manifest}}")
+        proc = run_buildx(
+            "imagetools", "inspect", ref, "--format", "{{json .Manifest}}", what=f"resolving {ref}"
+        )
         if proc.returncode != 0:
             raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
         return proc.stdout

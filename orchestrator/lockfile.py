@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -44,7 +45,10 @@ def read_lock(path: Path) -> Lock | None:
     if not path.exists():
         return None
     try:
-        data = yamlsrc.safe_load(textfile.read(path, "lock file")) or {}
+        text = textfile.read(path, "lock file")
+        data = _fast_load(text)
+        if data is None:
+            data = yamlsrc.safe_load(text) or {}
     except yaml.YAMLError as exc:
         raise UserError(
             f"{path}: not a valid lock file ({_first_line(exc)}); fix it (a merge conflict?), "
@@ -64,9 +68,12 @@ def read_lock(path: Path) -> Lock | None:
     for ref, entry in images.items():
         if not isinstance(entry, dict) or not DIGEST.fullmatch(str(entry.get("digest", ""))):
             raise UserError(f"{path}: images.{ref}: needs a sha256 digest (sha256:<64 hex>)")
-        for what, text in (("", ref), (".source", entry.get("source", ref))):
+        source = str(entry.get("source", ref))
+        for what, written in (("", str(ref)), (".source", source)):
+            if what and source == str(ref):
+                continue  # the same text: checked once (a lock may hold 200,000 images)
             try:
-                refs.parse_reference(str(text))
+                refs.parse_reference(written)
             except refs.InvalidReferenceError as exc:
                 raise UserError(f"{path}: images.{ref}{what}: {exc}") from None
         if not isinstance(entry.get("platforms") or {}, dict):
@@ -78,6 +85,60 @@ def read_lock(path: Path) -> Lock | None:
             resolved=str(entry.get("resolved", "")),
         )
     return Lock(out)
+
+
+_PLAIN = r"(?:'([^']*)'|([^\s'\"#&*!|>%@`{}\[\],][^\s#]*))"
+_LINE = re.compile(rf"^( *)(?:{_PLAIN}):(?: (?:{_PLAIN}|(\{{\}})))?$")
+
+
+def _fast_load(text: str) -> dict[str, Any] | None:
+    """The lock as `render` writes it, read line by line: YAML parsing of a 200,000-image lock
+    took most of a minute. Anything this does not recognise (hand edits, flow style, comments
+    after the header, merge conflicts) returns None and is read by the YAML parser instead."""
+    images: dict[str, dict[str, Any]] = {}
+    data: dict[str, Any] = {}
+    entry: dict[str, Any] | None = None
+    platforms: dict[str, str] | None = None
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            if line and (data or images):
+                return None
+            continue
+        match = _LINE.match(line)
+        if match is None:
+            return None
+        indent, key = len(match.group(1)), match.group(2) or match.group(3)
+        value = match.group(4) if match.group(4) is not None else match.group(5)
+        empty_map = match.group(6) is not None
+        if ":" in key and match.group(2) is None and indent != 2:
+            return None  # a plain key with ':' is only ever an image reference
+        if indent == 0:
+            if key == "version" and value == "1":
+                data["version"] = 1
+            elif key == "images" and value is None and not empty_map:
+                data["images"] = images
+            else:
+                return None
+        elif indent == 2 and "images" in data and value is None and not empty_map:
+            if key in images:
+                return None  # a duplicate: let the YAML path report it as it does
+            entry = images[key] = {}
+            platforms = None
+        elif indent == 4 and entry is not None:
+            if key == "platforms":
+                platforms = entry["platforms"] = {}
+                if not empty_map and value is not None:
+                    return None
+            elif value is not None and key in ("source", "digest", "resolved"):
+                entry[key] = value
+                platforms = None
+            else:
+                return None
+        elif indent == 6 and platforms is not None and value is not None:
+            platforms[key] = value
+        else:
+            return None
+    return data if "images" in data else None
 
 
 def _first_line(exc: yaml.YAMLError) -> str:

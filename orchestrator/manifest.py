@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from orchestrator import refs, yamlsrc
+from orchestrator import platforms, refs, yamlsrc
 from orchestrator.errors import ManifestError
 from orchestrator.tagrules import FlavorSpec, TagRuleSpec
 
@@ -221,6 +221,18 @@ class TargetSpec(_Model):
             refs.parse_platform(value)
         if values is not None and len(set(values)) != len(values):
             raise ValueError("platforms are listed twice")
+        twice = platforms.duplicates(values or [])
+        if twice:
+            raise ValueError(f"{twice[0]} (listed twice)")
+        return values
+
+    @field_validator("labels")
+    @classmethod
+    def _label_keys(cls, values: dict[str, str] | None) -> dict[str, str] | None:
+        for key in values or {}:
+            # buildx splits `--label k=v` at the first `=`: such a key would not be this key.
+            if not key.strip() or "=" in key or "\n" in key:
+                raise ValueError(f"label key {key!r}: must be non-empty, without '=' or newline")
         return values
 
     @field_validator("outputs")
@@ -410,6 +422,9 @@ class Project(_Model):
     description: str | None = Field(None, description="org.opencontainers.image.description")
     url: str | None = Field(None, description="org.opencontainers.image.url (default: source)")
     licenses: str | None = Field(None, description="SPDX expression, e.g. MIT")
+    allow_outside: bool = Field(
+        False, description="allow contexts and output paths outside this file's directory"
+    )
 
 
 class Manifest(_Model):
@@ -443,9 +458,16 @@ class Manifest(_Model):
     @field_validator("mirrors")
     @classmethod
     def _mirror_refs(cls, values: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
         for upstream, copy in values.items():
-            refs.parse_reference(upstream)
+            parsed = refs.parse_reference(upstream).normalized()
             refs.parse_reference(copy)
+            key = str(parsed) if parsed.tag or parsed.digest else f"{parsed}:latest"
+            if key in seen:
+                raise ValueError(
+                    f"{upstream!r} and {seen[key]!r} are the same image: one mirror each"
+                )
+            seen[key] = upstream
         return values
 
     @field_validator("verify")

@@ -242,6 +242,8 @@ def _interp(text: str, values: Mapping[str, str], where: str) -> str:
             f"{where}: unknown variable ${{{exc.name}}} "
             "(define it under `variables:`, in the environment, or with --var)"
         ) from None
+    except variables.InterpolationError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
 
 
 def _abs(base: Path, text: str) -> Path:
@@ -368,19 +370,29 @@ def resolve(
     )
     for override in overrides:
         override.check_targets([*manifest.targets, *expanded.origin.values()])
-    plans = [
-        _resolve_target(
-            manifest,
-            located,
-            _Origin(name, expanded.origin.get(name, name), name in inputs_only),
-            {**values, **expanded.values.get(name, {})},
-            env,
-            overrides,
-            lock,
-            root,
-        )
-        for name in ordered
-    ]
+    plans: list[TargetPlan] = []
+    failed: list[ManifestError] = []
+    for name in ordered:  # every target's problems at once, not only the first target's
+        try:
+            plans.append(
+                _resolve_target(
+                    manifest,
+                    located,
+                    _Origin(name, expanded.origin.get(name, name), name in inputs_only),
+                    {**values, **expanded.values.get(name, {})},
+                    env,
+                    overrides,
+                    lock,
+                    root,
+                )
+            )
+        except ManifestError as exc:
+            failed.append(exc)
+    if len(failed) == 1:
+        raise failed[0]
+    if failed:
+        lines = [line for exc in failed for line in exc.lines()]
+        raise ManifestError(f"{manifest_path}: {len(lines)} problem(s)", problems=lines)
     for t in plans:
         missing = [d for d in t.depends_on if d not in ordered]
         if missing:  # only a --set contexts.NAME=target:X can add an edge the graph lacks
@@ -434,8 +446,16 @@ def _resolve_target(
         ) from None
 
     notes: list[str] = []
-    context = _abs(root, _interp(spec.context or manifest.project.context, values, where))
-    df_path = context / _interp(spec.dockerfile or manifest.project.dockerfile, values, where)
+
+    def origin_of(field: str) -> str:
+        return _origin(manifest, located, name, key, field, overrides)
+
+    context = _abs(
+        root, _interp(spec.context or manifest.project.context, values, origin_of("context"))
+    )
+    df_path = context / _interp(
+        spec.dockerfile or manifest.project.dockerfile, values, origin_of("dockerfile")
+    )
     args = {k: _arg_text(v) for k, v in (spec.args or {}).items()}
     args = {k: _interp(v, values, f"{where}.args.{k}") for k, v in args.items()}
     reproducible = bool(spec.reproducible)
@@ -445,19 +465,29 @@ def _resolve_target(
     stage_where = f"{located.path}:{located.line_of(('targets', key, 'stage'))}: targets.{key}"
     try:
         parsed = dockerfile.load(df_path)
+    except UserError as exc:
+        raise ManifestError(f"{origin_of('dockerfile')}: {exc.message}") from None
+    try:
         stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
         parsed.built_stages(stage, args, spec.platforms or [])
     except UserError as exc:
         raise ManifestError(f"{stage_where}.stage: {exc.message}") from None
 
-    repositories = _repositories(spec, manifest, values, where)
+    repositories = _repositories(
+        spec, manifest, values, origin_of("images" if spec.images else "image")
+    )
     repository = repositories[0]
     try:
         tag_list = tags.expand(spec.tags or [], values, spec.flavor)
     except (ValueError, variables.UnknownVariableError) as exc:
         line = located.line_of(("targets", key, "tags"))
-        raise ManifestError(f"{located.path}:{line}: targets.{key}.tags: {exc}") from None
+        why = (
+            f"unknown variable ${{{exc.name}}} (define it under `variables:`, or with --var)"
+            if isinstance(exc, variables.UnknownVariableError)
+            else exc
+        )
+        raise ManifestError(f"{located.path}:{line}: targets.{key}.tags: {why}") from None
     full_tags = [f"{repo}:{t}" for repo in repositories for t in tag_list]
 
     labels = _oci_labels(manifest, values)
@@ -600,20 +630,20 @@ def _stage(parsed: dockerfile.Dockerfile, written: str | None, name: str) -> str
 def _repositories(
     spec: TargetSpec, manifest: Manifest, values: Mapping[str, str], where: str
 ) -> list[str]:
-    """`images:` (every repository the tags go to), else `image:`, else the project's."""
+    """`images:` (every repository the tags go to), else `image:`, else the project's; `where`
+    names where the value was written (`file:line: key.path`, or the --set)."""
     written = spec.images or [spec.image or manifest.project.image]
-    key = ".images" if spec.images else ".image"
     out: list[str] = []
     for text in written:
-        repository = _interp(text, values, f"{where}{key}")
+        repository = _interp(text, values, where)
         try:
             repo_ref = refs.parse_reference(repository)
         except refs.InvalidReferenceError as exc:
-            raise ManifestError(f"{where}{key}: {exc}") from None
+            raise ManifestError(f"{where}: {exc}") from None
         if repo_ref.tag or repo_ref.digest:
-            raise ManifestError(f"{where}{key}: {repository!r} must be a repository without a tag")
+            raise ManifestError(f"{where}: {repository!r} must be a repository without a tag")
         if repository in out:
-            raise ManifestError(f"{where}{key}: {repository!r} is listed twice")
+            raise ManifestError(f"{where}: {repository!r} is listed twice")
         out.append(repository)
     return out
 
@@ -641,6 +671,35 @@ def _context_image(
     path, _, line = where.rpartition(":")
     context = f"docker-image://{pinned}"
     return context, BaseImage(ref, f"context {name}", int(line), source, digest, context, path)
+
+
+def _origin(
+    manifest: Manifest,
+    located: yamlsrc.Located,
+    name: str,
+    yaml_key: str,
+    key: str,
+    overrides: Sequence[Override],
+) -> str:
+    """Where target `name`'s `key` was written: the --set that set it, else the target, the
+    defaults or the project, as `file:line: key.path` (an error names what to edit)."""
+    culprit = next(
+        (
+            o
+            for o in reversed(overrides)
+            if (o.applies_to(name) or o.applies_to(yaml_key)) and o.key.split(".")[0] == key
+        ),
+        None,
+    )
+    if culprit is not None:
+        return f"--set {culprit.text}"
+    if getattr(manifest.targets[name], key, None) is not None:
+        loc: tuple[str, ...] = ("targets", yaml_key, key)
+    elif getattr(manifest.defaults, key, None) is not None:
+        loc = ("defaults", key)
+    else:
+        loc = ("project", key)
+    return f"{located.path}:{located.line_of(loc)}: {'.'.join(loc)}"
 
 
 def _override_errors(
@@ -797,6 +856,11 @@ def _bases(
     for stage, ref, line in _external(parsed, stage_name, args, platforms):
         if ref in (named or set()):
             continue  # a named context of the target replaces this image (BuildKit's rule)
+        if "@" in ref:  # a digest written in FROM must be one: never silently "unpinned"
+            try:
+                refs.parse_reference(ref)
+            except refs.InvalidReferenceError as exc:
+                raise UserError(f"{parsed.path}:{line}: FROM {ref}: {exc}") from None
         key = image_key(ref)
         source = mirror_by_key.get(key, ref)
         locked = lock.entries.get(key)

@@ -53,6 +53,11 @@ def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
     out.converted[0] += 1
     if out.converted[0] > MAX_NODES:
         raise ManifestError(f"{out.path}: more than {MAX_NODES} values (aliases expanding?)")
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _COLLECTION_TAGS:
+        # `tags: !foo [a]`: a tag we do not know must not be dropped silently, on any node.
+        raise ManifestError(
+            f"{out.path}:{node.start_mark.line + 1}: {_dotted(loc)}: unknown tag {node.tag!r}"
+        )
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         merges: list[tuple[yaml.Node, yaml.Node]] = []
@@ -82,6 +87,12 @@ def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
     if node.tag == "tag:yaml.org,2002:float":
         # A build manifest has no real floats, only versions: `GO_VERSION: 1.20` must stay "1.20".
         return str(node.value)
+    if isinstance(node, yaml.ScalarNode) and not node.style and node.tag == _implicit(node):
+        core = _core(node.value)
+        if core is not _TEXT:
+            return core
+        if node.tag != "tag:yaml.org,2002:str":
+            return str(node.value)  # YAML 1.1 only (on, yes, 017, 1:30, 0x1F, 2001-02-03)
     # Other scalars: the safe constructor applies the YAML 1.1 core types (int, bool, null...).
     try:
         return yaml.SafeLoader("").construct_object(node, deep=True)
@@ -91,6 +102,33 @@ def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
         raise ManifestError(
             f"{out.path}:{node.start_mark.line + 1}: {_dotted(loc)}: invalid value: {problem}"
         ) from None
+
+
+_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:omap")
+_TEXT = object()
+_RESOLVER = yaml.resolver.Resolver()
+
+
+def _implicit(node: yaml.ScalarNode) -> str:
+    """The tag YAML 1.1 gives this plain scalar by itself (equal to node.tag: none was written)."""
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+    return tag
+
+
+def _core(text: str) -> Any:
+    """A plain scalar as the YAML 1.2 core schema reads it, narrowed to what a manifest uses:
+    null, true/false, and decimal integers without a leading zero. Anything else is text, so
+    `on`, `yes`, `017` and `1:30` stay as written instead of YAML 1.1's True, 15 and 90."""
+    if text in ("", "~", "null", "Null", "NULL"):
+        return None
+    if text in ("true", "True", "TRUE"):
+        return True
+    if text in ("false", "False", "FALSE"):
+        return False
+    digits = text[1:] if text[:1] in "+-" else text
+    if digits.isascii() and digits.isdigit() and (digits == "0" or not digits.startswith("0")):
+        return int(text) if len(digits) < 4000 else _TEXT
+    return _TEXT
 
 
 def _merge(line: int, node: yaml.Node, loc: Loc, result: dict[Any, Any], out: Located) -> None:

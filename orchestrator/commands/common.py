@@ -6,7 +6,16 @@ import argparse
 import os
 from dataclasses import dataclass
 
-from orchestrator import exposure, gitinfo, manifest, masking, overrides, variables, yamlsrc
+from orchestrator import (
+    destinations,
+    exposure,
+    gitinfo,
+    manifest,
+    masking,
+    overrides,
+    variables,
+    yamlsrc,
+)
 from orchestrator.errors import UserError
 from orchestrator.lockfile import lock_view, read_lock
 from orchestrator.manifest import Manifest
@@ -59,4 +68,5 @@ def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
         lock=lock_view(lock) if lock else None,
     )
     exposure.refuse(plan, secret_values)
+    destinations.refuse(plan, man.project.allow_outside)
     return Loaded(man, located, plan, git)

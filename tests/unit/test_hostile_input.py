@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,29 @@ def test_an_output_path_that_is_a_symlink_is_replaced_not_followed(
     assert code == 0
     assert victim.read_text() == "untouched\n"
     assert not (tmp_path / "schema.json").is_symlink()
+
+
+def test_a_lock_as_pin_writes_it_is_read_without_the_yaml_parser_and_the_same() -> None:
+    from orchestrator import lockfile, yamlsrc
+
+    digest = "sha256:" + "c" * 64
+    lock = lockfile.Lock(
+        {
+            f"localhost:5000/img{i}:1.{i}": lockfile.LockEntry(
+                f"localhost:5000/mirror/img{i}:1.{i}",
+                digest,
+                {"linux/amd64": digest, "linux/arm64/v8": digest} if i % 2 else {},
+                "2026-01-01T00:00:00+00:00" if i % 3 else "",
+            )
+            for i in range(20_000)
+        }
+    )
+    text = lockfile.render(lock)
+    started = time.monotonic()
+    fast = lockfile._fast_load(text)
+    took = time.monotonic() - started
+    assert fast == yamlsrc.safe_load(text)
+    assert took < 5  # the YAML parser: ~10x longer
+    # Anything else falls back to YAML (which reports problems with their line).
+    assert lockfile._fast_load(text.replace("images:\n", "images: # x\n")) is None
+    assert lockfile._fast_load(text + "<<<<<<< HEAD\n") is None

@@ -1,0 +1,49 @@
+"""Where a plan writes and what it sends: outside the repository only when asked for.
+
+An output path (`oci:`, `docker:`, `tar:`, `local:`) is written by buildx with our rights, and
+a build context is sent whole to the builder: `oci:../../x` or `context: /` in a manifest you
+did not write yourself should not pass unnoticed. So both must resolve inside the directory
+of builds.yaml unless `project.allow-outside: true` says otherwise; device and kernel trees
+(/dev, /proc, /sys) are refused always (`docker:/dev/sda` is never a result file). Caches are
+not judged: a cache directory shared between repositories is the usual setup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orchestrator import specs
+from orchestrator.errors import ManifestError
+from orchestrator.plan import Plan
+
+DEVICE_TREES = (Path("/dev"), Path("/proc"), Path("/sys"))
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def problems(plan: Plan, allow_outside: bool) -> list[str]:
+    root = Path(plan.root)
+    out: list[str] = []
+    for t in plan.targets:
+        places = [("context", Path(t.context))]
+        for spec in t.outputs:
+            dest = specs.fields(spec).get("dest")
+            if dest and not dest.startswith(str(root / ".orchestrator")):
+                places.append(("outputs", Path(dest)))
+        for key, path in places:
+            if any(_inside(path, tree) for tree in DEVICE_TREES):
+                out.append(f"targets.{t.name}.{key}: {path} is a device or kernel path")
+            elif not allow_outside and not _inside(path, root):
+                out.append(
+                    f"targets.{t.name}.{key}: {path} is outside the repository {root}; "
+                    "set `project.allow-outside: true` if that is intended"
+                )
+    return out
+
+
+def refuse(plan: Plan, allow_outside: bool) -> None:
+    found = problems(plan, allow_outside)
+    if found:
+        raise ManifestError(f"{plan.manifest}: {len(found)} problem(s)", problems=found)

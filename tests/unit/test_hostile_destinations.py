@@ -1,0 +1,106 @@
+"""Issue 16, dangerous destinations and silent rewrites: outputs and contexts outside the
+repository need `project.allow-outside`, device paths never pass; platforms, labels and
+mirrors that would mean something else than they say are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ManifestError
+from orchestrator.main import main
+from tests.unit import helpers
+
+DOCKERFILE = "FROM busybox:1.35 AS app\n"
+
+
+def project(tmp: Path, target: str, head: str = "", top: str = "") -> Path:
+    repo = tmp / "repo"
+    repo.mkdir(exist_ok=True)
+    text = (
+        "version: 1\n"
+        "project: {name: d, image: localhost:5000/d" + head + "}\n" + top + "targets:\n"
+        "  app:\n" + target
+    )
+    return helpers.write_project(repo, text, DOCKERFILE)
+
+
+def plan(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str]:
+    capsys.readouterr()
+    code = main(["plan", "-f", str(path)])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, err
+
+
+@pytest.mark.parametrize(
+    ("target", "key"),
+    [
+        ("    outputs: ['oci:../../x.tar']\n", "outputs"),
+        ("    outputs: ['local:/tmp/elsewhere']\n", "outputs"),
+        ("    context: ..\n", "context"),
+    ],
+)
+def test_outside_the_repository_needs_the_opt_in(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    key: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    if key == "context":
+        (tmp_path / "Dockerfile").write_text(DOCKERFILE)
+    path = project(tmp_path, target)
+    code, err = plan(capsys, path)
+    assert code == 2
+    assert f"targets.app.{key}:" in err
+    assert "project.allow-outside: true" in err
+    path = project(tmp_path, target, head=", allow-outside: true")
+    assert plan(capsys, path)[0] == 0
+
+
+@pytest.mark.parametrize("output", ["docker:/dev/sda", "local:/proc/self", "tar:/sys/x"])
+def test_device_paths_are_refused_even_with_the_opt_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    path = project(tmp_path, f"    outputs: ['{output}']\n", head=", allow-outside: true")
+    code, err = plan(capsys, path)
+    assert code == 2
+    assert "device or kernel path" in err
+
+
+@pytest.mark.parametrize(
+    "platforms",
+    ["[linux/arm64, linux/arm64/v8]", "[linux/amd64/v1, linux/amd64]", "[linux/arm, linux/arm/v7]"],
+)
+def test_the_same_platform_twice_is_refused(tmp_path: Path, platforms: str) -> None:
+    path = project(tmp_path, f"    platforms: {platforms}\n")
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    assert "the same platform" in "\n".join(caught.value.lines())
+
+
+@pytest.mark.parametrize("labels", ["{'': x}", "{'a=b': x}", "{' ': x}"])
+def test_a_label_key_buildx_would_split_is_refused(tmp_path: Path, labels: str) -> None:
+    path = project(tmp_path, f"    labels: {labels}\n")
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    assert "label key" in "\n".join(caught.value.lines())
+
+
+def test_two_mirrors_for_one_image_are_refused(tmp_path: Path) -> None:
+    top = "mirrors: {busybox: 'localhost:5000/a:1', 'docker.io/library/busybox:latest': 'localhost:5000/b:1'}\n"
+    path = project(tmp_path, "    outputs: [load]\n", top=top)
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    assert "same image" in "\n".join(caught.value.lines())
+
+
+def test_a_duplicate_stage_name_is_refused(tmp_path: Path) -> None:
+    path = project(tmp_path, "    outputs: [load]\n")
+    (path.parent / "Dockerfile").write_text("FROM busybox:1.35 AS app\nFROM alpine:3 AS APP\n")
+    with pytest.raises(ManifestError, match=r"Dockerfile:2: duplicate stage name 'app'"):
+        helpers.resolve(path, ["app"])

@@ -1,0 +1,68 @@
+"""Issue 16, errors that teach: a problem is reported at the key and line to edit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orchestrator.errors import ManifestError, UserError
+from tests.unit import helpers
+
+DOCKERFILE = "FROM busybox:1.35 AS app\n"
+
+
+def project(tmp: Path, head: str, target: str = "    stage: app\n") -> Path:
+    text = "version: 1\nproject:\n  name: e\n" + head + "targets:\n  app:\n" + target
+    return helpers.write_project(tmp, text, DOCKERFILE)
+
+
+def test_a_project_image_problem_is_reported_at_the_project_key(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/Bad\n")
+    with pytest.raises(ManifestError, match=r"builds\.yaml:4: project\.image: "):
+        helpers.resolve(path, ["app"])
+
+
+def test_a_missing_project_dockerfile_is_reported_at_the_project_key(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/e\n  dockerfile: Nope\n")
+    with pytest.raises(ManifestError, match=r"builds\.yaml:5: project\.dockerfile: .*not found"):
+        helpers.resolve(path, ["app"])
+
+
+def test_a_defaults_value_is_reported_at_defaults(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/e\ndefaults:\n  image: 'x:5000/${NOPE}'\n")
+    with pytest.raises(ManifestError, match=r"builds\.yaml:6: defaults\.image: unknown variable"):
+        helpers.resolve(path, ["app"])
+
+
+def test_a_set_override_names_itself(tmp_path: Path) -> None:
+    path = project(tmp_path, "  image: localhost:5000/e\n")
+    with pytest.raises(ManifestError, match=r"^--set app\.image=localhost:5000/UP: "):
+        helpers.resolve(path, ["app"], sets=["app.image=localhost:5000/UP"])
+
+
+def test_problems_of_several_targets_are_reported_at_once(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nproject: {name: e, image: localhost:5000/e}\ntargets:\n"
+        "  a: {stage: app, tags: ['${NOPE}']}\n"
+        "  b: {stage: app, image: localhost:5000/Bad}\n"
+    )
+    path = helpers.write_project(tmp_path, text, DOCKERFILE)
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["a", "b"])
+    lines = "\n".join(caught.value.lines())
+    assert "2 problem(s)" in lines
+    assert "targets.a.tags: unknown variable ${NOPE}" in lines
+    assert "targets.b.image:" in lines
+
+
+@pytest.mark.parametrize("digest", ["sha256:" + "A" * 64, "sha256:abc", "md5:" + "a" * 32])
+def test_a_malformed_digest_in_from_is_refused_at_its_line(tmp_path: Path, digest: str) -> None:
+    text = (
+        "version: 1\nproject: {name: e, image: localhost:5000/e}\ntargets:\n  app: {pin: digest}\n"
+    )
+    path = helpers.write_project(
+        tmp_path, text, f"FROM busybox:1.35 AS base\nFROM busybox@{digest} AS app\n"
+    )
+    with pytest.raises(UserError, match=r"Dockerfile:2: FROM busybox@"):
+        helpers.resolve(path, ["app"])

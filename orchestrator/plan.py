@@ -37,6 +37,9 @@ from orchestrator.overrides import Override
 
 OCI = "org.opencontainers.image"
 REPRODUCIBLE_NOTE = "reproducible: provenance off (it records build times)"
+# The SBOM attestation records when the scanner ran: two builds of one commit would differ in
+# their index digests (measured: same platform manifests, different indexes).
+REPRODUCIBLE_SBOM_NOTE = "reproducible: sbom off (the scanner records its scan time)"
 
 
 @dataclass(frozen=True)
@@ -554,6 +557,8 @@ def _resolve_target(
     if reproducible:
         provenance = "false"
         notes.append(REPRODUCIBLE_NOTE)
+        if spec.sbom:
+            notes.append(REPRODUCIBLE_SBOM_NOTE)
     elif spec.provenance is None:
         provenance = None
     elif spec.provenance is False:
@@ -580,7 +585,7 @@ def _resolve_target(
         push=push,
         load=load,
         provenance=provenance,
-        sbom=bool(spec.sbom),
+        sbom=bool(spec.sbom) and not reproducible,
         sign=bool(spec.sign),
         sbom_generator=spec.sbom_generator,  # interpolated by supply.apply
         pin=spec.pin or "none",

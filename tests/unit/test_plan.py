@@ -317,3 +317,15 @@ def test_cache_policy_registry_per_branch_with_default_fallback(tmp_path: Path) 
         "production"
     )
     assert no_tag.cache_from[0] == "type=registry,ref=localhost:5000/cache:cache-main"
+
+
+def test_reproducible_turns_the_sbom_off_and_says_so(tmp_path: Path) -> None:
+    """An SBOM attestation records its scan time: two builds of one commit would get different
+    index digests, which is what `reproducible` promises they do not."""
+    path = write_project(tmp_path)
+    t = resolve(path, ["production"], sets=["production.reproducible=true", "production.sbom=true"])
+    target = t.target("production")
+    assert target.sbom is False
+    assert "reproducible: sbom off (the scanner records its scan time)" in target.notes
+    plain = resolve(path, ["production"], sets=["production.sbom=true"]).target("production")
+    assert plain.sbom is True

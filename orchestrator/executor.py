@@ -570,24 +570,30 @@ def _with_retry(action: Callable[[], Any], what: str, attempts: int = 4) -> Any:
     raise AssertionError("unreachable")
 
 
+def _imagetools_create(sources: Sequence[str], tags: Sequence[str], what: str) -> None:
+    """`imagetools create`, bounded like every registry query (ORCH_QUERY_TIMEOUT): it only
+    moves manifests, never layers, so a registry that stops answering must not hold the run.
+    python-on-whales' call has no timeout, hence the plain buildx process here."""
+
+    def create() -> None:
+        flags = [f for tag in tags for f in ("--tag", tag)]
+        proc = run_buildx("imagetools", "create", *flags, *sources, what=what)
+        if proc.returncode != 0:
+            raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
+
+    _with_retry(create, what)
+
+
 def publish(tags: Sequence[str], source: str) -> None:
     """Point `tags` at `source` (repo@digest). A one-source create is a carbon copy."""
-    whales = _whales()
-    _with_retry(
-        lambda: whales.buildx.imagetools.create(sources=[source], tags=list(tags)),
-        f"tagging {source}",
-    )
+    _imagetools_create([source], tags, f"tagging {source}")
 
 
 def merge(sources: Sequence[str], tag: str) -> None:
     """One index at `tag` of every manifest of `sources` (repo@digest of part indexes): the
     platforms and their attestation manifests, in the order given. Same sources, same order,
     same index bytes, so the same digest."""
-    whales = _whales()
-    _with_retry(
-        lambda: whales.buildx.imagetools.create(sources=list(sources), tags=[tag]),
-        f"merging {len(sources)} parts into {tag}",
-    )
+    _imagetools_create(sources, [tag], f"merging {len(sources)} parts into {tag}")
 
 
 def manifest(ref: str) -> dict[str, Any]:

@@ -62,3 +62,21 @@ def test_a_silent_registry_is_one_line_within_the_timeout(
     assert elapsed < 20
     assert silent_registry in caught.value.message
     assert "\n" not in caught.value.message
+
+
+@pytest.mark.parametrize("call", ["publish", "merge"])
+def test_tagging_against_a_silent_registry_is_one_line_within_the_timeout(
+    silent_registry: str, monkeypatch: pytest.MonkeyPatch, call: str
+) -> None:
+    """Tagging and merging move manifests only: bounded like the queries."""
+    monkeypatch.setenv("ORCH_QUERY_TIMEOUT", "3")
+    source = f"{silent_registry}/app@sha256:{'a' * 64}"
+    started = time.monotonic()
+    with pytest.raises(UserError) as caught:
+        if call == "publish":
+            executor.publish([f"{silent_registry}/app:1"], source)
+        else:
+            executor.merge([source], f"{silent_registry}/app:1")
+    assert time.monotonic() - started < 20
+    assert "no answer within 3 s" in caught.value.message
+    assert "\n" not in caught.value.message

@@ -238,6 +238,9 @@ class Bench:
         git(self.runner, repo, "init", "-q")
         git(self.runner, repo, "add", "-A")
         git(self.runner, repo, "commit", "-q", "-m", "sample-go-app for the benchmark")
+        # The raw side cannot sign (bake has no signing): like for like, the orchestrator's
+        # builds here do not sign either. Signing costs a cosign run per signed target.
+        self.base_sets = ["production.sign=false"]
         # builds.yaml's production target has `pin: digest`: lock the base images in the copy
         # (`orchestrator pin`); if this version cannot, relax the copy's policy to `minor`.
         pinned = self.runner.run(self._orch_argv("pin", [], []), cwd=repo, check=False)
@@ -246,7 +249,7 @@ class Bench:
             git(self.runner, repo, "commit", "-q", "-m", "builds.lock")
             self.pin_mode = "builds.lock written by `orchestrator pin` in the copy"
         else:
-            self.base_sets = ["production.pin=minor"]
+            self.base_sets.append("production.pin=minor")
             why = (pinned.stderr.strip().splitlines() or ["no builds.lock written"])[-1]
             self.pin_mode = f"--set production.pin=minor (`orchestrator pin` unavailable: {why})"
         log(f"base images: {self.pin_mode}")

@@ -72,11 +72,16 @@ def test_tagging_against_a_silent_registry_is_one_line_within_the_timeout(
     monkeypatch.setenv("ORCH_QUERY_TIMEOUT", "3")
     source = f"{silent_registry}/app@sha256:{'a' * 64}"
     started = time.monotonic()
-    with pytest.raises(UserError) as caught:
+    tag = f"{silent_registry}/app:1"
+
+    def action() -> None:
         if call == "publish":
-            executor.publish([f"{silent_registry}/app:1"], source)
+            executor.publish([tag], source)
         else:
-            executor.merge([source], f"{silent_registry}/app:1")
+            executor.merge([source], tag)
+
+    with pytest.raises(UserError) as caught:
+        action()
     assert time.monotonic() - started < 20
     assert "no answer within 3 s" in caught.value.message
     assert "\n" not in caught.value.message

@@ -162,6 +162,24 @@ def test_python_web_app_answers_over_http(
     }
     assert health(engine, name) == "healthy"
     assert engine.run("docker", "exec", name, "id", "-u").stdout.strip() == "10001"
+    # Its SBOM (the offline syft scanner) lists the Debian packages apt installed, by name.
+    sbom = json.loads(
+        engine.run(
+            "docker", "buildx", "imagetools", "inspect",
+            f"{registry}/examples/python-web:{VERSION}", "--format", "{{json .SBOM}}",
+        ).stdout
+    )  # fmt: skip
+    # imagetools keys the SBOM by platform for an index of several, not for a single platform
+    docs = [sbom] if "SPDX" in sbom else list(sbom.values())
+    packages = {
+        p["name"]
+        for doc in docs
+        for p in doc["SPDX"]["packages"]
+        if any(
+            "pkg:deb/debian/" in r.get("referenceLocator", "") for r in p.get("externalRefs", [])
+        )
+    }
+    assert {"python3", "libc6", "ca-certificates"} <= packages
 
 
 def test_node_app_answers_over_http(

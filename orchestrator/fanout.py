@@ -192,19 +192,9 @@ def _merge_all(
                     t.name, "ok", list(t.tags) if t.load else [], str(digest), node=w.node.name
                 )
                 continue
+            platforms = executor.platform_digests(f"{t.repository}@{digest}")
             found.append(
-                parts.Part(
-                    project=plan.project,
-                    target=t.name,
-                    repository=t.repository,
-                    commit=plan.variables.get("GIT_COMMIT_FULL", ""),
-                    version=plan.variables.get("VERSION", ""),
-                    fingerprint=wholes[t.name].fingerprint,
-                    declared=wholes[t.name].declared,
-                    digest=str(digest),
-                    platforms=executor.platform_digests(f"{t.repository}@{digest}"),
-                    source=f"node {w.node.name}",
-                )
+                parts.record(plan, t, wholes[t.name], str(digest), platforms, f"node {w.node.name}")
             )
     merged = [
         (t, merge(t, parts.mergeable(found, t.name))) for t in plan.targets if t.name in wholes

@@ -155,6 +155,29 @@ class Part:
         return part
 
 
+def record(
+    plan: Plan,
+    t: TargetPlan,
+    whole: Whole,
+    digest: str,
+    platforms: Mapping[str, str],
+    source: str = "",
+) -> Part:
+    """The part `t` (narrowed from `whole`) pushed as `digest`, with this run's identity."""
+    return Part(
+        project=plan.project,
+        target=t.name,
+        repository=t.repository,
+        commit=plan.variables.get("GIT_COMMIT_FULL", ""),
+        version=plan.variables.get("VERSION", ""),
+        fingerprint=whole.fingerprint,
+        declared=whole.declared,
+        digest=digest,
+        platforms=platforms,
+        source=source,
+    )
+
+
 def mergeable(parts: Sequence[Part], target: str) -> list[Part]:
     """The parts of `target`, checked to form exactly one image; sorted by platform, so the
     same parts always give the same index (and the same index digest)."""

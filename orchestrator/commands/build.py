@@ -474,16 +474,8 @@ def _publish(plan: Plan, report: Report, part_prints: dict[str, parts.Whole] | N
             if t.name in part_prints:
                 res.platforms = platforms.result()
                 res.tags = []
-                res.part = parts.Part(
-                    project=plan.project,
-                    target=t.name,
-                    repository=t.repository,
-                    commit=plan.variables.get("GIT_COMMIT_FULL", ""),
-                    version=plan.variables.get("VERSION", ""),
-                    fingerprint=part_prints[t.name].fingerprint,
-                    declared=part_prints[t.name].declared,
-                    digest=str(res.digest),
-                    platforms=res.platforms,
+                res.part = parts.record(
+                    plan, t, part_prints[t.name], str(res.digest), res.platforms
                 ).to_dict()
                 res.pushed = True
                 continue

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bench.workspace import read_env_file
-from tests.conftest import ROOT, Engine
+from tests.conftest import ROOT, Engine, _reachable
 from tests.unit.helpers import git
 
 from .orchestrate import orchestrator, raw_manifest, registry_platforms
@@ -52,7 +52,7 @@ def engine_b(engine: Engine) -> dict[str, str]:
     """The second engine's environment; brought up like the first when it is not running."""
     env_file = ROOT / ".engine" / "env-b"
     env = {**engine.env, **read_env_file(env_file)} if env_file.is_file() else {}
-    if not env or not _answers(env):
+    if not env or not _reachable(env):
         proc = subprocess.run(
             ["bash", str(ROOT / "engine" / "up.sh")],
             env={**os.environ, "ORCH_ENGINE_NAME": "b"},
@@ -62,22 +62,10 @@ def engine_b(engine: Engine) -> dict[str, str]:
             check=False,
         )
         env = {**engine.env, **read_env_file(env_file)}
-        if proc.returncode != 0 or not _answers(env):
+        if proc.returncode != 0 or not _reachable(env):
             pytest.fail(f"the second engine did not start:\n{proc.stdout[-2000:]}{proc.stderr}")
     assert env["DOCKER_HOST"] != engine.env["DOCKER_HOST"]
     return env
-
-
-def _answers(env: dict[str, str]) -> bool:
-    proc = subprocess.run(
-        ["docker", "info", "--format", "{{.ServerVersion}}"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
-    return proc.returncode == 0
 
 
 def _project(tmp: Path, engine: Engine, builder: str = "", tag: str = "v2.3.4") -> tuple[Path, str]:
@@ -110,6 +98,13 @@ def _attested(index: dict[str, object]) -> set[str]:
         for m in manifests
         if m.get("annotations", {}).get("vnd.docker.reference.type") == "attestation-manifest"
     }
+
+
+def _index_digest(engine: Engine, ref: str) -> str:
+    out = engine.run(
+        "docker", "buildx", "imagetools", "inspect", ref, "--format", "{{json .Manifest}}"
+    )
+    return str(json.loads(out.stdout)["digest"])
 
 
 def _missing(engine: Engine, ref: str) -> bool:
@@ -164,27 +159,10 @@ def test_ci_split_two_runners_then_publish(
     assert _attested(index) == set(merged.values())  # each platform keeps its provenance
     first = registry_platforms(engine, f"{repo}:latest")
     assert first == merged
-    digest = engine.run(
-        "docker",
-        "buildx",
-        "imagetools",
-        "inspect",
-        f"{repo}:2.3.4",
-        "--format",
-        "{{json .Manifest}}",
-    ).stdout
+    digest = _index_digest(engine, f"{repo}:2.3.4")
     # Publishing the same parts again gives the same index.
     orchestrator(engine, "publish", "app", *both, cwd=project)
-    again = engine.run(
-        "docker",
-        "buildx",
-        "imagetools",
-        "inspect",
-        f"{repo}:2.3.4",
-        "--format",
-        "{{json .Manifest}}",
-    ).stdout
-    assert json.loads(again)["digest"] == json.loads(digest)["digest"]
+    assert _index_digest(engine, f"{repo}:2.3.4") == digest
     _run_both(engine, f"{repo}:2.3.4")
 
     # A part of another commit is refused before anything moves.

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import console
+from orchestrator import console, registry
 from orchestrator.errors import PreflightError, UserError
 
 RETRYABLE = (
@@ -115,14 +115,23 @@ def query_timeout() -> float:
 
 
 def query(
-    argv: Sequence[str], what: str, env: Mapping[str, str] | None = None
+    argv: Sequence[str],
+    what: str,
+    env: Mapping[str, str] | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """One bounded query process: killed, and one line naming `what`, when it outlives the
     timeout. Every docker/buildx call that is not a build goes through here."""
     limit = query_timeout()
     try:
         return subprocess.run(
-            list(argv), capture_output=True, text=True, check=False, env=env, timeout=limit
+            list(argv),
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            timeout=limit,
+            input=stdin,
         )
     except subprocess.TimeoutExpired:
         raise UserError(
@@ -151,12 +160,14 @@ def _whales() -> Any:
 
 
 def preload() -> None:
-    """Import python-on-whales in the background while the caller waits on a long process.
+    """Import the registry client (python-dxf, requests: ~0.15 s) in the background while the
+    caller waits on a long process: tagging and read-backs need it after the bake.
 
     The import is CPU work, but the bake's wait releases the GIL, so it costs the run nothing.
     Not a daemon thread: interpreter exit waits for it rather than killing it mid-import.
     """
-    threading.Thread(target=importlib.import_module, args=("python_on_whales",)).start()
+    if registry.enabled():
+        threading.Thread(target=importlib.import_module, args=("dxf",)).start()
 
 
 @dataclass(frozen=True)
@@ -584,9 +595,34 @@ def _imagetools_create(sources: Sequence[str], tags: Sequence[str], what: str) -
     _with_retry(create, what)
 
 
+def _http(action: Callable[[], Any]) -> Any:
+    """`action` through the registry's HTTP API (registry.py), or `_FALLBACK` when that client
+    cannot answer as buildx would: the caller then runs the buildx process."""
+    if not registry.enabled():
+        return _FALLBACK
+    try:
+        return action()
+    except registry.Fallback:
+        return _FALLBACK
+
+
+_FALLBACK = object()
+
+
 def publish(tags: Sequence[str], source: str) -> None:
-    """Point `tags` at `source` (repo@digest). A one-source create is a carbon copy."""
-    _imagetools_create([source], tags, f"tagging {source}")
+    """Point `tags` at `source` (repo@digest). A tag in the source's own repository is one PUT
+    of the manifest bytes (registry.py); others (another repository or registry, whose blobs
+    must be copied) are a one-source `imagetools create`, a carbon copy."""
+    what = f"tagging {source}"
+    limit = query_timeout()
+    local = [
+        t for t in tags if _http(functools.partial(registry.same_repository, source, t)) is True
+    ]
+    if local and _http(lambda: registry.tag(source, local, what, limit)) is _FALLBACK:
+        local = []
+    rest = [t for t in tags if t not in local]
+    if rest:
+        _imagetools_create([source], rest, what)
 
 
 def merge(sources: Sequence[str], tag: str) -> None:
@@ -599,6 +635,12 @@ def merge(sources: Sequence[str], tag: str) -> None:
 def manifest(ref: str) -> dict[str, Any]:
     """The raw manifest or index of `ref` in its registry (dict form of the JSON)."""
     what = f"inspecting {ref}"
+    got = _http(lambda: registry.get(ref, what, query_timeout()))
+    if got is not _FALLBACK:
+        data = got.json()
+        if not isinstance(data, dict):
+            raise UserError(f"{what}: the registry's answer is not a manifest")
+        return data
 
     def ask() -> str:  # the raw JSON, through query(): python-on-whales' call has no timeout
         proc = run_buildx("imagetools", "inspect", "--raw", ref, what=what)
@@ -653,7 +695,10 @@ def index_digest(ref: str) -> str:
     image, else its manifest digest. `manifest()` cannot give it: python-on-whales parses `--raw`
     into a model, and the digest is computed over the exact bytes, so ask buildx for the
     descriptor instead (a plain CLI call: the up-to-date check runs it before any build, where
-    python-on-whales' import would be most of its cost)."""
+    python-on-whales' import would be most of its cost). One HEAD when registry.py can ask."""
+    got = _http(lambda: registry.head(ref, f"resolving {ref}", query_timeout()))
+    if got is not _FALLBACK:
+        return str(got)
 
     def ask() -> str:
         proc = run_buildx(
@@ -791,12 +836,4 @@ def imagetools_json(ref: str, field_name: str) -> Any:
 
 def raw_manifest(ref: str) -> dict[str, Any]:
     """The manifest or index bytes the registry serves for `ref`, parsed (annotations kept)."""
-
-    def ask() -> str:
-        proc = run_buildx("imagetools", "inspect", "--raw", ref)
-        if proc.returncode != 0:
-            raise CommandFailed(proc.stderr.strip() or f"exit {proc.returncode}")
-        return proc.stdout
-
-    data: dict[str, Any] = json.loads(str(_with_retry(ask, f"inspecting {ref}")))
-    return data
+    return manifest(ref)

@@ -17,10 +17,15 @@ Inputs, all hashed into the target's key (sha256 of canonical JSON):
 * the keys of the targets it consumes (`contexts: {x: target:OTHER}`): a change to OTHER's
   inputs rebuilds every target built FROM it. A consumed target that is always built makes its
   consumers always built too.
-Never skipped (always baked): an image used by a stage (FROM, `COPY --from`, `RUN --mount from=`)
-without a digest, since a tag can move; `ADD` of a URL or git repository; a `# syntax=` frontend
-without a digest; outputs other than push and load; `no-cache`; reproducible targets (their OCI
-archive is an output of its own); `--verify-reproducible`; a context of more than 50,000 entries.
+* the digest each base image referenced by tag (FROM, `COPY --from`) resolves to in its
+  registry right now: one HEAD per distinct image, side by side, before the keys are computed
+  (`resolve_bases`). A tag that moved is a new key; one that cannot be resolved makes its
+  targets always built. The build itself still pulls by tag, as written;
+Never skipped (always baked): a base image whose tag cannot be resolved, an image used by
+`RUN --mount from=` or a named context without a digest; `ADD` of a URL or git repository; a
+`# syntax=` frontend without a digest; outputs other than push and load; `no-cache`;
+reproducible targets (their OCI archive is an output of its own); `--verify-reproducible`; a
+context of more than 50,000 entries.
 As in BuildKit's own cache, the contents of secrets and ssh keys are not inputs.
 
 Outputs, checked before skipping: every pushed tag resolves in its registry to the recorded index
@@ -39,7 +44,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,8 +77,8 @@ class Record:
     loaded: dict[str, str] = field(default_factory=dict)  # tag -> image id in the engine's store
 
 
-def _why_not(t: TargetPlan) -> str:
-    """Why `t` can never be skipped, or "" when it can."""
+def _why_not(t: TargetPlan, bases: Mapping[str, str]) -> str:
+    """Why `t` can never be skipped, or "" when it can. `bases`: tag -> digest resolved now."""
     if t.no_cache:
         return "no-cache is set"
     if t.reproducible:
@@ -86,14 +91,16 @@ def _why_not(t: TargetPlan) -> str:
         if not (pushed or spec in ("type=docker", "type=cacheonly")):
             return f"output {spec.split(',')[0]} is not a registry push or a load"
     for base in t.base_images:
-        if not base.digest:
-            return f"{base.ref} is not pinned by digest (a tag can move)"
+        if not base.digest and base.source not in bases:
+            return f"{base.ref} is not pinned by digest and its tag could not be resolved"
     for name, source in t.build_contexts.items():
         if source.startswith("target:"):
             continue  # keyed by the consumed target's own key (see fingerprints)
         if not source.startswith("/") and "://" not in source:
             return f"named context {name} ({source}) is not pinned"
-        if "://" in source and not (source.startswith("docker-image://") and _DIGEST in source):
+        pulled = source.startswith("docker-image://")
+        image = source.removeprefix("docker-image://") if pulled else ""
+        if "://" in source and not (image and (_DIGEST in image or image in bases)):
             return f"named context {name} ({source.split('://')[0]}) is not pinned"
     parsed = t.model()
     syntax = parsed.directives.get("syntax")
@@ -163,13 +170,48 @@ def _walked(top: str, walks: dict[str, Walked]) -> Walked:
     return walks[top]
 
 
-def fingerprints(targets: Iterable[TargetPlan], builder: tuple[str, ...]) -> dict[str, Fingerprint]:
+def _by_tag(t: TargetPlan) -> list[str]:
+    """The images `t` pulls by tag: its unlocked bases (what BuildKit pulls: the mirror) and
+    `docker-image://` named contexts without a digest (how mirrors reach BuildKit)."""
+    out = [b.source for b in t.base_images if not b.digest]
+    for source in t.build_contexts.values():
+        if source.startswith("docker-image://") and _DIGEST not in source:
+            out.append(source.removeprefix("docker-image://"))
+    return out
+
+
+def unpinned_bases(targets: Iterable[TargetPlan]) -> list[str]:
+    """Every distinct image the targets pull by tag, to resolve before keying them."""
+    return list(dict.fromkeys(ref for t in targets for ref in _by_tag(t)))
+
+
+def resolve_bases(refs: Iterable[str], registry_digest: Callable[[str], str]) -> dict[str, str]:
+    """tag -> the digest it resolves to now, asked side by side (one HEAD each); a tag that
+    cannot be resolved is left out, so its targets are built."""
+    todo = list(refs)
+    if not todo:
+        return {}
+    out: dict[str, str] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(8, len(todo))) as pool:
+        answers = [(ref, pool.submit(registry_digest, ref)) for ref in todo]
+        for ref, answer in answers:
+            with contextlib.suppress(UserError):
+                out[ref] = answer.result()
+    return out
+
+
+def fingerprints(
+    targets: Iterable[TargetPlan],
+    builder: tuple[str, ...],
+    bases: Mapping[str, str] | None = None,
+) -> dict[str, Fingerprint]:
     """Keys of every target; the plan lists consumed targets first, so a consumer's key can
-    include the keys of the targets it reads (`target:` contexts)."""
+    include the keys of the targets it reads (`target:` contexts). `bases` maps each base
+    image referenced by tag to the digest it resolves to now (resolve_bases)."""
     walks: dict[str, Walked] = {}
     out: dict[str, Fingerprint] = {}
     for t in targets:
-        out[t.name] = fingerprint(t, builder, walks, out)
+        out[t.name] = fingerprint(t, builder, walks, out, bases)
     return out
 
 
@@ -178,11 +220,13 @@ def fingerprint(
     builder: tuple[str, ...],
     walks: dict[str, Walked] | None = None,
     inputs: dict[str, Fingerprint] | None = None,
+    bases: Mapping[str, str] | None = None,
 ) -> Fingerprint:
     """The key of `t`'s inputs as they are now, or why it has none. `walks` shares directory
     walks between the targets of one build; `inputs` holds the keys of the targets `t`
-    consumes."""
-    why = _why_not(t)
+    consumes; `bases` the digests its tag-referenced base images resolve to now."""
+    bases = bases or {}
+    why = _why_not(t, bases)
     if why:
         return Fingerprint(None, why)
     consumed: dict[str, str] = {}
@@ -217,6 +261,9 @@ def fingerprint(
     }
     if consumed:
         material["consumes"] = consumed
+    resolved = {ref: bases[ref] for ref in _by_tag(t)}
+    if resolved:
+        material["bases"] = resolved
     text = json.dumps(material, sort_keys=True, separators=(",", ":"))
     return Fingerprint(hashlib.sha256(text.encode()).hexdigest(), "", newest)
 

@@ -122,11 +122,19 @@ def _skip_up_to_date(
     """Keys of every target, the ones up to date, and what is left to bake."""
     root = Path(plan.root)
     identity = uptodate.builder_identity(engine.builder, engine.driver)
-    prints = uptodate.fingerprints(plan.targets, identity)
-    fresh: dict[str, uptodate.Record] = {}
     # Parts are built on CI runners that keep no records, and a part's record would describe
     # another image than the target's: never skipped.
-    if not (args.rebuild or args.verify_reproducible or getattr(args, "platforms", None)):
+    skipping = not (args.rebuild or args.verify_reproducible or getattr(args, "platforms", None))
+    # Bases referenced by tag (how most Dockerfiles are written) are keyed by the digest the tag
+    # resolves to now: one HEAD per distinct image. A build that bakes everything needs none.
+    bases = (
+        uptodate.resolve_bases(uptodate.unpinned_bases(plan.targets), executor.index_digest)
+        if skipping
+        else {}
+    )
+    prints = uptodate.fingerprints(plan.targets, identity, bases)
+    fresh: dict[str, uptodate.Record] = {}
+    if skipping:
         fresh = uptodate.fresh(
             plan.targets, prints, root, executor.index_digest, executor.image_digest
         )
@@ -462,34 +470,45 @@ def _publish(plan: Plan, report: Report, part_prints: dict[str, parts.Whole] | N
         if copy:
             console.err.print(f"{t.name}: copying the OCI archive (digests kept)", markup=False)
             executor.copy_archive(copy, f"{t.name}: pushing {t.repository}")
-    for t, res in todo:
-        if t.sign and res.digest and t.name not in part_prints:
-            res.signature = signing.sign(plan, t, res.digest)
-    for t, res in todo:
-        source = f"{t.repository}@{res.digest}"
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            # The read-backs (per-platform digests, attestations) do not wait for the tags: they
-            # read the same digest.
-            platforms = pool.submit(executor.platform_digests, source)
-            if t.name in part_prints:
-                res.platforms = platforms.result()
-                res.tags = []
-                res.part = parts.record(
-                    plan, t, part_prints[t.name], str(res.digest), res.platforms
-                ).to_dict()
-                res.pushed = True
-                continue
-            attested = (
-                pool.submit(signing.attestations, t.repository, str(res.digest))
-                if t.provenance != "false" or t.sbom
-                else None
-            )
-            if t.tags:
+    signed = [(t, res) for t, res in todo if t.sign and res.digest and t.name not in part_prints]
+    with concurrent.futures.ThreadPoolExecutor(max_workers=PUBLISH_WORKERS) as pool:
+        # Each signature is its own cosign process and registry round trips: side by side.
+        signatures = pool.map(lambda pair: signing.sign(plan, pair[0], str(pair[1].digest)), signed)
+        for (_, res), signature in zip(signed, signatures, strict=True):
+            res.signature = signature
+        for t, _ in todo:
+            if t.tags and t.name not in part_prints:
                 console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
-                executor.publish(t.tags, source)
-            res.platforms = platforms.result()
-            res.attestations = attested.result() if attested else {}
+        # Targets are independent: their read-backs and tags go out side by side (a tag is one
+        # PUT, a read-back one GET: round trips, not work). The first failure is raised once
+        # the others finished; every target was signed before any tag went on.
+        done = [pool.submit(_publish_one, plan, t, res, part_prints) for t, res in todo]
+        for future in done:
+            future.result()
+
+
+PUBLISH_WORKERS = 8
+
+
+def _publish_one(
+    plan: Plan, t: TargetPlan, res: TargetResult, part_prints: dict[str, parts.Whole]
+) -> None:
+    """One target's read-backs (per-platform digests, attestations) and tags."""
+    source = f"{t.repository}@{res.digest}"
+    if t.name in part_prints:
+        res.platforms = executor.platform_digests(source)
+        res.tags = []
+        res.part = parts.record(
+            plan, t, part_prints[t.name], str(res.digest), res.platforms
+        ).to_dict()
         res.pushed = True
+        return
+    if t.tags:
+        executor.publish(t.tags, source)
+    res.platforms = executor.platform_digests(source)
+    if t.provenance != "false" or t.sbom:
+        res.attestations = signing.attestations(t.repository, str(res.digest))
+    res.pushed = True
 
 
 def _verify_reproducible(

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator import uptodate
+from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
 from tests.unit import helpers
 
@@ -60,7 +61,7 @@ def test_same_inputs_same_key_and_each_input_changes_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("dockerfile", "outputs", "why"),
     [
-        ("FROM busybox:1.35 AS app\n", "[push]", "not pinned by digest"),
+        ("FROM busybox:1.35 AS app\n", "[push]", "its tag could not be resolved"),
         (PINNED + "ADD https://example.com/x /x\n", "[push]", "ADD of a URL"),
         (PINNED + "RUN --mount=from=alpine:3,target=/a true\n", "[push]", "mount from alpine:3"),
         ("# syntax=docker/dockerfile:1\n" + PINNED, "[push]", "frontend is not pinned"),
@@ -154,3 +155,31 @@ def test_targets_sharing_a_context_walk_it_once(
     together = uptodate.fingerprints([t, other], BUILDER)
     assert walked == [Path(t.context)]
     assert together == alone  # sharing the walk changes no key
+
+
+def test_a_base_referenced_by_tag_is_keyed_by_the_digest_it_resolves_to(tmp_path: Path) -> None:
+    t = target(tmp_path, "FROM busybox:1.35 AS app\nCOPY hello.txt /hello.txt\n")
+    assert uptodate.unpinned_bases([t]) == ["busybox:1.35"]
+    other = "sha256:" + "b" * 64
+    first = uptodate.fingerprint(t, BUILDER, bases={"busybox:1.35": DIGEST})
+    again = uptodate.fingerprint(t, BUILDER, bases={"busybox:1.35": DIGEST})
+    moved = uptodate.fingerprint(t, BUILDER, bases={"busybox:1.35": other})
+    assert first.key is not None
+    assert first.key == again.key
+    assert moved.key not in (None, first.key)  # the tag moved: a new key, so a rebuild
+    assert uptodate.fingerprint(t, BUILDER, bases={}).key is None  # not resolved: built
+
+
+def test_resolve_bases_asks_each_image_once_and_leaves_out_failures() -> None:
+    asked: list[str] = []
+
+    def lookup(ref: str) -> str:
+        asked.append(ref)
+        if ref.startswith("gone"):
+            raise UserError(f"resolving {ref}: not found in the registry")
+        return DIGEST
+
+    found = uptodate.resolve_bases(["a:1", "gone:2", "b:3"], lookup)
+    assert found == {"a:1": DIGEST, "b:3": DIGEST}
+    assert sorted(asked) == ["a:1", "b:3", "gone:2"]
+    assert uptodate.resolve_bases([], lookup) == {}

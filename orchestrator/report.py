@@ -61,6 +61,9 @@ class Report:
     notes: list[str] = field(default_factory=list)
     # Wall seconds per phase of this run: prepare (plan, checks, preflight), bake, publish.
     phases: dict[str, float] = field(default_factory=dict)
+    # This process's own CPU seconds (user + system, never buildx's): `total` for the run, `bake`
+    # while the bake ran (reading and showing its progress), `per_baked_target` = bake / targets.
+    cpu: dict[str, float] = field(default_factory=dict)
     format: str = FORMAT
 
     def to_dict(self) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import dataclasses
 import fcntl
 import json
 import os
+import resource
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -97,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
     baked = _bake(plan, todo, builder, engine, ci)
     phases = {"prepare": round(baked.started - began, 3), "bake": round(baked.elapsed, 3)}
     report = _report(plan, engine, baked, fresh, phases)
+    report.cpu = {"bake": round(baked.cpu, 4)}
+    if baked.names:
+        report.cpu["per_baked_target"] = round(baked.cpu / len(baked.names), 5)
     if not baked.failed and args.verify_reproducible:
         _verify_reproducible(plan, report, baked.definition, baked.run_dir, builder)
     if not baked.failed:
@@ -111,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         _remember(plan, report, prints, Path(plan.root), wall_start)
     else:
         report.status = "interrupted" if baked.result.interrupted else "failed"
+    report.cpu["total"] = round(_own_cpu(), 3)
     _write_report(plan, report, args, ci)
     _raise_for(plan, baked)
     return 0
@@ -164,6 +169,7 @@ class _Baked:
     result: executor.BakeRun
     started: float
     elapsed: float
+    cpu: float  # this process's CPU seconds during the bake
 
     @property
     def failed(self) -> bool:
@@ -187,6 +193,7 @@ def _bake(
     # exactly the targets of the bake; the direct builds' progress joins it afterwards.
     tracker = Tracker(baked_names)
     started = time.monotonic()
+    cpu_before = _own_cpu()
     result = executor.BakeRun(0, {})
     if todo:
         # Tagging needs python-on-whales; its import (~0.1 s) overlaps the bake.
@@ -204,7 +211,14 @@ def _bake(
     for t in direct:
         tracker.targets.setdefault(t.name, TargetProgress(t.name))  # not started
     elapsed = time.monotonic() - started
-    return _Baked(run_dir, definition, names, tracker, result, started, elapsed)
+    cpu = _own_cpu() - cpu_before
+    return _Baked(run_dir, definition, names, tracker, result, started, elapsed, cpu)
+
+
+def _own_cpu() -> float:
+    """User + system CPU seconds of this process (all threads), not of the processes it ran."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _build_one(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from tests.conftest import ROOT, Engine
 
 from .orchestrate import orchestrator
@@ -67,3 +69,6 @@ def test_unchanged_targets_are_not_baked_until_an_output_changes(engine: Engine)
     forced, _ = _build(engine, registry, "5", "--rebuild")
     assert _statuses(forced) == {"development": "ok", "production": "ok"}
     assert forced["phases"]["bake"] > 0
+    cpu = forced["cpu"]  # the orchestrator's own CPU, not buildx's
+    assert 0 < cpu["bake"] <= cpu["total"]
+    assert cpu["per_baked_target"] == pytest.approx(cpu["bake"] / 2, abs=1e-4)

@@ -328,6 +328,21 @@ def case_cold_family(bench: Bench, s: Settings, want: set[str]) -> list[Figure]:
                 ],
             )
         )
+    if "3" in want:
+        figures.append(
+            Figure(
+                "3b",
+                "warm rebuild after a one-line change: orchestrator / raw bake (same rounds)",
+                a=Series("orchestrator build production: warm", warm),
+                b=Series("raw bake production: warm", raw_warm),
+                ratios=paired_ratios(warm, raw_warm),
+                goal=Goal(1.10, "≤ 1.10x"),
+                notes=[
+                    "both are the second edit-and-rebuild after their round's cold build; what "
+                    "A adds is the orchestrator's fixed cost per build (see 3's phases note)",
+                ],
+            )
+        )
     if "4" in want:
         figures.append(
             Figure(
@@ -699,7 +714,19 @@ CASES: tuple[Case, ...] = (
     Case(("6",), lambda b, s, _w: case_platforms(b, s)),
     Case(("7",), lambda b, s, _w: case_context(b, s)),
     Case(("8",), lambda b, s, _w: case_fanout(b, s)),
+    Case(("9",), lambda b, s, _w: _scale().case_monorepo_build(b, s)),
+    Case(("10",), lambda b, s, _w: _scale().case_monorepo_plan(b, s)),
+    Case(("11",), lambda b, s, _w: _scale().case_monorepo_check(b, s)),
 )
+
+
+def _scale() -> Any:
+    """bench/cases_scale.py imports this module's helpers: imported when a case runs."""
+    import bench.cases_scale
+
+    return bench.cases_scale
+
+
 ALL_IDS = tuple(i for case in CASES for i in case.ids)
 
 

@@ -230,6 +230,9 @@ class Figure:
     reference: str = ""  # a figure from /work/shared/ENGINE.md-style measurements, for contrast
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    # An absolute figure (a goal in seconds, ms or MB, not a ratio): `ratios` then holds the
+    # measured values themselves, in this unit, and A/B shows their median.
+    unit: str = ""
 
     @property
     def ratio(self) -> float | None:
@@ -268,6 +271,7 @@ class Figure:
             "reference": self.reference or None,
             "notes": list(self.notes),
             "error": self.error,
+            "unit": self.unit or None,
         }
 
 

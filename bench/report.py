@@ -83,6 +83,8 @@ def fmt_value(series: Series | None) -> str:
     value = series.median
     if series.unit == "B":
         return fmt_bytes(value)
+    if series.unit != "s":
+        return f"{value:.3g} {series.unit}"
     return f"{value:.2f} s" if value < 100 else f"{value:.0f} s"
 
 
@@ -121,7 +123,7 @@ def rows(results: Results) -> list[list[str]]:
                 f.title if f.error is None else f"{f.title}: {f.error.splitlines()[0]}",
                 fmt_value(f.a),
                 fmt_value(f.b),
-                fmt_ratio(f.ratio),
+                fmt_ratio(f.ratio) if not f.unit or f.ratio is None else f"{f.ratio:.3g} {f.unit}",
                 raw_cell(f),
                 f.goal.text if f.goal else "-",
                 RESULT[f.status],
@@ -178,6 +180,8 @@ def markdown(results: Results) -> str:
     for f in results.figures:
         if f.a and f.b:
             lines.append(f"- **{f.id}**: A = {f.a.label}; B = {f.b.label}.")
+        elif f.a:
+            lines.append(f"- **{f.id}**: {f.a.label}.")
         if f.raw_a and f.raw_b:
             lines.append(f"  Raw: {f.raw_a.label} / {f.raw_b.label}.")
     if not results.complete:

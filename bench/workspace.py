@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -263,11 +263,31 @@ class Bench:
         self.template = repo
         return repo
 
-    def _orch_argv(self, command: str, targets: Sequence[str], sets: Sequence[str]) -> list[str]:
+    def _orch_argv(
+        self,
+        command: str,
+        targets: Sequence[str],
+        sets: Sequence[str],
+        base_sets: Sequence[str] | None = None,
+    ) -> list[str]:
         argv = [sys.executable, "-m", "orchestrator", command, *targets]
-        for item in [*self.base_sets, *sets]:
+        for item in [*(self.base_sets if base_sets is None else base_sets), *sets]:
             argv += ["--set", item]
         return argv
+
+    def generated(self, name: str, generate: Callable[[Path, str], list[str]]) -> Workspace:
+        """A workspace whose repository `generate(repo, registry)` writes (bench/monorepo.py),
+        committed once with the fixed author and date; no `--set` of the sample's."""
+        base = self.workdir / name
+        if base.exists():
+            shutil.rmtree(base)
+        (base / "defs").mkdir(parents=True)
+        ws = Workspace(self, name, base, base_sets=[])
+        generate(ws.repo, ws.registry)
+        git(self.runner, ws.repo, "init", "-q")
+        git(self.runner, ws.repo, "add", "-A")
+        git(self.runner, ws.repo, "commit", "-q", "-m", f"{name}: generated")
+        return ws
 
     def workspace(self, name: str) -> Workspace:
         template = self.prepare_template()
@@ -290,6 +310,9 @@ class Workspace:
     edits: int = 0
     # The `phases` of every `orchestrator build` report in this copy, in order (see phases_note).
     phases: list[dict[str, float]] = field(default_factory=list)
+    # ... and its `cpu` (the orchestrator's own CPU seconds: total, bake, per_baked_target).
+    cpu: list[dict[str, float]] = field(default_factory=list)
+    base_sets: list[str] | None = None  # None: the Bench's (the sample's own --set items)
 
     @property
     def repo(self) -> Path:
@@ -310,7 +333,7 @@ class Workspace:
     def orch_argv(
         self, command: str, targets: Sequence[str], sets: Sequence[str] = ()
     ) -> list[str]:
-        argv = self.bench._orch_argv(command, targets, sets)
+        argv = self.bench._orch_argv(command, targets, sets, self.base_sets)
         return [*argv, "--var", f"REGISTRY={self.registry}"]
 
     def orch(self, command: str, targets: Sequence[str], sets: Sequence[str] = ()) -> Completed:
@@ -325,9 +348,12 @@ class Workspace:
         done = self.orch("build", [*targets, *(["--rebuild"] if rebuild else [])], sets)
         report = self.repo / ".orchestrator" / "report.json"
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            phases = json.loads(report.read_text(encoding="utf-8")).get("phases")
+            data = json.loads(report.read_text(encoding="utf-8"))
+            phases, cpu = data.get("phases"), data.get("cpu")
             if isinstance(phases, dict):
                 self.phases.append({str(k): float(v) for k, v in phases.items()})
+            if isinstance(cpu, dict):
+                self.cpu.append({str(k): float(v) for k, v in cpu.items()})
         return done
 
     def definition(self, label: str, targets: Sequence[str], sets: Sequence[str] = ()) -> Path:

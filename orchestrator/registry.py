@@ -162,11 +162,17 @@ def _client(point: Endpoint, timeout: float) -> Any:
     import dxf
 
     clients: dict[tuple[str, str, float], Any] = _local.__dict__.setdefault("clients", {})
+    sessions: dict[str, Any] = _local.__dict__.setdefault("sessions", {})
     key = (point.host, point.repository, timeout)
     if key not in clients:
-        clients[key] = dxf.DXF(
+        client = dxf.DXF(
             point.host, point.repository, auth=_auth, insecure=point.insecure, timeout=timeout
         )
+        # One connection per host and thread, kept alive across repositories: 30 targets are
+        # 30 repositories of one registry, and a new TCP (or TLS) connection each costs more
+        # than the request. The client's own auth headers stay per repository (token scope).
+        client._sessions = [sessions.setdefault(point.host, client._sessions[0])]
+        clients[key] = client
     return clients[key]
 
 

@@ -15,6 +15,7 @@ from rich.text import Text
 from orchestrator import buildcontext, console, matrix, outfile
 from orchestrator.checks import Finding, all_rules, run_checks
 from orchestrator.checks import gate as gate_
+from orchestrator.checks import hadolint as hadolint_
 from orchestrator.checks.formats import (
     display_path,
     plain_text,
@@ -23,25 +24,29 @@ from orchestrator.checks.formats import (
     render_text,
     to_dict,
 )
-from orchestrator.checks.hadolint import NOTICE
 from orchestrator.checks.rules_context import human
 from orchestrator.commands.common import load
 from orchestrator.errors import UserError
 from orchestrator.plan import Plan, TargetPlan
 
 if TYPE_CHECKING:
-    from orchestrator.checks.hadolint import Runs
     from orchestrator.commands.common import Loaded
 
 
-def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
+def collect(
+    plan: Plan, *, use_hadolint: bool = True, runs: hadolint_.Runs | None = None
+) -> list[Finding]:
+    """Every target's findings, in target order. hadolint runs first, once per distinct
+    Dockerfile and side by side (hadolint.prefetch); `runs` receives its answers."""
     findings: list[Finding] = []
-    runs: Runs = {}
+    runs = {} if runs is None else runs
     notices: set[tuple[str, str]] = set()
-    for target in plan.targets:
-        parsed = target.model()
-        for finding in run_checks(target, parsed, hadolint=use_hadolint, hadolint_runs=runs):
-            if finding.code == NOTICE:
+    parsed = [target.model() for target in plan.targets]
+    if use_hadolint:
+        hadolint_.prefetch(parsed, runs)
+    for target, dockerfile in zip(plan.targets, parsed, strict=True):
+        for finding in run_checks(target, dockerfile, hadolint=use_hadolint, hadolint_runs=runs):
+            if finding.code == hadolint_.NOTICE:
                 # A note about the tooling (hadolint missing, or unable to parse a file) is
                 # about the file, not the target: said once per file.
                 if (finding.file, finding.message) in notices:

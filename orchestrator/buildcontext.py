@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestrator import textfile
+from orchestrator import inputs, textfile
 from orchestrator.errors import UserError
 
 _ESCAPE = set(".+()|{}$")  # regexp specials that filepath.Match treats literally
@@ -259,6 +259,7 @@ class IgnoreFile:
 def read_ignore(context_dir: Path, dockerfile_path: Path | None = None) -> IgnoreFile:
     candidates = [Path(f"{dockerfile_path}.dockerignore")] if dockerfile_path else []
     for path in [*candidates, context_dir / ".dockerignore"]:
+        inputs.note(path)  # for the check memo, like every entry the listing looks at
         if path.exists():  # a directory or FIFO of that name is refused, not passed over
             return IgnoreFile(path, parse_ignore(textfile.read(path, "ignore file")))
     return IgnoreFile(None, ())
@@ -328,6 +329,7 @@ def list_context(
     pending: list[tuple[str, str, MatchInfo]] = [(str(context_dir), "", ())]
     while pending:
         abs_dir, rel_dir, parent = pending.pop()
+        inputs.note(abs_dir)  # its mtime moves when an entry is added, removed or renamed
         try:
             with os.scandir(abs_dir) as found:
                 entries = sorted(found, key=lambda e: e.name)
@@ -345,6 +347,9 @@ def list_context(
             is_dir = kind == stat.S_IFDIR
             excluded, info, _ = matcher.match(rel, parent)
             if not excluded:
+                # Its size is in the listing (an excluded entry coming or going changes the
+                # mtime of its directory, noted above; what git does inside .git changes nothing).
+                inputs.note(entry.path)
                 # A sent entry brings its (possibly excluded) parent directories along.
                 _add_parents(rel, dirs)
                 if is_dir:

@@ -1,9 +1,11 @@
-"""The files a plan was derived from, noted where they are read or probed.
+"""The files a plan or check was derived from, noted where they are read or probed.
 
 Reading a file and noting it happen in the same place (manifest, lock, Dockerfile, secret files,
-ssh keys), so the list cannot drift from what the code looks at; a test runs `plan` under an
-audit hook and checks that every file it opened was noted. The plan memo (planmemo.py) stores
-their stat signatures and replays a plan only while none of them changed.
+ssh keys; for `check` also ignore files, context directories and entries, scripts, the baseline,
+hadolint and its config files), so the list cannot drift from what the code looks at; tests run
+`plan` and `check` under an audit hook and check that every file they opened (and directory they
+listed) was noted. The memos (replaymemo.py) store their stat signatures and replay an answer
+only while none of them changed.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ CLOCK = "<clock>"
 
 
 def note(path: str | os.PathLike[str]) -> None:
-    """Record that the plan read `path` or checked whether it exists (no-op outside
+    """Record that the command read `path` or checked whether it exists (no-op outside
     `recording()`)."""
     if _noted is not None:
         _noted.append(str(Path(path).absolute()))

@@ -17,16 +17,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     # Outside the error handler: its error lines and crash details are masked as well.
     with masking.installed(), error_handler(Path(".orchestrator")) as code:
+        # Before anything else is imported: a replayed plan or check costs little more than
+        # start-up.
         if words[:1] == ["plan"]:
-            # Before anything else is imported: a replayed plan costs little more than start-up.
             from orchestrator import planmemo
 
             if planmemo.replay(words):
                 return code[0]
+        elif words[:1] == ["check"]:
+            from orchestrator import checkmemo
+
+            replayed = checkmemo.replay(words)
+            if replayed is not None:
+                code[0] = replayed
+                return code[0]
         from orchestrator.options import build_parser
 
         args = build_parser().parse_args(words)
-        args.words = words  # the exact command line, for the plan memo's key
+        args.words = words  # the exact command line, for the plan and check memos' keys
         code[0] = _dispatch(args)
     return code[0]
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from orchestrator import atomic
+from orchestrator import atomic, inputs
 from orchestrator.checks import SEVERITIES, Finding
 from orchestrator.errors import UserError
 from orchestrator.manifest import ChecksSpec, IgnoreSpec, Manifest
@@ -82,6 +82,7 @@ def fingerprints(findings: Sequence[Finding], root: Path) -> list[dict[str, str]
     lines_of: dict[str, list[str]] = {}
     for finding in findings:
         if finding.file not in lines_of:
+            inputs.note(finding.file)
             try:
                 lines_of[finding.file] = Path(finding.file).read_text(encoding="utf-8").splitlines()
             except (OSError, UnicodeDecodeError):
@@ -191,6 +192,7 @@ def judge(
 # --- the baseline file ---------------------------------------------------------------------
 def read_baseline(path: Path) -> list[dict[str, str]]:
     """The recorded findings; none when the file does not exist."""
+    inputs.note(path)
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

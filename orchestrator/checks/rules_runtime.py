@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
+from orchestrator import inputs
 from orchestrator.checks import CheckContext, Hit, Severity, rule
 from orchestrator.checks.rules_build import sources
 from orchestrator.dockerfile import Instruction
@@ -108,6 +109,7 @@ def _script_steps_down(ctx: CheckContext, words: list[str]) -> str | None:
                 if PurePosixPath(src).name not in names and PurePosixPath(dest).name not in names:
                     continue
                 path = root / src
+                inputs.note(path)
                 try:
                     if path.is_file() and path.stat().st_size <= _SCRIPT_LIMIT:
                         found = STEP_DOWN.search(path.read_text(encoding="utf-8", errors="replace"))

@@ -1,7 +1,9 @@
 """`orchestrator check`: the guide's practices per target, hadolint, and the build context.
 
 `build` calls `gate` first (unless --skip-checks): error findings stop it before anything runs.
-`check` itself exits 1 when an error finding remains, 0 otherwise (warnings never fail).
+`check` itself exits 1 when an error finding remains, 0 otherwise (warnings never fail). Its
+report and status are stored for a replay of the same command over an unchanged tree
+(checkmemo.py): everything it reads is noted (inputs.py) and its stdout is written in one piece.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from orchestrator import buildcontext, console, matrix, outfile
+from orchestrator import buildcontext, checkmemo, console, inputs, masking, matrix, outfile
 from orchestrator.checks import Finding, all_rules, run_checks
 from orchestrator.checks import gate as gate_
+from orchestrator.checks import hadolint as hadolint_
 from orchestrator.checks.formats import (
     display_path,
     plain_text,
@@ -23,25 +26,29 @@ from orchestrator.checks.formats import (
     render_text,
     to_dict,
 )
-from orchestrator.checks.hadolint import NOTICE
 from orchestrator.checks.rules_context import human
 from orchestrator.commands.common import load
-from orchestrator.errors import UserError
+from orchestrator.errors import UserError, stdout_guard
 from orchestrator.plan import Plan, TargetPlan
 
 if TYPE_CHECKING:
-    from orchestrator.checks.hadolint import Runs
     from orchestrator.commands.common import Loaded
 
 
-def collect(plan: Plan, *, use_hadolint: bool = True) -> list[Finding]:
+def collect(
+    plan: Plan, *, use_hadolint: bool = True, runs: hadolint_.Runs | None = None
+) -> list[Finding]:
+    """Every target's findings, in target order. hadolint runs first, once per distinct
+    Dockerfile and side by side (hadolint.prefetch); `runs` receives its answers."""
     findings: list[Finding] = []
-    runs: Runs = {}
+    runs = {} if runs is None else runs
     notices: set[tuple[str, str]] = set()
-    for target in plan.targets:
-        parsed = target.model()
-        for finding in run_checks(target, parsed, hadolint=use_hadolint, hadolint_runs=runs):
-            if finding.code == NOTICE:
+    parsed = [target.model() for target in plan.targets]
+    if use_hadolint:
+        hadolint_.prefetch(parsed, runs)
+    for target, dockerfile in zip(plan.targets, parsed, strict=True):
+        for finding in run_checks(target, dockerfile, hadolint=use_hadolint, hadolint_runs=runs):
+            if finding.code == hadolint_.NOTICE:
                 # A note about the tooling (hadolint missing, or unable to parse a file) is
                 # about the file, not the target: said once per file.
                 if (finding.file, finding.message) in notices:
@@ -164,26 +171,53 @@ def _explain(plan: Plan, path: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    loaded = load(args)
+    runs: hadolint_.Runs = {}
+    with inputs.recording() as read:
+        loaded = load(args)
+        if args.explain:
+            console.result(_explain(loaded.plan, args.explain), markup=False, end="")
+            return 0
+        findings = collect(loaded.plan, use_hadolint=not args.no_hadolint, runs=runs)
+        if args.write_baseline:
+            return write_baseline(loaded, findings)
+        text, status = report(loaded, findings, args)
+    if args.output is not None:
+        outfile.write(args.output, text)
+        console.err.print(f"wrote {args.output}", markup=False)
+        return status
+    # Written in one piece, masked (as MaskedStream would): the memo replays these characters.
+    text = masking.mask(text)
+    checkmemo.emit(text)
+    words = getattr(args, "words", None)  # set by main(); absent when called another way
+    if words and not any(isinstance(answer, Exception) for answer in runs.values()):
+        # A hadolint that timed out or could not start is not an answer: the next run retries.
+        checkmemo.store(words, text, status, read, loaded.located.path.parent, loaded.git)
+    return status
+
+
+def write_baseline(loaded: Loaded, findings: list[Finding]) -> int:
+    """`check --write-baseline`: what builds.yaml already accepts or switches off is not
+    recorded, it has its reason."""
+    base = Path(loaded.plan.root)
+    baseline = gate_.baseline_path(loaded.manifest, base)
+    by_target = policies(loaded)
+    kept, _ = gate_.apply_policy(findings, by_target, base)
+    count = gate_.write_baseline(baseline, kept, base, by_target)
+    console.result(
+        f"wrote {count} finding(s) to {display_path(str(baseline))}: commit it; from now on "
+        "only new findings fail `check` and `build`",
+        markup=False,
+        highlight=False,
+    )
+    return 0
+
+
+def report(loaded: Loaded, findings: list[Finding], args: argparse.Namespace) -> tuple[str, int]:
+    """(the report, exit status): as printed on stdout (styled on a terminal), or as plain text
+    for `--output`."""
     plan = loaded.plan
     base = Path(plan.root)
-    if args.explain:
-        console.result(_explain(plan, args.explain), markup=False, end="")
-        return 0
-    findings = collect(plan, use_hadolint=not args.no_hadolint)
     baseline = gate_.baseline_path(loaded.manifest, base)
-    if args.write_baseline:
-        # What builds.yaml already accepts or switches off is not recorded: it has its reason.
-        by_target = policies(loaded)
-        kept, _ = gate_.apply_policy(findings, by_target, base)
-        count = gate_.write_baseline(baseline, kept, base, by_target)
-        console.result(
-            f"wrote {count} finding(s) to {display_path(str(baseline))}: commit it; from now on "
-            "only new findings fail `check` and `build`",
-            markup=False,
-            highlight=False,
-        )
-        return 0
     verdict = evaluate(loaded, findings)
     shown = list(verdict.new)
     status = 1 if verdict.failed else 0
@@ -210,16 +244,18 @@ def run(args: argparse.Namespace) -> int:
         # The summary stays the last line (scripts and people read it there).
         lines[-1:-1] = [Text(line, style="dim") for line in outcome(verdict, baseline)]
         text = "".join(context_text(names, listing) for names, _, listing in contexts)
-        if args.output is None:
-            if text:
-                console.result(text, markup=False, highlight=False, end="")
-            for line in lines:
-                console.result(line)
-            return status
-        text += plain_text(lines)
-    if args.output is not None:
-        outfile.write(args.output, text)
-        console.err.print(f"wrote {args.output}", markup=False)
-    else:
-        console.result(text, markup=False, highlight=False, end="", soft_wrap=True)
-    return status
+        if args.output is not None:
+            return text + plain_text(lines), status
+        return _printed(text, lines), status
+    return (text if args.output is not None else _printed(text, [])), status
+
+
+def _printed(text: str, lines: list[Text]) -> str:
+    """The characters console.result would write for `text`, then each of `lines`. Guarded like
+    console.result: ending a capture flushes stdout."""
+    with stdout_guard(), console.out.capture() as captured:
+        if text:
+            console.out.print(text, markup=False, highlight=False, end="", soft_wrap=True)
+        for line in lines:
+            console.out.print(line)
+    return captured.get()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
+import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +127,28 @@ def count_hadolint_runs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(hadolint, "invoke", counting)
     return seen
+
+
+_seen: list[str] | None = None
+_events: tuple[str, ...] = ()
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if _seen is not None and event in _events and args and isinstance(args[0], str | Path):
+        _seen.append(str(Path(str(args[0])).absolute()))
+
+
+@contextlib.contextmanager
+def paths_opened(events: tuple[str, ...] = ("open",)) -> Iterator[list[str]]:
+    """Every path given to one of the audit `events` inside the block ("open": files read or
+    written; "os.scandir", "os.listdir": directories listed). One audit hook per process (they
+    cannot be removed), switched on by this."""
+    global _seen, _events
+    if not getattr(sys, "_orchestrator_paths_hook", False):
+        sys.addaudithook(_audit)
+        sys._orchestrator_paths_hook = True  # type: ignore[attr-defined]
+    _seen, _events = [], events
+    try:
+        yield _seen
+    finally:
+        _seen, _events = None, ()

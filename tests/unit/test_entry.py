@@ -93,7 +93,8 @@ def test_no_interpreter_teardown_after_the_flush() -> None:
 
 
 # Where the command's result cannot be written. Each command that prints a result: plan
-# (computed here; replayed from the memo in test_planmemo), check (through rich), schema, and argparse's own
+# (computed here; replayed from the memo in test_planmemo), check (rendered by rich, written in one
+# piece), schema, and argparse's own
 # --help and --version, which argparse would otherwise report as written.
 RESULTS = [
     ["plan", "production", "--format", "bake"],

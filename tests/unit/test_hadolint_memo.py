@@ -32,12 +32,14 @@ def runs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
     return helpers.count_hadolint_runs(monkeypatch)
 
 
-def lint(folder: Path, text: str = DOCKERFILE) -> subprocess.CompletedProcess[str]:
+def lint(
+    folder: Path, text: str = DOCKERFILE, *, prune: bool = True
+) -> subprocess.CompletedProcess[str]:
     exe = hadolint.find_binary()
     assert exe is not None
     argv = [str(exe), "--format", "json", "--no-fail", "--no-color", "-"]
     folder.mkdir(parents=True, exist_ok=True)
-    return hadolint.invoke_memoized(exe, argv, text, folder)
+    return hadolint.invoke_memoized(exe, argv, text, folder, prune=prune)
 
 
 def codes(proc: subprocess.CompletedProcess[str]) -> list[str]:
@@ -105,18 +107,68 @@ def test_xdg_config_home_and_hadolint_env_are_inputs(
     assert len(runs) == 3
 
 
-def test_failed_runs_are_not_stored(
+def test_a_failing_answer_is_stored_whole(
     runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
-        runs.append(text)
-        return subprocess.CompletedProcess(list(argv), 1, "", "hadolint: parse error")
+    """Whatever hadolint answered for an input it answers again: exit status, stdout, stderr."""
 
-    monkeypatch.setattr(hadolint, "invoke", broken)
+    def failing(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        runs.append(text)
+        return subprocess.CompletedProcess(list(argv), 1, "[]", "hadolint: something odd")
+
+    monkeypatch.setattr(hadolint, "invoke", failing)
+    first = lint(tmp_path / "p")
+    second = lint(tmp_path / "p")
+    assert len(runs) == 1
+    assert (second.returncode, second.stdout, second.stderr) == (1, "[]", "hadolint: something odd")
+    assert (first.returncode, first.stderr) == (second.returncode, second.stderr)
+
+
+def test_a_file_hadolint_rejects_is_linted_once(runs: list[str], tmp_path: Path) -> None:
+    """A parse error (DL1000) is an answer like any other: the real hadolint, run once."""
+    rejected = "FROM debian:12\nFOO bar\n"
+    first = lint(tmp_path / "p", rejected)
+    second = lint(tmp_path / "p", rejected)
+    assert codes(first) == codes(second) == ["DL1000"]
+    assert runs == [rejected]
+
+
+def test_a_killed_run_is_not_an_answer(
+    runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def killed(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        runs.append(text)
+        return subprocess.CompletedProcess(list(argv), -9, "", "")
+
+    monkeypatch.setattr(hadolint, "invoke", killed)
     lint(tmp_path / "p")
     lint(tmp_path / "p")
     assert len(runs) == 2
-    assert not usercache.directory("hadolint").exists()
+    assert list(usercache.directory("hadolint").glob("*.json")) == []
+
+
+def test_many_answers_are_kept_and_pruned_in_one_pass(
+    runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stores during a check do not prune; one prune per run drops the oldest down to the low
+    mark when there are more than MEMO_KEEP."""
+    assert hadolint.MEMO_KEEP >= 1000  # hundreds of Dockerfiles must all stay remembered
+    monkeypatch.setattr(hadolint, "MEMO_KEEP", 4)
+    monkeypatch.setattr(hadolint, "MEMO_LOW", 2)
+    texts = [f"FROM debian:12\nLABEL n={n}\n" for n in range(5)]
+    for n, text in enumerate(texts):
+        lint(tmp_path / "p", text, prune=False)
+        entry = max(usercache.directory("hadolint").glob("*.json"), key=os.path.getmtime)
+        os.utime(entry, ns=(n * 10**9, n * 10**9))  # distinct ages, oldest first
+    where = usercache.directory("hadolint")
+    assert len(list(where.glob("*.json"))) == 5
+    hadolint.prune_memo()
+    assert len(list(where.glob("*.json"))) == 2
+    for text in texts[-2:]:  # the newest two are still answered from the memo
+        lint(tmp_path / "p", text)
+    assert len(runs) == 5
+    hadolint.prune_memo()  # not over the limit: nothing removed
+    assert len(list(where.glob("*.json"))) == 2
 
 
 def test_switched_off(runs: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

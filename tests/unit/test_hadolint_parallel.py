@@ -132,3 +132,49 @@ def test_a_run_that_fails_is_a_notice_not_a_crash(
     assert not any(f.source == "hadolint" and "svc2" in f.file for f in found)
     assert any(f.source == "hadolint" and "svc3" in f.file for f in found)
     assert len(tracker.texts) == SERVICES  # the failed run is not tried again per target
+
+
+def _project(tmp: Path, count: int) -> Path:
+    text = MANIFEST_HEAD
+    for n in range(count):
+        (tmp / f"svc{n}").mkdir(parents=True)
+        (tmp / f"svc{n}" / "Dockerfile").write_text(SERVICE.format(n=n, pad="#\n" * n))
+        text += TARGETS.format(n=n)
+    (tmp / "builds.yaml").write_text(text)
+    return tmp / "builds.yaml"
+
+
+def test_many_files_are_linted_in_batches_with_the_answers_of_single_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch gives each file exactly the findings it gets alone, and each answer is in the
+    memo under the file's own key; a directory with its own .hadolint.yaml is linted alone."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    manifest = _project(tmp_path / "repo", hadolint.BATCH_MIN + 2)
+    (tmp_path / "repo" / "svc0" / ".hadolint.yaml").write_text("ignored: [DL3008]\n")
+    seen: list[list[str]] = []
+
+    def recording(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        seen.append(list(argv))
+        return REAL_INVOKE(argv, text, cwd)
+
+    monkeypatch.setattr(hadolint, "invoke", recording)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    batched = collect(helpers.resolve(manifest))
+    files = [a for a in seen if a[-1] != "-"]
+    assert len(files) == 2  # one process per CPU for the batch
+    assert sum(len(a) - 5 for a in files) == hadolint.BATCH_MIN + 1  # all but svc0
+    assert len([a for a in seen if a[-1] == "-"]) == 1  # svc0, with its own config, alone
+    seen.clear()
+    monkeypatch.setenv(hadolint.MEMO_SWITCH, "0")
+    monkeypatch.setattr(hadolint, "BATCH_MIN", 10**6)
+    alone = collect(helpers.resolve(manifest))
+    assert all(a[-1] == "-" for a in seen)
+    assert batched == alone  # same findings, same order
+    assert not any(f.code == "DL3008" and "svc0" in f.file for f in batched)  # its config
+    assert any(f.code == "DL3008" and "svc1" in f.file for f in batched)
+    seen.clear()
+    monkeypatch.setenv(hadolint.MEMO_SWITCH, "1")
+    assert collect(helpers.resolve(manifest)) == batched
+    assert seen == []  # every answer of the batch was remembered per file

@@ -47,7 +47,8 @@ def read_parts(paths: list[Path], project: str) -> list[parts.Part]:
 def _read_report(path: Path) -> dict[str, Any]:
     try:
         if not path.is_file():
-            raise UserError(f"{path}: no such report file")
+            what = "not a regular file" if path.exists() else "no such report file"
+            raise UserError(f"{path}: {what}")
         if path.stat().st_size > MAX_REPORT_BYTES:
             raise UserError(f"{path}: too large to be an orchestrator report")
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -4,6 +4,7 @@ one-line refusals of `publish` for reports that cannot be merged."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -141,6 +142,23 @@ def test_publish_refuses_reports_that_are_not_parts_of_this_project(
     err = capsys.readouterr().err
     assert message in err
     assert err.count("\n") == 1  # one line, no traceback
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "missing"])
+def test_publish_names_what_a_report_path_is_when_it_is_not_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    path = write_project(tmp_path)
+    report = tmp_path / "r.json"
+    if kind == "fifo":
+        os.mkfifo(report)  # refused at once: never opened, so never a hang
+    elif kind == "directory":
+        report.mkdir()
+    assert main(["publish", "-f", str(path), "--from", str(report)]) == 2
+    err = capsys.readouterr().err
+    want = "no such report file" if kind == "missing" else "not a regular file"
+    assert f"{report}: {want}" in err
+    assert err.count("\n") == 1
 
 
 def test_publish_refuses_parts_of_another_plan(

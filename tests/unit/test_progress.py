@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from orchestrator import console
 from orchestrator.live import Display
@@ -210,7 +211,7 @@ def test_live_display_draws_the_final_state_and_skips_unchanged_draws(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     screen = io.StringIO()
-    fake = console._Console(
+    fake = Console(
         file=screen, force_terminal=True, width=120, height=40, emoji=False, highlight=False
     )
     monkeypatch.setattr(console, "err", fake)

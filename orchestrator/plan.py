@@ -186,10 +186,12 @@ def select(manifest: Manifest, names: Sequence[str]) -> list[str]:
     if not names:
         names = ["default"] if "default" in manifest.groups else list(manifest.targets)
     out: list[str] = []
+    seen: set[str] = set()  # `name in out` would be quadratic in a 200-target group
 
     def add(name: str, trail: tuple[str, ...]) -> None:
         if name in manifest.targets:
-            if name not in out:
+            if name not in seen:
+                seen.add(name)
                 out.append(name)
         elif name in manifest.groups:
             if name in trail:
@@ -396,8 +398,9 @@ def resolve(
     if failed:
         lines = [line for exc in failed for line in exc.lines()]
         raise ManifestError(f"{manifest_path}: {len(lines)} problem(s)", problems=lines)
+    planned = set(ordered)
     for t in plans:
-        missing = [d for d in t.depends_on if d not in ordered]
+        missing = [d for d in t.depends_on if d not in planned]
         if missing:  # only a --set contexts.NAME=target:X can add an edge the graph lacks
             raise UserError(
                 f"{t.name}: contexts target:{missing[0]} set with --set: write it in builds.yaml"

@@ -7,6 +7,7 @@ into buildx exporter specs). `plan` prints this; `build` runs exactly this.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -890,6 +891,9 @@ def _bases(
     return images, redirects
 
 
+# Pure, and asked for every FROM, mirror and lock entry of every target: the same few images
+# over and over in a monorepo, each a full reference parse.
+@functools.lru_cache(maxsize=4096)
 def image_key(ref: str) -> str:
     """The key of `ref` in mirrors and builds.lock: normalised, `:latest` made explicit, and
     without a digest written after a tag (`golang:1.23@sha256:…` is still `golang:1.23`)."""

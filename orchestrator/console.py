@@ -2,38 +2,56 @@
 
 Diagnostics and progress go to stderr so that `plan --format json > p.json` stays clean.
 Build logs contain `[` characters, so they are printed with markup and highlighting off.
+
+`err` and `out` are made on first use: importing rich costs ~50 ms, and `plan`, which prints
+its result without rich (see planmemo.emit), usually prints nothing else.
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.errors import stdout_guard
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-class _Console(Console):
-    def on_broken_pipe(self) -> None:
-        # rich's default exits 1; a reader that left (`| head`) is handled by stdout_guard.
-        raise BrokenPipeError
+    err: Console
+    out: Console
 
 
 def _make(stderr: bool) -> Console:
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            # rich's default exits 1; a reader that left (`| head`) is handled by stdout_guard.
+            raise BrokenPipeError
+
     # CI logs are not terminals; rich already honours NO_COLOR and COLUMNS.
     # emoji=False: engine bytes are data; `root:x:0:0` must not become `root❌0:0`.
     return _Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
-err = _make(stderr=True)
-out = _make(stderr=False)
+def __getattr__(name: str) -> Any:
+    """`console.err` / `console.out`, made the first time they are read (then module globals,
+    which a test may replace as before)."""
+    if name in ("err", "out"):
+        made = globals()[name] = _make(stderr=name == "err")
+        return made
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _console(name: str) -> Console:
+    found: Console | None = globals().get(name)
+    return found if found is not None else __getattr__(name)
 
 
 def result(*objects: Any, **options: Any) -> None:
     """Print a command's result on stdout (`out.print` arguments); see errors.stdout_guard."""
     with stdout_guard():
-        out.print(*objects, **options)
+        _console("out").print(*objects, **options)
 
 
 def is_ci() -> bool:
@@ -46,4 +64,4 @@ def is_ci() -> bool:
 
 def plain(line: str) -> None:
     """Print a log line verbatim to stderr (no markup: buildx output is full of brackets)."""
-    err.print(line, markup=False, highlight=False)
+    _console("err").print(line, markup=False, highlight=False)

@@ -20,7 +20,10 @@ DEVICE_TREES = (Path("/dev"), Path("/proc"), Path("/sys"))
 
 
 def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+    # `path == root or root in path.parents`, by parts: the same for the absolute, resolved
+    # paths of a plan, without building every parent (pathlib's slow part) per target.
+    parts = root.parts
+    return path.parts[: len(parts)] == parts
 
 
 def problems(plan: Plan, allow_outside: bool) -> list[str]:

@@ -62,6 +62,22 @@ class Comment:
     text: str  # without the leading '#', stripped
 
 
+# What an answer about the build graph depends on besides the stage: the build args the global
+# ARGs read, and the platform (the native one when a target names none).
+_Scope = tuple[tuple[tuple[str, str], ...], str]
+
+
+@dataclass
+class _Memo:
+    """Answers of a Dockerfile's graph queries: a plan asks the same ones for each target of a
+    file, and again for each check, and every answer expands ARGs. Kept out of equality."""
+
+    scope: dict[_Scope, dict[str, str]] = field(default_factory=dict)
+    dependencies: dict[tuple[int, _Scope], list[Stage]] = field(default_factory=dict)
+    stages_for: dict[tuple[str | None, _Scope], list[Stage]] = field(default_factory=dict)
+    external: dict[tuple[int, _Scope], list[tuple[str, int]]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Dockerfile:
     path: Path
@@ -69,6 +85,7 @@ class Dockerfile:
     stages: tuple[Stage, ...]
     comments: tuple[Comment, ...] = field(default=())
     directives: Mapping[str, tuple[str, int]] = field(default_factory=dict)  # syntax, escape, check
+    _memo: _Memo = field(default_factory=_Memo, compare=False, repr=False)
 
     # -- lookups ----------------------------------------------------------------------------
     def stage_names(self) -> list[str]:
@@ -99,6 +116,17 @@ class Dockerfile:
     ) -> list[Stage]:
         """Stages `stage` reads from directly (its base, COPY --from, RUN --mount from=), each
         reference expanded as BuildKit does for `platform` (see `scope`)."""
+        if not self._owns(stage):
+            return self._dependencies(stage, args or {}, platform)
+        key = (stage.index, self._scope_key(args, platform))
+        found = self._memo.dependencies.get(key)
+        if found is None:
+            found = self._memo.dependencies[key] = self._dependencies(stage, args or {}, platform)
+        return list(found)
+
+    def _dependencies(
+        self, stage: Stage, args: Mapping[str, str], platform: str | None
+    ) -> list[Stage]:
         refs = [stage.base]
         for ins in stage.instructions:
             if ins.keyword in ("COPY", "ADD") and ins.flag("from"):
@@ -108,7 +136,7 @@ class Dockerfile:
                     opts = dict(_kv(part) for part in mount.split(","))
                     if "from" in opts:
                         refs.append(opts["from"])
-        values = self.scope(args or {}, platform)
+        values = self._scope(args, platform)
         out: list[Stage] = []
         for ref in refs:
             dep = self.find_stage(self._expand(ref, values))
@@ -126,6 +154,15 @@ class Dockerfile:
 
         A FROM chosen through an ARG (`FROM bin-$TARGETOS`) can select other stages on each
         platform, so callers ask once per platform of the target."""
+        key = (target, self._scope_key(args, platform))
+        found = self._memo.stages_for.get(key)
+        if found is None:
+            found = self._memo.stages_for[key] = self._stages_for(target, args, platform)
+        return list(found)
+
+    def _stages_for(
+        self, target: str | None, args: Mapping[str, str] | None, platform: str | None
+    ) -> list[Stage]:
         wanted: set[int] = set()
         todo = [self.target_stage(target)]
         while todo:
@@ -150,7 +187,18 @@ class Dockerfile:
         self, stage: Stage, args: Mapping[str, str], platform: str | None = None
     ) -> list[tuple[str, int]]:
         """Registry images this stage pulls: its base and `COPY --from=<image>`, ARGs expanded."""
-        values = self.scope(args, platform)
+        if not self._owns(stage):
+            return self._external_images(stage, args, platform)
+        key = (stage.index, self._scope_key(args, platform))
+        found = self._memo.external.get(key)
+        if found is None:
+            found = self._memo.external[key] = self._external_images(stage, args, platform)
+        return list(found)
+
+    def _external_images(
+        self, stage: Stage, args: Mapping[str, str], platform: str | None
+    ) -> list[tuple[str, int]]:
+        values = self._scope(args, platform)
         found: list[tuple[str, int]] = []
         base = self._expand(stage.base, values)
         if self.find_stage(base) is None and base.lower() != "scratch":
@@ -168,6 +216,17 @@ class Dockerfile:
         for `platform` (default: the engine's), then each global ARG in file order: a build arg
         of its name, else its default (itself expanded with the ARGs above it), else unset. A
         global `ARG TARGETOS` without a default keeps the automatic value."""
+        return dict(self._scope(args, platform))
+
+    def _scope(self, args: Mapping[str, str], platform: str | None) -> dict[str, str]:
+        """`scope`, computed once per key: the dict is shared, callers must not change it."""
+        key = self._scope_key(args, platform)
+        found = self._memo.scope.get(key)
+        if found is None:
+            found = self._memo.scope[key] = self._new_scope(args, platform)
+        return found
+
+    def _new_scope(self, args: Mapping[str, str], platform: str | None) -> dict[str, str]:
         values = platformargs.values(platform)
         for name, default in self.global_args.items():
             if name in args:
@@ -180,7 +239,16 @@ class Dockerfile:
 
     def expand(self, text: str, args: Mapping[str, str], platform: str | None = None) -> str:
         """Expand every `$VAR`/`${VAR...}` form the way FROM does (see `scope`)."""
-        return self._expand(text, self.scope(args, platform))
+        return self._expand(text, self._scope(args, platform))
+
+    def _scope_key(self, args: Mapping[str, str] | None, platform: str | None) -> _Scope:
+        given = args or {}
+        used = tuple((name, given[name]) for name in self.global_args if name in given)
+        return used, platform or platformargs.native()
+
+    def _owns(self, stage: Stage) -> bool:
+        """`stage` is this file's own (answers are kept by stage index)."""
+        return 0 <= stage.index < len(self.stages) and self.stages[stage.index] is stage
 
     def _expand(self, text: str, values: Mapping[str, str]) -> str:
         escape = self.directives.get("escape", ("\\", 0))[0][:1] or "\\"

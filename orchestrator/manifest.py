@@ -6,7 +6,6 @@ mean 'tags'?)`, all problems at once, never a traceback.
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -562,6 +561,8 @@ def _message(err: Any) -> str:
         key = str(loc[-1])
         owner = _model_at(loc)
         known = _fields_of(owner) if owner else []
+        import difflib  # only for an unknown key: not on every start-up
+
         close = difflib.get_close_matches(key, known, n=1)
         hint = (
             f" (did you mean {close[0]!r}?)"

@@ -7,6 +7,7 @@ into buildx exporter specs). `plan` prints this; `build` runs exactly this.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -186,10 +187,12 @@ def select(manifest: Manifest, names: Sequence[str]) -> list[str]:
     if not names:
         names = ["default"] if "default" in manifest.groups else list(manifest.targets)
     out: list[str] = []
+    seen: set[str] = set()  # `name in out` would be quadratic in a 200-target group
 
     def add(name: str, trail: tuple[str, ...]) -> None:
         if name in manifest.targets:
-            if name not in out:
+            if name not in seen:
+                seen.add(name)
                 out.append(name)
         elif name in manifest.groups:
             if name in trail:
@@ -396,8 +399,9 @@ def resolve(
     if failed:
         lines = [line for exc in failed for line in exc.lines()]
         raise ManifestError(f"{manifest_path}: {len(lines)} problem(s)", problems=lines)
+    planned = set(ordered)
     for t in plans:
-        missing = [d for d in t.depends_on if d not in ordered]
+        missing = [d for d in t.depends_on if d not in planned]
         if missing:  # only a --set contexts.NAME=target:X can add an edge the graph lacks
             raise UserError(
                 f"{t.name}: contexts target:{missing[0]} set with --set: write it in builds.yaml"
@@ -887,6 +891,9 @@ def _bases(
     return images, redirects
 
 
+# Pure, and asked for every FROM, mirror and lock entry of every target: the same few images
+# over and over in a monorepo, each a full reference parse.
+@functools.lru_cache(maxsize=4096)
 def image_key(ref: str) -> str:
     """The key of `ref` in mirrors and builds.lock: normalised, `:latest` made explicit, and
     without a digest written after a tag (`golang:1.23@sha256:…` is still `golang:1.23`)."""

@@ -64,22 +64,46 @@ def is_failure(step: Step) -> bool:
     return not step.name.startswith("importing cache manifest")
 
 
+MAX_OBJECT = 64 * 1024 * 1024  # characters of one SolveStatus, far above any real one
+
+
 class Tracker:
     """Accumulates SolveStatus lines; keeps the last log lines of every step for error reports."""
 
     def __init__(self, targets: Sequence[str], log_tail: int = 40) -> None:
         self.targets = {name: TargetProgress(name) for name in targets}
         self.single = targets[0] if len(targets) == 1 else None
+        # Names a `[name ...]` prefix cannot be cut out of (a space or `]` in them): only with
+        # one of those is a vertex name matched against every target, as before.
+        self._odd_names = any(" " in t or "]" in t for t in targets)
         self.vertex_target: dict[str, str | None] = {}
         self.logs: dict[str, list[str]] = {}
         self.log_tail = log_tail
         self.other_lines: list[str] = []
-        self._buffer = ""
+        # Counts the changes a progress table shows (a step added, started, cached or done),
+        # so a display redraws only when there is something new to draw.
+        self.version = 0
+        # The lines of the object being read, joined only when one may end it (see feed).
+        self._pending: list[str] = []
+        self._pending_size = 0
+        self._pretty = False
         self._decoder = json.JSONDecoder()
 
     def _target_of(self, name: str) -> str | None:
         if self.single:
             return self.single
+        if not self._odd_names:
+            # `[target 2/5] RUN ...` or `[target] exporting ...`: the word after `[` is the only
+            # target the prefix test below can match, so one dict lookup replaces the loop.
+            if not name.startswith("["):
+                return None
+            end = len(name)
+            for stop in (" ", "]"):
+                found = name.find(stop, 1)
+                if found != -1 and found < end:
+                    end = found
+            word = name[1:end]
+            return word if end < len(name) and word in self.targets else None
         for target in self.targets:
             if name.startswith((f"[{target} ", f"[{target}]")):
                 return target
@@ -89,28 +113,59 @@ class Tracker:
         """Feed one line of output; returns the steps completed by it (for plain progress).
 
         buildx 0.13 pretty-prints each SolveStatus over many lines, and prints plain text (the
-        final `ERROR: ...`) in between, so objects are cut out of a buffer as they complete.
+        final `ERROR: ...`) in between, so objects are cut out of the lines as they complete.
+        The lines of an object are kept apart and decoded once its closing `}` can be among
+        them, so an object is decoded once, not once per line: decoding the growing text on
+        every line was quadratic in the object's size and most of the CPU of a build's progress.
         """
-        if not self._buffer and not line.lstrip().startswith("{"):
-            if line.strip():
-                self.other_lines.append(line.rstrip())
-            return []
-        self._buffer += line
         completed: list[Step] = []
-        while self._buffer:
-            text = self._buffer.lstrip()
+        # Lines come whole from a pipe, but a caller may hand over pieces: the column-0 tests
+        # below look at where a line starts, not where a piece does.
+        at_line_start = not self._pending or self._pending[-1].endswith("\n")
+        if self._pending and line[:1] == "{" and at_line_start:
+            # A line starting with `{` begins the next object (inside one, lines are indented
+            # or one line holds it all): what is pending ended before it, or was never JSON.
+            completed += self._decode(last=True)
+        if not self._pending:
+            if not line.lstrip().startswith("{"):
+                if line.strip():
+                    self.other_lines.append(line.rstrip())
+                return completed
+            # `{` alone on its line: Go's indenting encoder (buildx 0.13), where every line
+            # inside the object is indented, so only one at column 0 can end it.
+            self._pretty = line.strip() == "{"
+        self._pending.append(line)
+        self._pending_size += len(line)
+        # The line that completes an object holds its closing brace.
+        if self._pretty:
+            may_end = (at_line_start and line[:1] == "}") or "\n}" in line
+        else:
+            may_end = "}" in line
+        if may_end or self._pending_size > MAX_OBJECT:
+            completed += self._decode(last=False)
+        return completed
+
+    def _decode(self, *, last: bool) -> list[Step]:
+        """Apply the objects in the pending text; keep a partial one for more lines, unless
+        `last` (no more lines can complete it) or it is too long to be one: then it is text."""
+        text = "".join(self._pending)
+        self._pending.clear()
+        self._pending_size = 0
+        completed: list[Step] = []
+        while text := text.lstrip():
             try:
                 status, end = self._decoder.raw_decode(text)
             except json.JSONDecodeError:
-                if len(text) > 64 * 1024 * 1024:  # not JSON after all: don't grow forever
-                    self.other_lines.append(text[:200])
-                    self._buffer = ""
+                if last or len(text) > MAX_OBJECT:
+                    self.other_lines.append(text[:200].rstrip())
+                else:  # the start of an object: read on
+                    self._pending.append(text)
+                    self._pending_size = len(text)
+                    self._pretty = text.partition("\n")[0].strip() == "{"
                 break
-            self._buffer = text[end:]
+            text = text[end:]
             if isinstance(status, dict):
                 completed += self._apply(status)
-            if not self._buffer.strip():
-                self._buffer = ""
         return completed
 
     def _apply(self, status: dict[str, Any]) -> list[Step]:
@@ -119,22 +174,31 @@ class Tracker:
         for vertex in status.get("vertexes") or []:
             digest = str(vertex.get("digest", ""))
             name = str(vertex.get("name", ""))
-            target = self.vertex_target.setdefault(digest, self._target_of(name))
-            owners = [self.targets[target]] if target else []
-            for tp in owners:
-                step = tp.steps.setdefault(digest, Step(name, target))
+            if digest in self.vertex_target:
+                target = self.vertex_target[digest]
+            else:  # attributed once, by the name it first came with
+                target = self.vertex_target[digest] = self._target_of(name)
+            if target:
+                tp = self.targets[target]
+                step = tp.steps.get(digest)
+                if step is None:
+                    step = tp.steps[digest] = Step(name, target)
+                    self.version += 1
                 if vertex.get("started") and not step.started:
                     step.started = True
                     tp.current = name
                     tp.started_at = tp.started_at or now
-                if vertex.get("cached"):
+                    self.version += 1
+                if vertex.get("cached") and not step.cached:
                     step.cached = True
+                    self.version += 1
                 if vertex.get("error"):
                     step.error = str(vertex["error"])
                 if vertex.get("completed") and not step.completed:
                     step.completed = True
                     completed.append(step)
                     tp.finished_at = now
+                    self.version += 1
         for log in status.get("logs") or []:
             digest = str(log.get("vertex", ""))
             try:

@@ -11,15 +11,19 @@ A template that comes out empty gives no tag. Typed rules (`{type: semver, ...}`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-
-import semver
+from typing import TYPE_CHECKING
 
 from orchestrator import refs, tagrules, variables
+
+if TYPE_CHECKING:
+    import semver
 
 KEYWORDS = ("semver", "latest", "sha", "branch")
 
 
 def parse_version(version: str) -> semver.Version | None:
+    import semver  # here: only a version tag needs it, and every plan imports this module
+
     try:
         return semver.Version.parse(version)
     except ValueError:

@@ -186,4 +186,6 @@ def _replace(value: str, pattern: str, replacement: str, *, every: bool) -> str:
 
 def expand(text: str, values: Mapping[str, str], escape: str = "\\") -> str:
     """`text` with every `$NAME` / `${...}` form replaced, quotes removed, as BuildKit does."""
+    if "$" not in text and "'" not in text and '"' not in text and escape not in text:
+        return text  # nothing to expand (most FROM and --from words): the lexer copies it
     return _Lexer(text, values, escape).word()

@@ -203,7 +203,8 @@ def _call(what: str, timeout: float, action: Callable[[], Any]) -> Any:
                 raise UserError(f"{what}: not found in the registry") from None
             if status not in RETRY_STATUS:
                 raise Fallback(f"HTTP {status}") from None  # buildx says it in its words
-            last = f"HTTP {status}"
+            reason = exc.response.reason if exc.response is not None else ""
+            last = f"unexpected status: {status} {reason}".rstrip()  # buildx's wording
         except requests.exceptions.ConnectionError:
             # Refused, reset, no such host: buildx names the cause in its own words and
             # retries what it retries; an error path may pay one more process.

@@ -131,12 +131,9 @@ def _skip_up_to_date(
     # another image than the target's: never skipped.
     skipping = not (args.rebuild or args.verify_reproducible or getattr(args, "platforms", None))
     # Bases referenced by tag (how most Dockerfiles are written) are keyed by the digest the tag
-    # resolves to now: one HEAD per distinct image. A build that bakes everything needs none.
-    bases = (
-        uptodate.resolve_bases(uptodate.unpinned_bases(plan.targets), executor.index_digest)
-        if skipping
-        else {}
-    )
+    # resolves to now: one HEAD per distinct image. Also for --rebuild: its records are what
+    # the next plain build compares with.
+    bases = uptodate.resolve_bases(uptodate.unpinned_bases(plan.targets), executor.index_digest)
     prints = uptodate.fingerprints(plan.targets, identity, bases)
     fresh: dict[str, uptodate.Record] = {}
     if skipping:

@@ -4,10 +4,13 @@ outputs moved or vanished (a tag pointing elsewhere, a loaded image removed) is 
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from orchestrator import uptodate
 from tests.conftest import ROOT, Engine
 
 from .orchestrate import orchestrator
@@ -72,3 +75,51 @@ def test_unchanged_targets_are_not_baked_until_an_output_changes(engine: Engine)
     cpu = forced["cpu"]  # the orchestrator's own CPU, not buildx's
     assert 0 < cpu["bake"] <= cpu["total"]
     assert cpu["per_baked_target"] == pytest.approx(cpu["bake"] / 2, abs=1e-4)
+    after, _ = _build(engine, registry, "6")  # a --rebuild leaves records like any build
+    assert _statuses(after) == {"development": "up to date", "production": "up to date"}
+
+
+def test_a_base_referenced_by_tag_is_keyed_by_what_the_tag_resolves_to(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`FROM busybox:1.35` through a mirror, no lock: unchanged builds are up to date (also
+    after --rebuild, whose records count), and moving the base's tag rebuilds the target."""
+    base = engine.unique_repo("base") + ":1"
+    image = engine.unique_repo("app")
+    engine.run("docker", "buildx", "imagetools", "create", "--tag", base,
+               engine.images["BUSYBOX_IMAGE"])  # fmt: skip
+    (tmp_path / "builds.yaml").write_text(
+        "version: 1\n"
+        # the context is not the manifest's directory, which gets .orchestrator/ (its runs would change the key)
+        f"project: {{name: tagged, image: {image}, context: ctx}}\n"
+        f"mirrors: {{'busybox:1.35': '{base}'}}\n"
+        "targets:\n"
+        "  app: {tags: [v1], outputs: [push], platforms: [linux/amd64]}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "ctx").mkdir()
+    (tmp_path / "ctx" / "Dockerfile").write_text(
+        'FROM busybox:1.35\nCOPY hello.txt /hello.txt\nCMD ["cat", "/hello.txt"]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "ctx" / "hello.txt").write_text("hi\n", encoding="utf-8")
+    time.sleep(uptodate.RACY_SECONDS + 0.5)  # out of the racy-clean window: recordable
+
+    def build(*extra: str) -> str:
+        report = tmp_path.parent / f"{tmp_path.name}-report.json"  # not in the context
+        orchestrator(engine, "build", "--skip-checks", "--report", str(report), *extra,
+                     cwd=tmp_path)  # fmt: skip
+        (target,) = json.loads(report.read_text())["targets"]
+        return str(target["status"])
+
+    assert build() == "ok"
+    assert build() == "up to date"
+    assert build("--rebuild") == "ok"
+    assert build() == "up to date"  # the --rebuild's record
+    # The base tag moves (a new busybox release, say): the same Dockerfile is a new build.
+    engine.run("docker", "buildx", "imagetools", "create", "--tag", base,
+               engine.images["DEBIAN_IMAGE"])  # fmt: skip
+    assert build() == "ok"
+    assert build() == "up to date"
+    out = engine.run("docker", "run", "--rm", "--pull", "always", f"{image}:v1").stdout
+    assert out.strip() == "hi"

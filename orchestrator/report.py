@@ -62,7 +62,8 @@ class Report:
     # Wall seconds per phase of this run: prepare (plan, checks, preflight), bake, publish.
     phases: dict[str, float] = field(default_factory=dict)
     # This process's own CPU seconds (user + system, never buildx's): `total` for the run, `bake`
-    # while the bake ran (reading and showing its progress), `per_baked_target` = bake / targets.
+    # while the bake ran, `preload` the registry client's import done meanwhile, and
+    # `per_baked_target` = (bake - preload) / targets: reading and showing the progress.
     cpu: dict[str, float] = field(default_factory=dict)
     format: str = FORMAT
 

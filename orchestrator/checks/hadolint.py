@@ -285,11 +285,14 @@ def _batched(
     output cannot be split by file leaves its files to the per-file runs. Done and removed
     from `todo`: the answers are in `runs`."""
     memo = os.environ.get(MEMO_SWITCH, "1") != "0"
-    misses = [
-        key
-        for key, (text, cwd) in todo.items()
-        if not (memo and _remembered(exe, argv, text, cwd)) and not _has_config(cwd)
-    ]
+    misses = []
+    for key, (text, cwd) in list(todo.items()):
+        stored = _remembered(exe, argv, text, cwd) if memo else None
+        if stored is not None:
+            runs[key] = stored  # answered: the per-file pass need not read the memo again
+            del todo[key]
+        elif not _has_config(cwd):
+            misses.append(key)
     if len(misses) < BATCH_MIN:
         return
     count = workers(len(misses))

@@ -112,7 +112,15 @@ def _config_keys(host: str) -> list[str]:
 
 
 def credentials(host: str) -> tuple[str, str] | None:
-    """(username, secret) for `host` as the docker CLI would find them, or None (anonymous)."""
+    """(username, secret) for `host` as the docker CLI would find them, or None (anonymous).
+    An entry or helper answer we cannot read is buildx's to read (its message, not ours)."""
+    try:
+        return _credentials(host)
+    except (ValueError, TypeError, AttributeError):  # bad base64/UTF-8/JSON, wrong shapes
+        raise Fallback(f"unreadable credentials for {host}") from None
+
+
+def _credentials(host: str) -> tuple[str, str] | None:
     config = _config()
     keys = _config_keys(host)
     helpers = config.get("credHelpers") or {}

@@ -72,6 +72,19 @@ def test_credentials_from_auths_as_the_cli_stores_them(
     assert registry.credentials("quay.io") is None
 
 
+@pytest.mark.parametrize(
+    "entry",
+    [{"auth": "%%%not-base64"}, {"auth": base64.b64encode(b"\xff\xfe:x").decode()}],
+)
+def test_an_unreadable_entry_is_left_to_buildx_and_says_no_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: object
+) -> None:
+    _config(tmp_path, monkeypatch, {"auths": {"ghcr.io": entry}})
+    with pytest.raises(registry.Fallback) as caught:
+        registry.credentials("ghcr.io")
+    assert str(caught.value) == "unreadable credentials for ghcr.io"
+
+
 def test_no_config_is_anonymous(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "none"))
     assert registry.credentials("ghcr.io") is None

@@ -412,6 +412,27 @@ def _is_sensitive(path: str) -> bool:
     return bool(_SENSITIVE_NAME.match(name)) and not _HARMLESS_ENV.match(name)
 
 
+def _decide(matcher: Matcher, rel: str) -> tuple[bool, Pattern | None, str | None]:
+    """(excluded, the deciding pattern, the excluded directory that hides it or None) for the
+    relative path `rel`, walked from the top as BuildKit walks the context."""
+    info: MatchInfo = ()
+    parts = rel.split("/")
+    for k in range(1, len(parts) + 1):
+        current = "/".join(parts[:k])
+        excluded, info, decided = matcher.match(current, info)
+        if excluded and decided and k < len(parts) and not matcher.enters(current):
+            return True, decided, current
+        if k == len(parts):
+            return excluded, decided, None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def sends(context_dir: Path, rel: str, dockerfile_path: Path | None = None) -> bool:
+    """Would BuildKit send `rel` (relative to the context, existing or not)?"""
+    ignore = read_ignore(context_dir, dockerfile_path)
+    return not _decide(Matcher(ignore.patterns), rel)[0]
+
+
 def explain(context_dir: Path, path: str, dockerfile_path: Path | None = None) -> str:
     """Whether `path` (relative to the context) is sent, and the .dockerignore line that decides."""
     ignore = read_ignore(context_dir, dockerfile_path)
@@ -421,22 +442,14 @@ def explain(context_dir: Path, path: str, dockerfile_path: Path | None = None) -
     where = f"{ignore.path.name}" if ignore.path else ".dockerignore"
     if ignore.path is None:
         return f"{rel}: sent (no .dockerignore in {context_dir})"
-    matcher = Matcher(ignore.patterns)
-    info: MatchInfo = ()
-    parts = rel.split("/")
-    for k in range(1, len(parts) + 1):
-        current = "/".join(parts[:k])
-        excluded, info, decided = matcher.match(current, info)
-        is_leaf = k == len(parts)
-        if excluded and decided and not is_leaf and not matcher.enters(current):
-            return (
-                f"{rel}: excluded: its directory {current}/ is excluded by {where}:{decided.line} "
-                f"`{decided.source}` and no `!` line can re-include anything inside it"
-            )
-        if is_leaf:
-            if decided is None:
-                return f"{rel}: sent (no line of {where} matches it)"
-            via = "" if decided.matches(current) else " (through a parent directory)"
-            verdict = "excluded" if excluded else "sent, re-included"
-            return f"{rel}: {verdict} by {where}:{decided.line} `{decided.source}`{via}"
-    raise AssertionError("unreachable")  # pragma: no cover
+    excluded, decided, directory = _decide(Matcher(ignore.patterns), rel)
+    if directory is not None and decided is not None:
+        return (
+            f"{rel}: excluded: its directory {directory}/ is excluded by {where}:{decided.line} "
+            f"`{decided.source}` and no `!` line can re-include anything inside it"
+        )
+    if decided is None:
+        return f"{rel}: sent (no line of {where} matches it)"
+    via = "" if decided.matches(rel) else " (through a parent directory)"
+    verdict = "excluded" if excluded else "sent, re-included"
+    return f"{rel}: {verdict} by {where}:{decided.line} `{decided.source}`{via}"

@@ -10,9 +10,11 @@ Inputs, all hashed into the target's key (sha256 of canonical JSON):
   ssh by id and source, named contexts, attestations) and its tags: VERSION and GIT_COMMIT are in
   there, so every commit is a new build;
 * every entry under the build context directory and under local named contexts, by path, type,
-  size, mode and mtime (ns). The whole directory, not only what .dockerignore lets through: a
-  superset can only cause a needless rebuild, never a wrong skip. The Dockerfile and its ignore
-  files by content;
+  size, mode and mtime (ns). Not filtered file by file through .dockerignore (a superset can
+  only cause a needless rebuild, never a wrong skip), but two things are left out: the
+  directories the ignore file excludes whole, which BuildKit never enters (`.git`, where
+  `git status` rewrites the index on every run), and the tool's own `.orchestrator/`. The
+  Dockerfile and its ignore files by content;
 * the builder (name, driver, DOCKER_HOST, DOCKER_CONTEXT) and this program's version;
 * the keys of the targets it consumes (`contexts: {x: target:OTHER}`): a change to OTHER's
   inputs rebuilds every target built FROM it. A consumed target that is always built makes its
@@ -49,7 +51,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, atomic, scratch, specs
+from orchestrator import __version__, atomic, buildcontext, scratch, specs
 from orchestrator.argv import bake_target
 from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
@@ -122,25 +124,37 @@ def _why_not(t: TargetPlan, bases: Mapping[str, str]) -> str:
     return ""
 
 
-def _walk(top: Path, out: list[list[Any]], budget: list[int]) -> int:
-    """Append (path, kind, size, mode, mtime) of everything below `top`; the newest m/ctime.
-    More entries than `budget` raise OverflowError."""
+def _walk(
+    top: Path,
+    out: list[list[Any]],
+    budget: list[int],
+    skip: str = "",
+    ignored: Callable[[str], bool] | None = None,
+) -> int:
+    """Append (path, kind, size, mode, mtime) of everything below `top` but the directory
+    `skip` and the directories `ignored(relative path)` says BuildKit never enters; the newest
+    m/ctime. More entries than `budget` raise OverflowError."""
     newest = 0
     stack = [top]
     while stack:
         directory = stack.pop()
         with os.scandir(directory) as entries:
             for entry in entries:
+                if entry.path == skip:
+                    continue
+                st = entry.stat(follow_symlinks=False)
+                rel = os.path.relpath(entry.path, top)
+                is_dir = stat.S_ISDIR(st.st_mode)
+                if is_dir and ignored is not None and ignored(rel):
+                    continue
                 budget[0] -= 1
                 if budget[0] < 0:
                     raise OverflowError
-                st = entry.stat(follow_symlinks=False)
                 kind = stat.S_IFMT(st.st_mode)
                 link = str(Path(entry.path).readlink()) if stat.S_ISLNK(st.st_mode) else ""
-                rel = os.path.relpath(entry.path, top)
                 out.append([rel, kind, st.st_size, stat.S_IMODE(st.st_mode), st.st_mtime_ns, link])
                 newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-                if stat.S_ISDIR(st.st_mode):
+                if is_dir:
                     stack.append(Path(entry.path))
     out.sort()
     return newest
@@ -157,17 +171,40 @@ def _text(path: Path) -> str | None:
 Walked = tuple[list[list[Any]], int] | str
 
 
-def _walked(top: str, walks: dict[str, Walked]) -> Walked:
-    """`top` walked once per build, however many targets share it as their context."""
-    if top not in walks:
+def _excluded_dirs(context: Path, dockerfile: Path) -> tuple[str, Callable[[str], bool] | None]:
+    """The ignore file that applies and a test for the directories it excludes with nothing
+    inside re-included: BuildKit never enters those (fsutil's SkipDir), so what happens in them
+    (git rewriting .git/index on every `git status`, node_modules, build output) cannot reach
+    the image."""
+    try:
+        ignore = buildcontext.read_ignore(context, dockerfile)
+    except UserError:
+        return "", None  # unreadable: walk everything (the build itself reports the file)
+    if not ignore.patterns:
+        return "", None
+    matcher = buildcontext.Matcher(ignore.patterns)
+    return str(ignore.path), lambda rel: matcher.match(rel)[0] and not matcher.enters(rel)
+
+
+def _walked(
+    top: str,
+    walks: dict[str, Walked],
+    skip: str = "",
+    dockerfile: str | None = None,
+) -> Walked:
+    """`top` walked once per build, however many targets share it as their context (and ignore
+    file). `dockerfile`: `top` is its build context, whose ignore file prunes the walk."""
+    ignore, ignored = _excluded_dirs(Path(top), Path(dockerfile)) if dockerfile else ("", None)
+    cache = f"{top}\0{ignore}"
+    if cache not in walks:
         entries: list[list[Any]] = []
         try:
-            walks[top] = (entries, _walk(Path(top), entries, [MAX_ENTRIES]))
+            walks[cache] = (entries, _walk(Path(top), entries, [MAX_ENTRIES], skip, ignored))
         except OverflowError:
-            walks[top] = f"more than {MAX_ENTRIES} files in the build context"
+            walks[cache] = f"more than {MAX_ENTRIES} files in the build context"
         except OSError as exc:
-            walks[top] = f"cannot read the build context: {exc.strerror or exc}"
-    return walks[top]
+            walks[cache] = f"cannot read the build context: {exc.strerror or exc}"
+    return walks[cache]
 
 
 def _by_tag(t: TargetPlan) -> list[str]:
@@ -204,14 +241,19 @@ def fingerprints(
     targets: Iterable[TargetPlan],
     builder: tuple[str, ...],
     bases: Mapping[str, str] | None = None,
+    scratch_dir: Path | None = None,
 ) -> dict[str, Fingerprint]:
     """Keys of every target; the plan lists consumed targets first, so a consumer's key can
     include the keys of the targets it reads (`target:` contexts). `bases` maps each base
-    image referenced by tag to the digest it resolves to now (resolve_bases)."""
+    image referenced by tag to the digest it resolves to now (resolve_bases). `scratch_dir`
+    (the tool's own `.orchestrator/`) is left out of every walk: each build writes its report
+    and logs there, so a context holding it would never be up to date (and a file written
+    there during the build would make it unrecordable)."""
     walks: dict[str, Walked] = {}
     out: dict[str, Fingerprint] = {}
+    skip = str(scratch_dir) if scratch_dir is not None else ""
     for t in targets:
-        out[t.name] = fingerprint(t, builder, walks, out, bases)
+        out[t.name] = fingerprint(t, builder, walks, out, bases, skip)
     return out
 
 
@@ -221,6 +263,7 @@ def fingerprint(
     walks: dict[str, Walked] | None = None,
     inputs: dict[str, Fingerprint] | None = None,
     bases: Mapping[str, str] | None = None,
+    skip: str = "",
 ) -> Fingerprint:
     """The key of `t`'s inputs as they are now, or why it has none. `walks` shares directory
     walks between the targets of one build; `inputs` holds the keys of the targets `t`
@@ -242,7 +285,7 @@ def fingerprint(
     trees: dict[str, list[list[Any]]] = {}
     local = [s for s in t.build_contexts.values() if s.startswith("/")]
     for top in [t.context, *local]:
-        walked = _walked(top, walks)
+        walked = _walked(top, walks, skip, t.dockerfile if top == t.context else None)
         if isinstance(walked, str):
             return Fingerprint(None, walked)
         trees[top], newest = walked[0], max(newest, walked[1])

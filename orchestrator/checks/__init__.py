@@ -64,6 +64,7 @@ class CheckContext:
     platform: str | None = None  # the target platform checked (None: the engine's)
     # Shared by the contexts of one target's platforms: the build context is the same for all.
     listings: dict[str, ContextListing] = field(default_factory=dict)
+    scratch: Path | None = None  # this tool's `.orchestrator/` next to builds.yaml, if known
 
     @property
     def listing(self) -> ContextListing:
@@ -158,18 +159,20 @@ def run_checks(
     hadolint: bool = True,
     codes: Iterable[str] | None = None,
     hadolint_runs: Runs | None = None,
+    scratch: Path | None = None,
 ) -> list[Finding]:
     """Every finding for `target`, pragmas applied, sorted by file and line.
 
     Checked once per platform of the target (the stages built can differ, `FROM bin-$TARGETOS`);
     a finding on some platforms only says which. Pass one `hadolint_runs` dict to all targets
-    of a check so each Dockerfile is linted once."""
+    of a check so each Dockerfile is linted once. `scratch` is the tool's own directory
+    (`.orchestrator/` next to builds.yaml), which must not reach the builder."""
     platforms: list[str | None] = list(target.platforms) or [None]
     seen: dict[Finding, list[str]] = {}
     listings: dict[str, ContextListing] = {}
     for platform in platforms:
         for finding in _check_platform(
-            target, dockerfile, platform, text, hadolint, codes, hadolint_runs, listings
+            target, dockerfile, platform, text, hadolint, codes, hadolint_runs, listings, scratch
         ):
             seen.setdefault(finding, []).append(platform or "")
     findings = []
@@ -197,6 +200,7 @@ def _check_platform(
     codes: Iterable[str] | None,
     hadolint_runs: Runs | None,
     listings: dict[str, ContextListing],
+    scratch: Path | None = None,
 ) -> list[Finding]:
     kind = target_kind(target)
     ctx = CheckContext(
@@ -207,6 +211,7 @@ def _check_platform(
         final_chain(dockerfile, target, platform),
         platform,
         listings,
+        scratch,
     )
     wanted = set(codes) if codes is not None else None
     rules = all_rules()

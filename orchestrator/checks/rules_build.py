@@ -240,7 +240,7 @@ _PACKAGE_CACHES = (
     "/root/.gradle/caches",
     "/usr/local/share/.cache/yarn",
 )
-_WHOLE_TREE = {".", "./", "*", "./*", "/", "${PWD}"}
+WHOLE_TREE = {".", "./", "*", "./*", "/", "${PWD}"}
 
 
 @rule(
@@ -260,7 +260,7 @@ def source_before_dependencies(ctx: CheckContext) -> Iterator[Hit]:
         fetched = False  # a dependency step ran before the source came in
         for ins in stage.instructions:
             if ins.keyword in ("COPY", "ADD") and not ins.flag("from") and copy is None:
-                if any(src in _WHOLE_TREE for src in sources(ins)):
+                if any(src in WHOLE_TREE for src in sources(ins)):
                     copy = ins
                 continue
             if ins.keyword != "RUN" or _cache_mounted(ins, *_PACKAGE_CACHES):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestrator import inputs
+from orchestrator import buildcontext, inputs
 from orchestrator.checks import CheckContext, Hit, rule
+from orchestrator.checks.rules_build import WHOLE_TREE, sources
 
 
 def _has_context(ctx: CheckContext) -> bool:
@@ -67,3 +68,45 @@ def sensitive_in_context(ctx: CheckContext) -> Iterator[Hit]:
         "(`orchestrator check --explain PATH` shows why)",
         file=where,
     )
+
+
+# What a build writes to the scratch directory, one path of each kind: a pattern that excludes
+# only some of them (`.orchestrator/runs`) still lets the rest through.
+_SCRATCH_SAMPLES = ("report.json", "runs/0/build.log", "state/app.json", "oci/app.tar")
+
+
+@rule(
+    "OR022",
+    "scratch-in-context",
+    "A COPY or ADD of the whole build context takes this tool's own `.orchestrator/` directory "
+    "(reports, build logs, records) into the image: .dockerignore does not exclude it.",
+    "add the line `.orchestrator` to .dockerignore",
+    development="warning",
+    production="error",
+)
+def scratch_in_context(ctx: CheckContext) -> Iterator[Hit]:
+    """Every build rewrites that directory, so a `COPY . .` puts the last run's report and logs
+    in the image and changes its layer on every build: no cache hit after it, no reproducible
+    digest. Without such a COPY it is only sent, which costs little: not reported. The
+    directory need not exist yet: the first build creates it before the context is sent."""
+    if ctx.scratch is None or not _has_context(ctx):
+        return
+    context = Path(ctx.target.context)
+    if not ctx.scratch.is_relative_to(context):
+        return
+    rel = ctx.scratch.relative_to(context).as_posix()
+    dockerfile = Path(ctx.target.dockerfile)
+    if not any(buildcontext.sends(context, f"{rel}/{s}", dockerfile) for s in _SCRATCH_SAMPLES):
+        return
+    what = f"{rel}/ (this tool's reports, logs and records, rewritten by every build)"
+    for stage in ctx.stages:
+        for ins in stage.instructions:
+            if ins.keyword not in ("COPY", "ADD") or ins.flag("from"):
+                continue
+            if any(src in WHOLE_TREE or src.startswith(rel) for src in sources(ins)):
+                yield Hit(
+                    ins.line,
+                    f"{ins.keyword} copies {what} into the image: the layer changes on every "
+                    "build, so it and every step after it miss the cache",
+                )
+                return

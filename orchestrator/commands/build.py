@@ -138,7 +138,7 @@ def _skip_up_to_date(
     # resolves to now: one HEAD per distinct image. Also for --rebuild: its records are what
     # the next plain build compares with.
     bases = uptodate.resolve_bases(uptodate.unpinned_bases(plan.targets), executor.index_digest)
-    prints = uptodate.fingerprints(plan.targets, identity, bases)
+    prints = uptodate.fingerprints(plan.targets, identity, bases, root / scratch.NAME)
     fresh: dict[str, uptodate.Record] = {}
     if skipping:
         fresh = uptodate.fresh(

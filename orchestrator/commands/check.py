@@ -14,7 +14,16 @@ from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 
-from orchestrator import buildcontext, checkmemo, console, inputs, masking, matrix, outfile
+from orchestrator import (
+    buildcontext,
+    checkmemo,
+    console,
+    inputs,
+    masking,
+    matrix,
+    outfile,
+    scratch,
+)
 from orchestrator.checks import Finding, all_rules, run_checks
 from orchestrator.checks import gate as gate_
 from orchestrator.checks import hadolint as hadolint_
@@ -44,10 +53,14 @@ def collect(
     runs = {} if runs is None else runs
     notices: set[tuple[str, str]] = set()
     parsed = [target.model() for target in plan.targets]
+    own = Path(plan.root) / scratch.NAME
     if use_hadolint:
         hadolint_.prefetch(parsed, runs)
     for target, dockerfile in zip(plan.targets, parsed, strict=True):
-        for finding in run_checks(target, dockerfile, hadolint=use_hadolint, hadolint_runs=runs):
+        found = run_checks(
+            target, dockerfile, hadolint=use_hadolint, hadolint_runs=runs, scratch=own
+        )
+        for finding in found:
             if finding.code == hadolint_.NOTICE:
                 # A note about the tooling (hadolint missing, or unable to parse a file) is
                 # about the file, not the target: said once per file.

@@ -92,7 +92,7 @@ def test_a_base_referenced_by_tag_is_keyed_by_what_the_tag_resolves_to(
                engine.images["BUSYBOX_IMAGE"])  # fmt: skip
     (tmp_path / "builds.yaml").write_text(
         "version: 1\n"
-        # the context is not the manifest's directory, which gets .orchestrator/ (its runs would change the key)
+        # a context of its own (the manifest directory as context: the test below)
         f"project: {{name: tagged, image: {image}, context: ctx}}\n"
         f"mirrors: {{'busybox:1.35': '{base}'}}\n"
         "targets:\n"
@@ -125,3 +125,54 @@ def test_a_base_referenced_by_tag_is_keyed_by_what_the_tag_resolves_to(
     assert build() == "up to date"
     out = engine.run("docker", "run", "--rm", "--pull", "always", f"{image}:v1").stdout
     assert out.strip() == "hi"
+
+
+def test_a_project_built_from_its_own_directory_becomes_up_to_date(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The most common layout: builds.yaml, Dockerfile and `COPY . /app` at the root of a git
+    repository. `.git` (which every git query rewrites) and the tool's own `.orchestrator/`
+    must not keep it stale; without `.orchestrator` in .dockerignore, check OR022 refuses the
+    build before anything starts, since the image would carry the last run's logs."""
+    image = engine.unique_repo("rootctx")
+    (tmp_path / "builds.yaml").write_text(
+        "version: 1\n"
+        f"project: {{name: rootctx, image: {image}}}\n"
+        f"mirrors: {{'busybox:1.35': '{engine.images['BUSYBOX_IMAGE']}'}}\n"
+        "targets:\n"
+        "  app: {tags: [v1], outputs: [push], platforms: [linux/amd64]}\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:1.35\nWORKDIR /app\nCOPY . .\nUSER 65534:65534\n"
+        'HEALTHCHECK CMD ["true"]\nCMD ["ls", "-a", "/app"]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "hello.txt").write_text("hi\n", encoding="utf-8")
+    ignore = tmp_path / ".dockerignore"
+    ignore.write_text(".git\n", encoding="utf-8")
+    for args in (("init", "-q"), ("add", "-A"), ("commit", "-qm", "one")):
+        engine.run("git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t", *args)
+
+    refused = orchestrator(engine, "build", cwd=tmp_path, check=False)
+    assert refused.returncode != 0
+    assert "OR022" in refused.stderr
+    assert "nothing was started" in refused.stderr
+
+    ignore.write_text(".git\n.orchestrator\n", encoding="utf-8")
+    engine.run("git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t",
+               "commit", "-qam", "two")  # fmt: skip
+    time.sleep(uptodate.RACY_SECONDS + 0.5)  # out of the racy-clean window: recordable
+
+    def build() -> str:
+        orchestrator(engine, "build", cwd=tmp_path)
+        report = json.loads((tmp_path / ".orchestrator" / "report.json").read_text())
+        return str(report["targets"][0]["status"])
+
+    assert build() == "ok"
+    assert build() == "up to date"
+    listed = engine.run("docker", "run", "--rm", "--pull", "always", f"{image}:v1").stdout.split()
+    assert "hello.txt" in listed
+    assert "builds.yaml" in listed
+    assert ".orchestrator" not in listed
+    assert ".git" not in listed

@@ -480,6 +480,57 @@ def test_or016_accepts_excluded_and_harmless_files(tmp_path: Path) -> None:
     assert check("FROM scratch AS production\n", "OR016", path=df, **PROD) == []
 
 
+# --- OR022: the tool's scratch directory copied into the image -----------------------------
+WHOLE = "FROM scratch AS production\nCOPY . /app\nCOPY app.sh /bin/app\n"
+
+
+def _scratch_check(
+    tmp_path: Path, text: str, ignore: str | None, *, push: bool = True, context: str = "."
+) -> list[Finding]:
+    files = {"Dockerfile": "", "app.sh": "x", "sub/x": "y"}
+    if ignore is not None:
+        files[f"{context}/.dockerignore"] = ignore
+    df = _context(tmp_path, files)
+    parsed = dockerfile.parse(text, df)
+    t = make_target(parsed, push=push, context=(tmp_path / context).resolve())
+    scratch = tmp_path.resolve() / ".orchestrator"  # builds.yaml's directory is tmp_path
+    return run_checks(t, parsed, hadolint=False, codes=["OR022"], scratch=scratch)
+
+
+@pytest.mark.parametrize(
+    ("ignore", "push", "want"),
+    [
+        (None, True, [("OR022", 2, "error")]),  # no ignore file: everything is sent
+        (".git\n", True, [("OR022", 2, "error")]),  # a denylist that forgot it
+        (".git\n", False, [("OR022", 2, "warning")]),  # development: a warning
+        (".orchestrator/runs\n", True, [("OR022", 2, "error")]),  # only part of it excluded
+        (".orchestrator\n", True, []),
+        ("**/.orchestrator\n", True, []),
+        ("*\n!app.sh\n", True, []),  # an allowlist
+        ("*\n!.orchestrator/report.json\n", True, [("OR022", 2, "error")]),  # re-included
+    ],
+)
+def test_or022_catches_the_scratch_directory_copied_in(
+    tmp_path: Path, ignore: str | None, push: bool, want: list[tuple[str, int, str]]
+) -> None:
+    found = _scratch_check(tmp_path, WHOLE, ignore, push=push)
+    assert lines(found) == want
+    if want:
+        assert ".orchestrator/" in found[0].message
+        assert "miss the cache" in found[0].message
+
+
+def test_or022_not_without_a_whole_context_copy_nor_outside_the_context(tmp_path: Path) -> None:
+    only = "FROM scratch AS production\nCOPY app.sh /bin/app\nCOPY --from=x / /\n"
+    assert _scratch_check(tmp_path, only, ".git\n") == []  # sent, but never in the image
+    # The context is a subdirectory: builds.yaml's .orchestrator/ is not in it.
+    assert _scratch_check(tmp_path, WHOLE, None, context="sub") == []
+    # No scratch directory given (a caller outside a manifest): quiet.
+    df = _context(tmp_path, {"Dockerfile": WHOLE})
+    parsed = dockerfile.parse(WHOLE, df)
+    assert run_checks(make_target(parsed, push=True), parsed, hadolint=False, codes=["OR022"]) == []
+
+
 # --- pragmas -------------------------------------------------------------------------------
 BAD = """\
     FROM alpine:3.20 AS production

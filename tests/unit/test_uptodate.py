@@ -8,6 +8,7 @@ import os
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,9 +148,9 @@ def test_targets_sharing_a_context_walk_it_once(
     walked: list[Path] = []
     real = uptodate._walk
 
-    def counting(top: Path, out: list[list[object]], budget: list[int]) -> int:
+    def counting(top: Path, out: list[list[object]], *rest: Any) -> int:
         walked.append(top)
-        return real(top, out, budget)
+        return real(top, out, *rest)
 
     monkeypatch.setattr(uptodate, "_walk", counting)
     together = uptodate.fingerprints([t, other], BUILDER)
@@ -183,3 +184,44 @@ def test_resolve_bases_asks_each_image_once_and_leaves_out_failures() -> None:
     assert found == {"a:1": DIGEST, "b:3": DIGEST}
     assert sorted(asked) == ["a:1", "b:3", "gone:2"]
     assert uptodate.resolve_bases([], lookup) == {}
+
+
+def test_the_tools_own_scratch_directory_is_not_an_input(tmp_path: Path) -> None:
+    """Context = the manifest's directory (the common layout): each build writes its report and
+    logs to .orchestrator/ there. That must neither change the key nor make it unrecordable."""
+    t = target(tmp_path)
+    scratch = tmp_path / ".orchestrator"
+    (scratch / "runs").mkdir(parents=True)
+    keyed = uptodate.fingerprints([t], BUILDER, scratch_dir=scratch)["app"]
+    (scratch / "report.json").write_text("{}")  # written during and after every build
+    (scratch / "runs" / "1.log").write_text("log")
+    again = uptodate.fingerprints([t], BUILDER, scratch_dir=scratch)["app"]
+    assert again.key == keyed.key is not None
+    assert again.newest_ns == keyed.newest_ns
+    # Without the exclusion, the same write is a new key: the test sees the difference.
+    assert uptodate.fingerprints([t], BUILDER)["app"].key != keyed.key
+    (tmp_path / "other").mkdir()  # a sibling directory still counts
+    assert uptodate.fingerprints([t], BUILDER, scratch_dir=scratch)["app"].key != keyed.key
+
+
+def test_directories_the_ignore_file_excludes_whole_are_not_inputs(tmp_path: Path) -> None:
+    """BuildKit never enters them: `git status` rewriting .git/index on every run must not make
+    the target stale or unrecordable. A directory with a `!` exception inside is still walked,
+    and an ignored file (not a directory) still counts: a superset, never a wrong skip."""
+    t = target(tmp_path)
+    (tmp_path / ".dockerignore").write_text(".git\nnode_modules\n!node_modules/keep\n*.log\n")
+    git = tmp_path / ".git"
+    git.mkdir()
+    (tmp_path / "node_modules").mkdir()
+    first = uptodate.fingerprints([t], BUILDER)["app"]
+    (git / "index").write_text("rewritten")
+    assert uptodate.fingerprints([t], BUILDER)["app"] == first
+    (tmp_path / "node_modules" / "dep.js").write_text("x")  # the exception makes it entered
+    second = uptodate.fingerprints([t], BUILDER)["app"]
+    assert second.key != first.key
+    (tmp_path / "debug.log").write_text("x")  # an excluded file: still an input (superset)
+    assert uptodate.fingerprints([t], BUILDER)["app"].key != second.key
+    (tmp_path / ".dockerignore").write_text("")  # nothing excluded: .git is walked again
+    third = uptodate.fingerprints([t], BUILDER)["app"]
+    (git / "index").write_text("rewritten again")
+    assert uptodate.fingerprints([t], BUILDER)["app"].key != third.key

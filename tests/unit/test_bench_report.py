@@ -3,11 +3,17 @@ case list. Measurements themselves are `make bench`, never a unit test."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
+
+import pytest
 
 from bench.__main__ import parse_args
-from bench.harness import Figure, Goal, Series
+from bench.harness import BenchError, Completed, Figure, Goal, Runner, Series
 from bench.report import Results, rows
+from bench.workspace import Engine
 
 
 def test_an_absolute_figure_is_judged_and_shown_in_its_unit() -> None:
@@ -39,3 +45,32 @@ def test_every_case_is_selected_by_default_and_two_digit_ids_parse() -> None:
     args = parse_args([])
     assert {"1", "8", "9", "10", "11"} <= args.selected
     assert parse_args(["--only", "10,11"]).selected == {"10", "11"}
+
+
+class _DuRunner(Runner):
+    """`buildx prune` does nothing; `buildx du` answers the listed totals in turn."""
+
+    def __init__(self, totals: list[str]) -> None:
+        super().__init__({})
+        self.totals = totals
+        self.prunes = 0
+
+    def run(self, argv: Sequence[str], **_: Any) -> Completed:
+        if "prune" in argv:
+            self.prunes += 1
+            return Completed(tuple(argv), 0.0, 0, "", "")
+        total = self.totals.pop(0) if len(self.totals) > 1 else self.totals[0]
+        return Completed(tuple(argv), 0.0, 0, f"Reclaimable:\t0B\nTotal:\t\t{total}\n", "")
+
+
+def test_a_prune_that_leaves_the_cache_full_stops_the_cold_case(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _: None)
+    emptied = Engine(_DuRunner(["745MB", "0B"]))
+    emptied.prune()  # emptied by the second prune: fine, and counted
+    assert emptied.repeated_prunes == 1
+    stuck = _DuRunner(["745MB"])
+    with pytest.raises(BenchError, match="745MB left after 5 runs"):
+        Engine(stuck).prune()
+    assert stuck.prunes == 5

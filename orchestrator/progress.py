@@ -118,6 +118,12 @@ class Tracker:
         them, so an object is decoded once, not once per line: decoding the growing text on
         every line was quadratic in the object's size and most of the CPU of a build's progress.
         """
+        if self._pretty and self._pending and line[:1] == " " and "\n}" not in line:
+            # Most lines of a pretty-printed object are indented ones inside it: they can
+            # neither start nor end an object (see below), so they are only kept.
+            self._pending.append(line)
+            self._pending_size += len(line)
+            return self._decode(last=False) if self._pending_size > MAX_OBJECT else []
         completed: list[Step] = []
         # Lines come whole from a pipe, but a caller may hand over pieces: the column-0 tests
         # below look at where a line starts, not where a piece does.

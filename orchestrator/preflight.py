@@ -139,6 +139,8 @@ def check_engine(plan: Plan, engine: Engine) -> None:
     docker_driver = engine.driver == "docker"
     native = engine.platforms[0] if engine.platforms else "linux/amd64"
     consumed = {d for t in plan.targets for d in t.depends_on}
+    # One /v2/ probe per registry host, not per target: a monorepo pushes 30 targets to one.
+    probed: dict[str, str | None] = {}
     for t in plan.targets:
         lacks = argv.bake_lacks(t, engine.buildx_version)
         if lacks and (t.depends_on or t.name in consumed):
@@ -179,17 +181,23 @@ def check_engine(plan: Plan, engine: Engine) -> None:
                     f"{', '.join(engine.platforms) or 'nothing'}: {_emulation_fix(platform)}"
                 )
         if t.push:
-            problem = registry_problem(t.repository)
+            host = _host(t.repository)
+            if host not in probed:
+                probed[host] = registry_problem(t.repository)
+            problem = probed[host]
             if problem:
                 out.append(f"{t.name}: {problem}")
     if out:
         raise PreflightError(f"{len(out)} preflight problem(s); nothing was started", problems=out)
 
 
+def _host(repository: str) -> str:
+    return refs.parse_reference(repository).domain or "registry-1.docker.io"
+
+
 def registry_problem(repository: str) -> str | None:
     """None when the registry answers /v2/ at all (200 or 401 both mean it is there)."""
-    ref = refs.parse_reference(repository)
-    host = ref.domain or "registry-1.docker.io"
+    host = _host(repository)
     local = host.split(":")[0] in ("localhost", "127.0.0.1") or host.startswith("127.")
     conn: http.client.HTTPConnection
     conn = (http.client.HTTPConnection if local else http.client.HTTPSConnection)(host, timeout=5)

@@ -150,3 +150,36 @@ def test_copy_archive_auth_failure_is_final_at_once(monkeypatch: pytest.MonkeyPa
     with pytest.raises(UserError, match=r"^pushing r/app: writing manifest: 401 Unauthorized$"):
         executor.copy_archive(["skopeo", "copy", "a", "b"], "pushing r/app")
     assert len(calls) == 1
+
+
+def test_each_registry_host_is_probed_once_and_blamed_for_every_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A monorepo pushes many targets to one registry: one /v2/ probe per host, not per
+    target, and every target pushing there is named in the problems."""
+    import socket
+    from dataclasses import replace
+
+    from orchestrator.plan import Plan
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    probes: list[str] = []
+    real = preflight.registry_problem
+
+    def counted(repository: str) -> str | None:
+        probes.append(repository)
+        return real(repository)
+
+    monkeypatch.setattr(preflight, "registry_problem", counted)
+    plan = resolve(write_project(tmp_path, BASE))
+    production = plan.target("production")
+    targets = tuple(
+        replace(production, name=f"svc{i}", repository=f"127.0.0.1:{port}/svc{i}", push=True)
+        for i in range(3)
+    )
+    with pytest.raises(PreflightError) as info:
+        preflight.check_engine(Plan(plan.manifest, plan.root, "p", {}, targets), DOCKER_CONTAINERD)
+    assert len(probes) == 1
+    assert [p.split(":")[0] for p in info.value.problems] == ["svc0", "svc1", "svc2"]

@@ -161,13 +161,18 @@ def _whales() -> Any:
 
 def preload() -> None:
     """Import the registry client (python-dxf, requests: ~0.15 s) in the background while the
-    caller waits on a long process: tagging and read-backs need it after the bake.
+    caller waits on processes (the engine query, the bake): resolving tag-referenced bases,
+    tagging and read-backs need it. Only the first call starts it.
 
     The import is CPU work, but the bake's wait releases the GIL, so it costs the run nothing.
     Not a daemon thread: interpreter exit waits for it rather than killing it mid-import.
     """
-    if registry.enabled():
+    if registry.enabled() and not _PRELOADING:
+        _PRELOADING.append(True)
         threading.Thread(target=_import, args=("dxf",)).start()
+
+
+_PRELOADING: list[bool] = []  # started once per process, however many callers ask
 
 
 PRELOAD_CPU: list[float] = []  # CPU seconds of each background import (the report's cpu)

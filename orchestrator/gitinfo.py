@@ -94,7 +94,14 @@ def _git_all(repo: Path, commands: list[list[str]]) -> list[str | None]:
     Every `build` and `plan` pays for these, and each is a process start: concurrent, the lot
     costs about one.
     """
-    procs: list[subprocess.Popen[str] | None] = []
+    return _collect(_start(repo, commands))
+
+
+_Running = list[subprocess.Popen[str] | None]  # one per query; None: no git to run
+
+
+def _start(repo: Path, commands: list[list[str]]) -> _Running:
+    procs: _Running = []
     for args in commands:
         try:
             procs.append(
@@ -107,6 +114,10 @@ def _git_all(repo: Path, commands: list[list[str]]) -> list[str | None]:
             )
         except FileNotFoundError:
             procs.append(None)
+    return procs
+
+
+def _collect(procs: _Running) -> list[str | None]:
     out: list[str | None] = []
     for proc in procs:
         if proc is None:
@@ -160,15 +171,43 @@ def ask(repo: Path) -> tuple[str | None, ...]:
     """git's answers to QUERIES, the dirty state reduced to "dirty"/"" (which files does not
     matter to any fact derived here). Equal answers mean equal GitInfo: the plan memo relies
     on that to tell whether git moved."""
-    head, branch, status, at_head, described, config, origin_head = _git_all(
-        repo, [list(q) for q in QUERIES]
-    )
+    return _reduced(_git_all(repo, [list(q) for q in QUERIES]))
+
+
+def _reduced(answers: list[str | None]) -> tuple[str | None, ...]:
+    head, branch, status, at_head, described, config, origin_head = answers
     return head, branch, "dirty" if status else "", at_head, described, config, origin_head
+
+
+# QUERIES started by prefetch(), by the `git -C` directory they run in; taken by read().
+_PREFETCHED: dict[str, _Running] = {}
+
+
+def prefetch(repo: Path) -> None:
+    """Start QUERIES in `repo` now, for a read() of the same directory later in this run.
+
+    `plan` and `build` ask git only after importing pydantic and loading the manifest
+    (~0.25 s of CPU); started first, the git processes run meanwhile on another core instead
+    of being waited for. Only read() takes them: the memos' own ask() calls must see git as
+    it is when they ask (see replaymemo).
+    """
+    _PREFETCHED.setdefault(str(repo), _start(repo, [list(q) for q in QUERIES]))
+
+
+def discard_prefetched() -> None:
+    """Wait for queries prefetch() started that no read() took (the run stopped before it,
+    or read another directory): no git process outlives the command, none is killed midway
+    (`git status` may be refreshing the index under its lock)."""
+    while _PREFETCHED:
+        _collect(_PREFETCHED.popitem()[1])
 
 
 def read(repo: Path) -> GitInfo:
     """Facts about `repo`'s HEAD; stable placeholders outside a git checkout."""
-    return from_answers(repo, ask(repo))
+    started = _PREFETCHED.pop(str(repo), None)
+    if started is None:
+        return from_answers(repo, ask(repo))
+    return from_answers(repo, _reduced(_collect(started)))
 
 
 def from_answers(repo: Path, answers: tuple[str | None, ...]) -> GitInfo:

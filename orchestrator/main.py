@@ -35,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = build_parser().parse_args(words)
         args.words = words  # the exact command line, for the plan and check memos' keys
-        code[0] = _dispatch(args)
+        code[0] = _dispatch_with_git(args)
     return code[0]
 
 
@@ -75,6 +75,23 @@ def entry() -> None:
 
 # Commands whose module cannot have the command's name (`import` is a Python keyword).
 _MODULES = {"import": "import_"}
+
+
+# Commands that read git first thing (commands.common.load), unless told only to list names.
+_READ_GIT = ("plan", "build")
+
+
+def _dispatch_with_git(args: argparse.Namespace) -> int:
+    """_dispatch, with git's questions already running while the command imports and loads
+    the manifest (gitinfo.prefetch); in the directory load() gives gitinfo.read()."""
+    from orchestrator import gitinfo
+
+    if args.command in _READ_GIT and not getattr(args, "list", False):
+        gitinfo.prefetch(Path(args.file).parent)
+    try:
+        return _dispatch(args)
+    finally:
+        gitinfo.discard_prefetched()
 
 
 def _dispatch(args: argparse.Namespace) -> int:

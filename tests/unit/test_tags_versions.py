@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -76,6 +78,49 @@ def test_read_real_repository(tmp_path: Path) -> None:
     assert info.version == f"1.4.1-dev.1.g{info.short}"
     (tmp_path / "untracked").write_text("x")
     assert gitinfo.read(tmp_path).dirty
+
+
+def test_prefetched_answers_are_read_once_and_only_for_their_directory(tmp_path: Path) -> None:
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "a").write_text("1")
+    git(tmp_path, "add", "a")
+    git(tmp_path, "commit", "-qm", "one")
+    fresh = gitinfo.read(tmp_path)
+    gitinfo.prefetch(tmp_path)
+    (tmp_path / "untracked").write_text("x")  # after the prefetch: its answers predate this
+    assert gitinfo.read(tmp_path) == fresh  # the prefetched answers, not git's present ones
+    assert gitinfo.read(tmp_path).dirty  # taken once: the next read asks git again
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    gitinfo.prefetch(other)
+    assert gitinfo.read(tmp_path).dirty  # another directory's prefetch is not used here
+    gitinfo.discard_prefetched()
+    assert gitinfo._PREFETCHED == {}
+
+
+def test_discarding_prefetched_queries_waits_for_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[subprocess.Popen[str]] = []
+    real = subprocess.Popen
+
+    def spy(*args: Any, **kwargs: Any) -> subprocess.Popen[str]:
+        started.append(real(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(subprocess, "Popen", spy)
+    gitinfo.prefetch(tmp_path)
+    gitinfo.discard_prefetched()
+    assert len(started) == len(gitinfo.QUERIES)
+    assert all(proc.returncode is not None for proc in started)  # none left running
+
+
+def test_plan_and_build_leave_no_prefetched_queries(tmp_path: Path) -> None:
+    from orchestrator.main import main
+
+    assert main(["plan", "-f", str(tmp_path / "builds.yaml")]) == 2  # no manifest: stops early
+    assert main(["build", "-f", str(tmp_path / "builds.yaml")]) == 2
+    assert gitinfo._PREFETCHED == {}
 
 
 def test_outside_git_gives_stable_placeholders(tmp_path: Path) -> None:

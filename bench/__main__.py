@@ -7,6 +7,7 @@ test), 1 a case failed to run, 2 usage or no engine, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import compileall
 import shutil
 import sys
 import tempfile
@@ -92,6 +93,15 @@ def _cleanup_images(runner: Runner, namespace: str) -> None:
         runner.run(["docker", "image", "rm", *refs], check=False)
 
 
+def _compiled() -> str:
+    """Byte-compile the orchestrator's sources before anything is timed, as `pip install` does
+    for users. With PYTHONDONTWRITEBYTECODE set (this machine's shells set it) and a source
+    edited since its .pyc was written, every timed run would compile that module again in
+    memory: ~0.25 s more on a fresh plan, measured, none of which a user pays."""
+    ok = compileall.compile_dir(str(ROOT / "orchestrator"), quiet=1)
+    return "orchestrator's bytecode compiled before timing" + ("" if ok else " (some failed)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     runner = Runner(bench_env(), verbose=args.verbose)
@@ -136,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     code = 0
     try:
+        results.notes.append(_compiled())
         bench.prepare_template()
         results.notes.append(f"base images: {bench.pin_mode}")
         figures = run_selected(bench, settings, args.selected, save)

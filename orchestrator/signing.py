@@ -8,6 +8,7 @@ and certainly none pointing at an unsigned image.
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,12 +79,19 @@ def attestations(repository: str, digest: str) -> dict[str, list[str]]:
         plat = entry.get("platform") or {}
         if plat.get("os") and plat.get("os") != "unknown":
             platforms[str(entry.get("digest"))] = f"{plat['os']}/{plat.get('architecture')}"
+    wanted: list[tuple[str, str]] = []  # (subject platform, attestation manifest digest)
     for entry in index.get("manifests") or []:
         notes: dict[str, Any] = entry.get("annotations") or {}
         if notes.get("vnd.docker.reference.type") != ATTESTATION:
             continue
         subject = platforms.get(str(notes.get("vnd.docker.reference.digest")), "unknown")
-        manifest = executor.raw_manifest(f"{repository}@{entry.get('digest')}")
+        wanted.append((subject, str(entry.get("digest"))))
+    # One GET per platform's attestation manifest: round trips, asked side by side.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
+        manifests = list(
+            pool.map(lambda pair: executor.raw_manifest(f"{repository}@{pair[1]}"), wanted)
+        )
+    for (subject, _), manifest in zip(wanted, manifests, strict=True):
         kinds = [
             SHORT.get(str(p), str(p))
             for layer in manifest.get("layers") or []

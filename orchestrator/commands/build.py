@@ -500,12 +500,22 @@ def _publish(plan: Plan, report: Report, part_prints: dict[str, parts.Whole] | N
         for t, _ in todo:
             if t.tags and t.name not in part_prints:
                 console.err.print(f"{t.name}: tagging {', '.join(t.tags)}", markup=False)
-        # Targets are independent: their read-backs and tags go out side by side (a tag is one
-        # PUT, a read-back one GET: round trips, not work). The first failure is raised once
-        # the others finished; every target was signed before any tag went on.
-        done = [pool.submit(_publish_one, plan, t, res, part_prints) for t, res in todo]
-        for future in done:
-            future.result()
+        # Targets are independent, and so are a target's tags and its read-backs: they all go
+        # out side by side (a tag is one PUT, a read-back one GET: round trips, not work). The
+        # first failure is raised once the others finished; every target was signed before
+        # any tag went on.
+        done = [
+            (
+                res,
+                pool.submit(_tag_one, t, res, part_prints),
+                pool.submit(_read_back, plan, t, res, part_prints),
+            )
+            for t, res in todo
+        ]
+        for res, tagged, read in done:
+            tagged.result()
+            read.result()
+            res.pushed = True
 
 
 # Each request waits on the registry (a tag PUT took ~70 ms on the loaded local registry),
@@ -514,25 +524,26 @@ def _publish(plan: Plan, report: Report, part_prints: dict[str, parts.Whole] | N
 PUBLISH_WORKERS = 16
 
 
-def _publish_one(
+def _tag_one(t: TargetPlan, res: TargetResult, part_prints: dict[str, parts.Whole]) -> None:
+    """A target's tags (a part gets none: `publish` merges the parts and tags the result)."""
+    if t.tags and t.name not in part_prints:
+        executor.publish(t.tags, f"{t.repository}@{res.digest}")
+
+
+def _read_back(
     plan: Plan, t: TargetPlan, res: TargetResult, part_prints: dict[str, parts.Whole]
 ) -> None:
-    """One target's read-backs (per-platform digests, attestations) and tags."""
+    """A target's read-backs: per-platform digests and attestations, or a part's record."""
     source = f"{t.repository}@{res.digest}"
+    res.platforms = executor.platform_digests(source)
     if t.name in part_prints:
-        res.platforms = executor.platform_digests(source)
         res.tags = []
         res.part = parts.record(
             plan, t, part_prints[t.name], str(res.digest), res.platforms
         ).to_dict()
-        res.pushed = True
         return
-    if t.tags:
-        executor.publish(t.tags, source)
-    res.platforms = executor.platform_digests(source)
     if t.provenance != "false" or t.sbom:
         res.attestations = signing.attestations(t.repository, str(res.digest))
-    res.pushed = True
 
 
 def _verify_reproducible(

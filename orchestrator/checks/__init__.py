@@ -75,6 +75,11 @@ class CheckContext:
             )
         return self.listings["listing"]
 
+    @functools.cached_property
+    def has_context(self) -> bool:
+        """The build context is a directory (asked by several rules: looked at once)."""
+        return Path(self.target.context).is_dir()
+
     def stage_of(self, name: str) -> Stage | None:
         return self.dockerfile.find_stage(self.expand(name))
 

@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -288,10 +289,25 @@ def workers(jobs: int) -> int:
     return max(1, min(jobs, os.cpu_count() or 1, MAX_WORKERS))
 
 
-def prefetch(dockerfiles: Iterable[Dockerfile], runs: Runs) -> None:
+def prefetch(
+    dockerfiles: Iterable[Dockerfile], runs: Runs, launched: threading.Event | None = None
+) -> None:
     """Lint every distinct (text, cwd) of `dockerfiles` into `runs`, side by side (the threads
     wait on processes, which releases the GIL). run() then finds each answer there; the
-    neutralised copies of files hadolint cannot parse are still linted when run() needs them."""
+    neutralised copies of files hadolint cannot parse are still linted when run() needs them.
+    `launched` is set once the hadolint processes are started (or none will be): a caller that
+    runs other work meanwhile waits for it, so that work does not hold the GIL while the
+    processes are being prepared."""
+    try:
+        _prefetch(dockerfiles, runs, launched)
+    finally:
+        if launched is not None:
+            launched.set()
+
+
+def _prefetch(
+    dockerfiles: Iterable[Dockerfile], runs: Runs, launched: threading.Event | None
+) -> None:
     exe = find_binary()
     if exe is None:
         return
@@ -307,12 +323,14 @@ def prefetch(dockerfiles: Iterable[Dockerfile], runs: Runs) -> None:
             todo[key] = (text, cwd)
     if not todo:
         return
-    _batched(exe, argv, todo, runs)
+    _batched(exe, argv, todo, runs, launched)
     if todo:
         with ThreadPoolExecutor(workers(len(todo)), thread_name_prefix="hadolint") as pool:
             answers = pool.map(
                 lambda job: _attempt(exe, argv, job[0], job[1], False), todo.values()
             )
+            if launched is not None:
+                launched.set()
             runs.update(zip(todo, answers, strict=True))
     prune_memo()
 
@@ -326,6 +344,7 @@ def _batched(
     argv: Sequence[str],
     todo: dict[tuple[str, str | None], tuple[str, Path | None]],
     runs: Runs,
+    launched: threading.Event | None = None,
 ) -> None:
     """Lint many memo misses in a few hadolint processes, one per CPU, each given many files.
 
@@ -350,9 +369,12 @@ def _batched(
     count = workers(len(misses))
     chunks = [misses[i::count] for i in range(count)]
     with tempfile.TemporaryDirectory(prefix="orchestrator-hadolint-") as folder:
-        where = Path(folder)
+        written = [_write_chunk(Path(folder), n, chunk, todo) for n, chunk in enumerate(chunks)]
         with ThreadPoolExecutor(count, thread_name_prefix="hadolint") as pool:
-            answers = list(pool.map(lambda c: _lint_files(exe, where, c, todo), enumerate(chunks)))
+            running = pool.map(lambda w: _lint_files(exe, *w), written)
+            if launched is not None:
+                launched.set()
+            answers = list(running)
     for chunk, answer in zip(chunks, answers, strict=True):
         if answer is None:
             continue
@@ -380,15 +402,13 @@ def _has_config(cwd: Path | None) -> bool:
     return cwd is not None and any((cwd / n).exists() for n in (".hadolint.yaml", ".hadolint.yml"))
 
 
-def _lint_files(
-    exe: Path,
+def _write_chunk(
     folder: Path,
-    numbered: tuple[int, list[tuple[str, str | None]]],
+    index: int,
+    chunk: list[tuple[str, str | None]],
     todo: dict[tuple[str, str | None], tuple[str, Path | None]],
-) -> list[list[Any]] | None:
-    """One hadolint process over the chunk's texts, written to files; its findings per file in
-    the chunk's order, or None when the output does not say which file each finding is of."""
-    index, chunk = numbered
+) -> tuple[Path, list[str]]:
+    """The chunk's texts written to files of their own directory: (directory, file paths)."""
     own = folder / str(index)
     own.mkdir()
     names: list[str] = []
@@ -396,6 +416,12 @@ def _lint_files(
         path = own / f"{n}.Dockerfile"
         path.write_text(todo[key][0], encoding="utf-8")
         names.append(str(path))
+    return own, names
+
+
+def _lint_files(exe: Path, own: Path, names: list[str]) -> list[list[Any]] | None:
+    """One hadolint process over the files `names` (run in `own`); its findings per file in
+    their order, or None when the output does not say which file each finding is of."""
     cmd = [str(exe), "--format", "json", "--no-fail", "--no-color", *names]
     try:
         proc = invoke(cmd, "", own)

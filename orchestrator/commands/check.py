@@ -9,6 +9,7 @@ report and status are stored for a replay of the same command over an unchanged 
 from __future__ import annotations
 
 import argparse
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -59,7 +60,11 @@ def collect(
     # development and production targets of one service usually share both.
     listings: dict[tuple[str, str], dict[str, buildcontext.ContextListing]] = {}
     with ThreadPoolExecutor(1, thread_name_prefix="hadolint-prefetch") as pool:
-        fetched = pool.submit(hadolint_.prefetch, parsed, runs) if use_hadolint else None
+        fetched = None
+        if use_hadolint:
+            launched = threading.Event()
+            fetched = pool.submit(hadolint_.prefetch, parsed, runs, launched)
+            launched.wait()  # the processes start sooner when our rules do not hold the GIL
         passes = [
             own_findings(
                 target,

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import posixpath
 import re
@@ -231,6 +232,10 @@ def _class(regex: str, i: int) -> tuple[Token, int]:
         j += 1
 
 
+# By text: the services of a monorepo mostly share one ignore file's text, and compiling its
+# patterns (Glob) costs more than listing a small context. The patterns are immutable (a Glob
+# only adds to its own table of worked-out steps), so one answer serves every context.
+@functools.lru_cache(maxsize=256)
 def parse_ignore(text: str) -> tuple[Pattern, ...]:
     patterns: list[Pattern] = []
     for number, raw in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):

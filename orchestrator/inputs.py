@@ -20,11 +20,26 @@ _noted: list[str] | None = None
 CLOCK = "<clock>"
 
 
+# The spelling noted for each absolute path given: a check notes the same few thousand paths
+# over and over (every target probes its context, hadolint's config files), and building a Path
+# for each costs more than the rest of note(). Only absolute paths: their spelling does not
+# depend on the working directory.
+_spelled: dict[str, str] = {}
+_SPELLED_MAX = 65536  # a bound on the memory, far above one command's paths
+
+
 def note(path: str | os.PathLike[str]) -> None:
     """Record that the command read `path` or checked whether it exists (no-op outside
     `recording()`)."""
     if _noted is not None:
-        _noted.append(str(Path(path).absolute()))
+        given = os.fspath(path)
+        spelled = _spelled.get(given)
+        if spelled is None:
+            built = Path(given)
+            spelled = str(built.absolute())
+            if built.is_absolute() and len(_spelled) < _SPELLED_MAX:
+                _spelled[given] = spelled
+        _noted.append(spelled)
 
 
 def note_clock() -> None:

@@ -7,6 +7,7 @@ grammar is short enough that a transcription plus property tests is the safer de
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -87,6 +88,9 @@ def _split_domain(name: str) -> tuple[str | None, str]:
     return None, name
 
 
+# Cached (a Reference is immutable; an invalid one raises again): planning and checking a
+# monorepo parse the same few base images and repositories for every target.
+@functools.lru_cache(maxsize=1024)
 def parse_reference(text: str) -> Reference:
     """Parse `text` or raise InvalidReferenceError naming the broken rule."""
     if not text:

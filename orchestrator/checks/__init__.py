@@ -12,6 +12,7 @@ checking, as hadolint does, so a rule never needs to know about them:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -74,6 +75,11 @@ class CheckContext:
             )
         return self.listings["listing"]
 
+    @functools.cached_property
+    def has_context(self) -> bool:
+        """The build context is a directory (asked by several rules: looked at once)."""
+        return Path(self.target.context).is_dir()
+
     def stage_of(self, name: str) -> Stage | None:
         return self.dockerfile.find_stage(self.expand(name))
 
@@ -120,7 +126,15 @@ def rule(
 
 
 def all_rules() -> dict[str, Rule]:
-    # Imported here, not at the top: the rule modules import this module for `rule` and `Hit`.
+    _register_rules()
+    return dict(sorted(_RULES.items()))
+
+
+@functools.cache
+def _register_rules() -> None:
+    """Import the rule modules (each registers its rules), once: all_rules() is called for
+    every target and platform, and even an import of loaded modules costs a lookup per name.
+    Imported here, not at the top: the rule modules import this module for `rule` and `Hit`."""
     from orchestrator.checks import (
         rules_arch,
         rules_base,
@@ -131,7 +145,6 @@ def all_rules() -> dict[str, Rule]:
     )
 
     del rules_arch, rules_base, rules_build, rules_context, rules_runtime, rules_shipped
-    return dict(sorted(_RULES.items()))
 
 
 def target_kind(target: TargetPlan) -> Kind:
@@ -160,24 +173,76 @@ def run_checks(
     codes: Iterable[str] | None = None,
     hadolint_runs: Runs | None = None,
     scratch: Path | None = None,
+    listings: dict[str, ContextListing] | None = None,
 ) -> list[Finding]:
     """Every finding for `target`, pragmas applied, sorted by file and line.
 
     Checked once per platform of the target (the stages built can differ, `FROM bin-$TARGETOS`);
     a finding on some platforms only says which. Pass one `hadolint_runs` dict to all targets
     of a check so each Dockerfile is linted once. `scratch` is the tool's own directory
-    (`.orchestrator/` next to builds.yaml), which must not reach the builder."""
+    (`.orchestrator/` next to builds.yaml), which must not reach the builder. `listings` may be
+    shared by targets with the same context and Dockerfile: their build context is the same.
+    Equal to own_findings() then finish(), which a caller can run apart (check.collect runs
+    hadolint meanwhile)."""
+    passes = own_findings(target, dockerfile, codes=codes, scratch=scratch, listings=listings)
+    return finish(target, dockerfile, passes, text=text, hadolint=hadolint, runs=hadolint_runs)
+
+
+@dataclass(frozen=True)
+class PlatformPass:
+    """Our rules' findings for one platform of a target, and the stages it builds there."""
+
+    platform: str | None
+    stages: list[Stage]
+    findings: list[Finding]
+
+
+def own_findings(
+    target: TargetPlan,
+    dockerfile: Dockerfile,
+    *,
+    codes: Iterable[str] | None = None,
+    scratch: Path | None = None,
+    listings: dict[str, ContextListing] | None = None,
+) -> list[PlatformPass]:
+    """Our rules on each platform of `target` (hadolint not included: see finish())."""
     platforms: list[str | None] = list(target.platforms) or [None]
+    # Shared by the platforms of one target at least: the build context is the same for all.
+    shared: dict[str, ContextListing] = {} if listings is None else listings
+    return [
+        _check_platform(target, dockerfile, platform, codes, shared, scratch)
+        for platform in platforms
+    ]
+
+
+def finish(
+    target: TargetPlan,
+    dockerfile: Dockerfile,
+    passes: list[PlatformPass],
+    *,
+    text: str | None = None,
+    hadolint: bool = True,
+    runs: Runs | None = None,
+) -> list[Finding]:
+    """hadolint's findings added to each platform's, then merged across platforms, pragmas
+    applied, sorted: run_checks()'s answer."""
+    superseded = {c for r in all_rules().values() for c in r.supersedes}
     seen: dict[Finding, list[str]] = {}
-    listings: dict[str, ContextListing] = {}
-    for platform in platforms:
-        for finding in _check_platform(
-            target, dockerfile, platform, text, hadolint, codes, hadolint_runs, listings, scratch
-        ):
-            seen.setdefault(finding, []).append(platform or "")
+    for one in passes:
+        found = list(one.findings)
+        if hadolint:
+            from orchestrator.checks import hadolint as tool
+
+            found += [
+                f
+                for f in tool.run(dockerfile, one.stages, target.name, text, runs)
+                if f.code not in superseded
+            ]
+        for finding in found:
+            seen.setdefault(finding, []).append(one.platform or "")
     findings = []
     for finding, where in seen.items():
-        if len(where) < len(platforms):
+        if len(where) < len(passes):
             findings.append(
                 replace(
                     finding,
@@ -195,13 +260,10 @@ def _check_platform(
     target: TargetPlan,
     dockerfile: Dockerfile,
     platform: str | None,
-    text: str | None,
-    hadolint: bool,
     codes: Iterable[str] | None,
-    hadolint_runs: Runs | None,
     listings: dict[str, ContextListing],
     scratch: Path | None = None,
-) -> list[Finding]:
+) -> PlatformPass:
     kind = target_kind(target)
     ctx = CheckContext(
         target,
@@ -214,9 +276,8 @@ def _check_platform(
         scratch,
     )
     wanted = set(codes) if codes is not None else None
-    rules = all_rules()
     findings: list[Finding] = []
-    for code, item in rules.items():
+    for code, item in all_rules().items():
         default = item.severity[kind]
         if default is None or (wanted is not None and code not in wanted):
             continue
@@ -232,16 +293,7 @@ def _check_platform(
                     target=target.name,
                 )
             )
-    if hadolint:
-        from orchestrator.checks import hadolint as tool
-
-        superseded = {c for r in rules.values() for c in r.supersedes}
-        findings += [
-            f
-            for f in tool.run(dockerfile, ctx.stages, target.name, text, hadolint_runs)
-            if f.code not in superseded
-        ]
-    return findings
+    return PlatformPass(platform, ctx.stages, findings)
 
 
 _LINE_PRAGMA = re.compile(

@@ -14,6 +14,7 @@ side before the rules consume the answers, and `invoke_memoized` remembers each 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import itertools
 import json
@@ -22,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -84,42 +86,82 @@ def invoke(argv: Sequence[str], text: str, cwd: Path | None) -> subprocess.Compl
 def _config_files(cwd: Path) -> list[Path]:
     """Every file hadolint may read its configuration from when given no --config (its
     Configfile.hs, unix): the first that exists wins, so all of them are in the memo key."""
-    home = Path.home()
-    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
     return [
-        *(cwd / n for n in (".hadolint.yaml", ".hadolint.yml")),
-        *(xdg / n for n in ("hadolint.yaml", "hadolint.yml")),
-        *(home / ".hadolint" / n for n in ("hadolint.yaml", "hadolint.yml")),
-        *(home / ".hadolint" / n for n in ("config.yaml", "config.yml")),
-        *(home / n for n in (".hadolint.yaml", ".hadolint.yml")),
+        *_local_configs(str(cwd)),
+        *_user_configs(str(Path.home()), os.environ.get("XDG_CONFIG_HOME")),
     ]
+
+
+# Cached: a check asks for every Dockerfile and target, and the paths are joins only.
+@functools.lru_cache(maxsize=256)
+def _local_configs(cwd: str) -> tuple[Path, ...]:
+    return tuple(Path(cwd, n) for n in (".hadolint.yaml", ".hadolint.yml"))
+
+
+@functools.lru_cache(maxsize=16)
+def _user_configs(home: str, xdg_config_home: str | None) -> tuple[Path, ...]:
+    user = Path(home)
+    xdg = Path(xdg_config_home or user / ".config")
+    return (
+        *(xdg / n for n in ("hadolint.yaml", "hadolint.yml")),
+        *(user / ".hadolint" / n for n in ("hadolint.yaml", "hadolint.yml")),
+        *(user / ".hadolint" / n for n in ("config.yaml", "config.yml")),
+        *(user / n for n in (".hadolint.yaml", ".hadolint.yml")),
+    )
 
 
 def _memo_key(exe: Path, argv: Sequence[str], text: str, cwd: Path | None) -> str:
     """Everything hadolint's answer depends on: its binary, arguments, the Dockerfile text, its
     configuration files (by content) and environment (HADOLINT_*, NO_COLOR)."""
-    st = exe.stat()
-    configs = []
-    for path in _config_files(cwd or Path.cwd()):
-        try:
-            configs.append([str(path), hashlib.sha256(path.read_bytes()).hexdigest()])
-        except FileNotFoundError:
-            continue
-        except OSError:  # a directory or unreadable file of that name: hadolint sees it too
-            configs.append([str(path), "unreadable"])
-    env = sorted(
-        (k, v) for k, v in os.environ.items() if k.startswith("HADOLINT_") or k == "NO_COLOR"
-    )
-    material = [
-        MEMO_FORMAT,
-        [str(exe), st.st_size, st.st_mtime_ns, st.st_ino],
-        list(argv),
-        str(cwd),
-        env,
-        configs,
-        hashlib.sha256(text.encode()).hexdigest(),
-    ]
-    return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+    return _Keys(exe, argv).key(text, cwd)
+
+
+class _Keys:
+    """Memo keys (_memo_key) for many Dockerfiles linted by one binary with one argv: the
+    binary's stat, the environment and each configuration file's digest are read once, not
+    once per Dockerfile (the user's global files are the same for all of them)."""
+
+    def __init__(self, exe: Path, argv: Sequence[str]) -> None:
+        st = exe.stat()
+        self._head: list[Any] = [
+            MEMO_FORMAT,
+            [str(exe), st.st_size, st.st_mtime_ns, st.st_ino],
+            list(argv),
+        ]
+        self._env = sorted(
+            (k, v) for k, v in os.environ.items() if k.startswith("HADOLINT_") or k == "NO_COLOR"
+        )
+        self._digests: dict[Path, str | None] = {}
+
+    def key(self, text: str, cwd: Path | None) -> str:
+        configs = []
+        for path in _config_files(cwd or Path.cwd()):
+            digest = self._digest(path)
+            if digest is not None:
+                configs.append([str(path), digest])
+        material = [
+            *self._head,
+            str(cwd),
+            self._env,
+            configs,
+            hashlib.sha256(text.encode()).hexdigest(),
+        ]
+        return hashlib.sha256(json.dumps(material).encode()).hexdigest()
+
+    def name(self, text: str, cwd: Path | None) -> str:
+        return f"{self.key(text, cwd)}.json"
+
+    def _digest(self, path: Path) -> str | None:
+        """The file's sha256, "unreadable" (a directory or unreadable file of that name:
+        hadolint sees it too), or None when there is no such file."""
+        if path not in self._digests:
+            try:
+                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except FileNotFoundError:
+                self._digests[path] = None
+            except OSError:
+                self._digests[path] = "unreadable"
+        return self._digests[path]
 
 
 def invoke_memoized(
@@ -152,8 +194,14 @@ def _remembered(
     exe: Path, argv: Sequence[str], text: str, cwd: Path | None
 ) -> subprocess.CompletedProcess[str] | None:
     """The stored answer for exactly these inputs, or None."""
+    with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: no home directory
+        return _remembered_as(_memo_name(exe, argv, text, cwd), argv)
+    return None
+
+
+def _remembered_as(name: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str] | None:
+    """The answer stored under memo entry `name`, or None."""
     with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError, TypeError):
-        name = _memo_name(exe, argv, text, cwd)  # RuntimeError: no home directory
         entry = json.loads((usercache.directory("hadolint") / name).read_text(encoding="utf-8"))
         return subprocess.CompletedProcess(
             list(argv), int(entry["returncode"]), str(entry["stdout"]), str(entry["stderr"])
@@ -169,11 +217,16 @@ def _remember(
     proc: subprocess.CompletedProcess[str],
     prune: bool = False,
 ) -> None:
+    with contextlib.suppress(OSError, RuntimeError):
+        _remember_as(_memo_name(exe, argv, text, cwd), proc, prune)
+
+
+def _remember_as(name: str, proc: subprocess.CompletedProcess[str], prune: bool = False) -> None:
+    """Store `proc` as memo entry `name` (not a run killed by a signal: no answer)."""
     if proc.returncode < 0:
         return  # killed by a signal: no answer about the input
     entry = {"returncode": proc.returncode, "stdout": proc.stdout, "stderr": proc.stderr}
     with contextlib.suppress(OSError, RuntimeError):
-        name = _memo_name(exe, argv, text, cwd)
         usercache.store("hadolint", name, json.dumps(entry), MEMO_KEEP if prune else None)
 
 
@@ -236,10 +289,25 @@ def workers(jobs: int) -> int:
     return max(1, min(jobs, os.cpu_count() or 1, MAX_WORKERS))
 
 
-def prefetch(dockerfiles: Iterable[Dockerfile], runs: Runs) -> None:
+def prefetch(
+    dockerfiles: Iterable[Dockerfile], runs: Runs, launched: threading.Event | None = None
+) -> None:
     """Lint every distinct (text, cwd) of `dockerfiles` into `runs`, side by side (the threads
     wait on processes, which releases the GIL). run() then finds each answer there; the
-    neutralised copies of files hadolint cannot parse are still linted when run() needs them."""
+    neutralised copies of files hadolint cannot parse are still linted when run() needs them.
+    `launched` is set once the hadolint processes are started (or none will be): a caller that
+    runs other work meanwhile waits for it, so that work does not hold the GIL while the
+    processes are being prepared."""
+    try:
+        _prefetch(dockerfiles, runs, launched)
+    finally:
+        if launched is not None:
+            launched.set()
+
+
+def _prefetch(
+    dockerfiles: Iterable[Dockerfile], runs: Runs, launched: threading.Event | None
+) -> None:
     exe = find_binary()
     if exe is None:
         return
@@ -255,12 +323,14 @@ def prefetch(dockerfiles: Iterable[Dockerfile], runs: Runs) -> None:
             todo[key] = (text, cwd)
     if not todo:
         return
-    _batched(exe, argv, todo, runs)
+    _batched(exe, argv, todo, runs, launched)
     if todo:
         with ThreadPoolExecutor(workers(len(todo)), thread_name_prefix="hadolint") as pool:
             answers = pool.map(
                 lambda job: _attempt(exe, argv, job[0], job[1], False), todo.values()
             )
+            if launched is not None:
+                launched.set()
             runs.update(zip(todo, answers, strict=True))
     prune_memo()
 
@@ -274,6 +344,7 @@ def _batched(
     argv: Sequence[str],
     todo: dict[tuple[str, str | None], tuple[str, Path | None]],
     runs: Runs,
+    launched: threading.Event | None = None,
 ) -> None:
     """Lint many memo misses in a few hadolint processes, one per CPU, each given many files.
 
@@ -284,10 +355,10 @@ def _batched(
     each is stored in the memo under its own key, as if it had been linted alone. A batch whose
     output cannot be split by file leaves its files to the per-file runs. Done and removed
     from `todo`: the answers are in `runs`."""
-    memo = os.environ.get(MEMO_SWITCH, "1") != "0"
+    names = _memo_names(exe, argv, todo) if os.environ.get(MEMO_SWITCH, "1") != "0" else {}
     misses = []
-    for key, (text, cwd) in list(todo.items()):
-        stored = _remembered(exe, argv, text, cwd) if memo else None
+    for key, (_, cwd) in list(todo.items()):
+        stored = _remembered_as(names[key], argv) if key in names else None
         if stored is not None:
             runs[key] = stored  # answered: the per-file pass need not read the memo again
             del todo[key]
@@ -298,34 +369,46 @@ def _batched(
     count = workers(len(misses))
     chunks = [misses[i::count] for i in range(count)]
     with tempfile.TemporaryDirectory(prefix="orchestrator-hadolint-") as folder:
-        where = Path(folder)
+        written = [_write_chunk(Path(folder), n, chunk, todo) for n, chunk in enumerate(chunks)]
         with ThreadPoolExecutor(count, thread_name_prefix="hadolint") as pool:
-            answers = list(pool.map(lambda c: _lint_files(exe, where, c, todo), enumerate(chunks)))
+            running = pool.map(lambda w: _lint_files(exe, *w), written)
+            if launched is not None:
+                launched.set()
+            answers = list(running)
     for chunk, answer in zip(chunks, answers, strict=True):
         if answer is None:
             continue
         for key, items in zip(chunk, answer, strict=True):
-            text, cwd = todo.pop(key)
+            del todo[key]
             stdout = json.dumps(items, separators=(",", ":"))
             proc = subprocess.CompletedProcess(list(argv), 0, stdout, "")
             runs[key] = proc
-            if memo:
-                _remember(exe, argv, text, cwd, proc)
+            if key in names:
+                _remember_as(names[key], proc)
+
+
+def _memo_names(
+    exe: Path, argv: Sequence[str], todo: dict[tuple[str, str | None], tuple[str, Path | None]]
+) -> dict[tuple[str, str | None], str]:
+    """Each file's memo entry name (as _memo_name() gives it), or none when the memo cannot be
+    used (the binary cannot be stat-ed, no home directory: RuntimeError)."""
+    with contextlib.suppress(OSError, RuntimeError):
+        keys = _Keys(exe, argv)
+        return {key: keys.name(text, cwd) for key, (text, cwd) in todo.items()}
+    return {}
 
 
 def _has_config(cwd: Path | None) -> bool:
     return cwd is not None and any((cwd / n).exists() for n in (".hadolint.yaml", ".hadolint.yml"))
 
 
-def _lint_files(
-    exe: Path,
+def _write_chunk(
     folder: Path,
-    numbered: tuple[int, list[tuple[str, str | None]]],
+    index: int,
+    chunk: list[tuple[str, str | None]],
     todo: dict[tuple[str, str | None], tuple[str, Path | None]],
-) -> list[list[Any]] | None:
-    """One hadolint process over the chunk's texts, written to files; its findings per file in
-    the chunk's order, or None when the output does not say which file each finding is of."""
-    index, chunk = numbered
+) -> tuple[Path, list[str]]:
+    """The chunk's texts written to files of their own directory: (directory, file paths)."""
     own = folder / str(index)
     own.mkdir()
     names: list[str] = []
@@ -333,6 +416,12 @@ def _lint_files(
         path = own / f"{n}.Dockerfile"
         path.write_text(todo[key][0], encoding="utf-8")
         names.append(str(path))
+    return own, names
+
+
+def _lint_files(exe: Path, own: Path, names: list[str]) -> list[list[Any]] | None:
+    """One hadolint process over the files `names` (run in `own`); its findings per file in
+    their order, or None when the output does not say which file each finding is of."""
     cmd = [str(exe), "--format", "json", "--no-fail", "--no-color", *names]
     try:
         proc = invoke(cmd, "", own)

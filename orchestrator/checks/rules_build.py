@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -161,15 +162,22 @@ _NOT_A_SECRET = re.compile(r"(?i)_(?:FILE|PATH|DIR)$")  # names a path to a secr
 
 def declared_names(ins: Instruction) -> list[str]:
     """Variable names an ARG or ENV instruction declares (ENV's legacy `ENV K V` form too)."""
-    try:
-        words = shlex.split(ins.args, posix=True)
-    except ValueError:
-        words = ins.args.split()
+    words = _words(ins.args)
     if not words:
         return []
     if ins.keyword == "ENV" and "=" not in words[0]:
         return [words[0]]
     return [w.partition("=")[0] for w in words if w.partition("=")[0].isidentifier()]
+
+
+@functools.lru_cache(maxsize=1024)
+def _words(args: str) -> tuple[str, ...]:
+    """`args` split as a shell would, else at whitespace. By text: every target and platform
+    of a Dockerfile asks again about the same instructions, and shlex is slow."""
+    try:
+        return tuple(shlex.split(args, posix=True))
+    except ValueError:
+        return tuple(args.split())
 
 
 def _norm(text: str) -> str:

@@ -12,7 +12,7 @@ from orchestrator.checks.rules_build import WHOLE_TREE, sources
 
 def _has_context(ctx: CheckContext) -> bool:
     inputs.note(ctx.target.context)
-    return Path(ctx.target.context).is_dir()
+    return ctx.has_context
 
 
 def human(size: int) -> str:

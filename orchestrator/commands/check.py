@@ -9,6 +9,8 @@ report and status are stored for a replay of the same command over an unchanged 
 from __future__ import annotations
 
 import argparse
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +26,7 @@ from orchestrator import (
     outfile,
     scratch,
 )
-from orchestrator.checks import Finding, all_rules, run_checks
+from orchestrator.checks import Finding, all_rules, finish, own_findings
 from orchestrator.checks import gate as gate_
 from orchestrator.checks import hadolint as hadolint_
 from orchestrator.checks.formats import (
@@ -48,19 +50,36 @@ def collect(
     plan: Plan, *, use_hadolint: bool = True, runs: hadolint_.Runs | None = None
 ) -> list[Finding]:
     """Every target's findings, in target order. hadolint runs first, once per distinct
-    Dockerfile and side by side (hadolint.prefetch); `runs` receives its answers."""
-    findings: list[Finding] = []
+    Dockerfile and side by side (hadolint.prefetch); `runs` receives its answers. Our own
+    rules run meanwhile: hadolint's processes are most of a check's time, and they wait for
+    nothing of ours but the Dockerfiles."""
     runs = {} if runs is None else runs
-    notices: set[tuple[str, str]] = set()
     parsed = [target.model() for target in plan.targets]
     own = Path(plan.root) / scratch.NAME
-    if use_hadolint:
-        hadolint_.prefetch(parsed, runs)
-    for target, dockerfile in zip(plan.targets, parsed, strict=True):
-        found = run_checks(
-            target, dockerfile, hadolint=use_hadolint, hadolint_runs=runs, scratch=own
-        )
-        for finding in found:
+    # One listing per (context, Dockerfile): it is all a context listing depends on, and the
+    # development and production targets of one service usually share both.
+    listings: dict[tuple[str, str], dict[str, buildcontext.ContextListing]] = {}
+    with ThreadPoolExecutor(1, thread_name_prefix="hadolint-prefetch") as pool:
+        fetched = None
+        if use_hadolint:
+            launched = threading.Event()
+            fetched = pool.submit(hadolint_.prefetch, parsed, runs, launched)
+            launched.wait()  # the processes start sooner when our rules do not hold the GIL
+        passes = [
+            own_findings(
+                target,
+                dockerfile,
+                scratch=own,
+                listings=listings.setdefault((target.context, target.dockerfile), {}),
+            )
+            for target, dockerfile in zip(plan.targets, parsed, strict=True)
+        ]
+        if fetched is not None:
+            fetched.result()
+    findings: list[Finding] = []
+    notices: set[tuple[str, str]] = set()
+    for target, dockerfile, done in zip(plan.targets, parsed, passes, strict=True):
+        for finding in finish(target, dockerfile, done, hadolint=use_hadolint, runs=runs):
             if finding.code == hadolint_.NOTICE:
                 # A note about the tooling (hadolint missing, or unable to parse a file) is
                 # about the file, not the target: said once per file.

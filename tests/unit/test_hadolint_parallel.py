@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.checks import Finding, hadolint
+from orchestrator.checks import Finding, hadolint, own_findings
 from orchestrator.commands.check import collect
 from tests.unit import helpers
 
@@ -178,3 +178,47 @@ def test_many_files_are_linted_in_batches_with_the_answers_of_single_runs(
     monkeypatch.setenv(hadolint.MEMO_SWITCH, "1")
     assert collect(helpers.resolve(manifest)) == batched
     assert seen == []  # every answer of the batch was remembered per file
+
+
+def test_our_rules_run_while_hadolint_lints(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """collect() starts hadolint, then runs our rules before hadolint's answers are in: each
+    hadolint run here waits for our rules to have started (a serial collect would time out)."""
+    rules_started = threading.Event()
+
+    def own(*args: Any, **kwargs: Any) -> Any:
+        rules_started.set()
+        return own_findings(*args, **kwargs)
+
+    overlapped: list[bool] = []
+
+    def waiting(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        overlapped.append(rules_started.wait(timeout=5))
+        return REAL_INVOKE(argv, text, cwd)
+
+    monkeypatch.setattr("orchestrator.commands.check.own_findings", own)
+    monkeypatch.setattr(hadolint, "invoke", waiting)
+    found = collect(helpers.resolve(monorepo))
+    assert overlapped
+    assert all(overlapped)
+    assert any(f.source == "hadolint" for f in found)
+
+
+def test_prefetch_says_launched_when_nothing_runs_or_it_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """collect() waits for `launched` before our rules: it must be set on every way out."""
+    missing = threading.Event()
+    monkeypatch.setattr(hadolint, "find_binary", lambda: None)
+    hadolint.prefetch([], {}, missing)
+    assert missing.is_set()
+
+    def broken() -> Path:
+        raise RuntimeError("boom")
+
+    failed = threading.Event()
+    monkeypatch.setattr(hadolint, "find_binary", broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        hadolint.prefetch([], {}, failed)
+    assert failed.is_set()

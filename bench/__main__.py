@@ -83,16 +83,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _cleanup_images(runner: Runner, namespace: str) -> None:
-    """Remove the development images the benchmark loaded into the engine (best effort)."""
-    listed = runner.run(
-        ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"], check=False
-    )
-    refs = [line for line in listed.stdout.splitlines() if line.startswith(namespace + "/")]
-    if refs:
-        runner.run(["docker", "image", "rm", *refs], check=False)
-
-
 def _compiled() -> str:
     """Byte-compile the orchestrator's sources before anything is timed, as `pip install` does
     for users. With PYTHONDONTWRITEBYTECODE set (this machine's shells set it) and a source
@@ -171,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "expect noise)"
             )
             save(results.figures)
-        _cleanup_images(runner, bench.namespace)
+        engine.remove_images(bench.namespace)  # loaded and pushed images alike
         if args.keep:
             log(f"kept {workdir}")
         else:

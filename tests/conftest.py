@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,7 +51,33 @@ class Engine:
         return proc
 
     def unique_repo(self, name: str) -> str:
-        return f"{self.registry}/test-{uuid.uuid4().hex[:8]}/{name}"
+        prefix = f"{self.registry}/test-{uuid.uuid4().hex[:8]}/"
+        _HANDED_OUT.append(prefix)
+        return prefix + name
+
+
+# Repository prefixes this session's tests pushed and built under (Engine.unique_repo).
+_HANDED_OUT: list[str] = []
+
+
+def _remove_session_images(engine: Engine) -> None:
+    """Remove this session's images from the engine's store. With the containerd image store
+    the docker driver keeps every image it builds, pushed ones too: left there, each run of the
+    suite added ~100, and an engine holding a thousand spent minutes on one `image rm` and kept
+    build cache that prune could not free. Only this session's prefixes: a concurrent run's
+    images are left alone. Best effort: a failure here fails no test."""
+    if not _HANDED_OUT:
+        return
+    ls = ("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}")
+    try:
+        listed = engine.run(*ls, check=False, timeout=120)
+        prefixes = tuple(_HANDED_OUT)
+        refs = [line for line in listed.stdout.splitlines() if line.startswith(prefixes)]
+        for start in range(0, len(refs), 100):
+            rm = ("docker", "image", "rm", *refs[start : start + 100])
+            engine.run(*rm, check=False, timeout=600)
+    except subprocess.TimeoutExpired:
+        pass  # a slow engine: the images stay, as they did before this clean-up existed
 
 
 def _reachable(env: dict[str, str]) -> bool:
@@ -76,7 +103,7 @@ def _engine_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
+def engine() -> Iterator[Engine]:
     env = _engine_env()
     if not _reachable(env):
         # Bring it up ourselves (idempotent); this is what `make engine` runs.
@@ -97,11 +124,13 @@ def engine() -> Engine:
                 pytest.fail(message)  # under CI a missing engine is a failure, never a skip
             pytest.skip(message)
     images = read_env_file(ROOT / "engine" / "images.env")
-    return Engine(
+    found = Engine(
         env=env,
         registry=env.get("ORCH_REGISTRY", images.get("REGISTRY", "localhost:5000")),
         images=images,
     )
+    yield found
+    _remove_session_images(found)
 
 
 @pytest.fixture(autouse=True)

@@ -95,7 +95,9 @@ def _compiled() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     runner = Runner(bench_env(), verbose=args.verbose)
-    engine = Engine(runner, args.builder)
+    engine_dir = runner.env.get("ORCH_ENGINE_DIR", "")
+    own = bool(engine_dir) and runner.env.get("DOCKER_HOST", "").startswith(f"unix://{engine_dir}/")
+    engine = Engine(runner, args.builder, restart=own and not args.builder)
     try:
         engine_facts = engine.facts()
     except BenchError as exc:
@@ -154,6 +156,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         save(results.figures)
         code = 130
     finally:
+        if engine.restarts:
+            results.notes.append(
+                f"the project's engine was restarted {engine.restarts} time(s) to empty the "
+                "build cache (dockerd held records prune could not free)"
+            )
         if engine.repeated_prunes:
             results.notes.append(
                 f"{engine.repeated_prunes} prune(s) had to be repeated: the build cache was not "

@@ -153,6 +153,14 @@ class Engine:
     runner: Runner
     builder: str | None = None
     repeated_prunes: int = 0
+    restart: bool = False  # the project's own engine (engine/up.sh): may be restarted to prune
+    restarts: int = 0
+
+    def _total(self, du: list[str]) -> str:
+        """`buildx du`'s total, or "" when the cache is empty."""
+        usage = self.runner.run(du, check=False).stdout
+        total = re.search(r"^Total:\s*(\S+)", usage, re.MULTILINE)
+        return "" if total is None or total.group(1) in ("0B", "0") else total.group(1)
 
     def prune(self) -> None:
         """Empty builder state: every build cache record *and* cache mount (`-a`), no filter.
@@ -174,19 +182,28 @@ class Engine:
         self.runner.run(argv, timeout=600)
         left = ""
         for pause in (0.5, 1.0, 2.0, 4.0):
-            usage = self.runner.run(du, check=False).stdout
-            total = re.search(r"^Total:\s*(\S+)", usage, re.MULTILINE)
-            if total is None or total.group(1) in ("0B", "0"):
+            left = self._total(du)
+            if not left:
                 return
-            left = total.group(1)
             self.repeated_prunes += 1
             time.sleep(pause)
             self.runner.run(argv, timeout=600)
-        usage = self.runner.run(du, check=False).stdout
-        total = re.search(r"^Total:\s*(\S+)", usage, re.MULTILINE)
-        if total is not None and total.group(1) not in ("0B", "0"):
+        total = self._total(du)
+        if total and self.restart:
+            # dockerd can hold build cache records after builds (seen after the sample's
+            # loaded development image: "Reclaimable: false", no image or container using
+            # them) until it restarts. This is the project's own engine, which the cold cases
+            # empty anyway: restart it (engine/down.sh, engine/up.sh: seconds, untimed, the
+            # registry's data kept), then prune once more.
+            log(f"  {total} of build cache left after pruning: restarting the project's engine")
+            for script in ("down.sh", "up.sh"):
+                self.runner.run(["bash", str(ROOT / "engine" / script)], timeout=600)
+            self.restarts += 1
+            self.runner.run(argv, timeout=600)
+            total = self._total(du)
+        if total:
             raise BenchError(
-                f"the build cache could not be emptied: {total.group(1)} left after 5 runs of "
+                f"the build cache could not be emptied: {total} left after 5 runs of "
                 f"`{' '.join(argv)}` (was {left}): images in the engine's store hold the cache "
                 "records they share (with the containerd store every pushed image is kept there "
                 "too: see `docker image ls`), or another client is building; a cold figure "

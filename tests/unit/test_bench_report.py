@@ -56,8 +56,10 @@ class _DuRunner(Runner):
         self.prunes = 0
 
     def run(self, argv: Sequence[str], **_: Any) -> Completed:
-        if "prune" in argv:
-            self.prunes += 1
+        if argv[-1].endswith("up.sh"):
+            self.totals = ["0B"]  # the restarted engine has freed what it held
+        if argv[0] == "bash" or "prune" in argv:
+            self.prunes += "prune" in argv
             return Completed(tuple(argv), 0.0, 0, "", "")
         total = self.totals.pop(0) if len(self.totals) > 1 else self.totals[0]
         return Completed(tuple(argv), 0.0, 0, f"Reclaimable:\t0B\nTotal:\t\t{total}\n", "")
@@ -74,3 +76,14 @@ def test_a_prune_that_leaves_the_cache_full_stops_the_cold_case(
     with pytest.raises(BenchError, match="745MB left after 5 runs"):
         Engine(stuck).prune()
     assert stuck.prunes == 5
+
+
+def test_the_projects_engine_is_restarted_when_prune_cannot_empty_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(time, "sleep", lambda _: None)
+    held = _DuRunner(["55MB"])
+    engine = Engine(held, restart=True)
+    engine.prune()  # emptied after the restart: no error
+    assert engine.restarts == 1
+    assert held.prunes == 6  # five, then one more after the restart

@@ -19,6 +19,7 @@ import os
 import posixpath
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -306,6 +307,11 @@ class Matcher:
             return True
         return any(prefix.startswith(directory + "/") for prefix in self._exception_prefixes)
 
+    def skips(self, directory: str, excluded: bool) -> bool:
+        """Is `directory` (`excluded` by the patterns, as match() said) left unread by the
+        walk, with everything in it (fsutil's SkipDir)? Nothing inside can then be sent."""
+        return excluded and not self.enters(directory)
+
 
 def _without_trailing_glob(text: str) -> str:
     return text.removesuffix("/**").removesuffix("/*")
@@ -361,7 +367,7 @@ def list_context(
                     dirs.add(rel)
                 else:
                     files[rel] = info_stat.st_size
-            if is_dir and (not excluded or matcher.enters(rel)):
+            if is_dir and not matcher.skips(rel, excluded):
                 pending.append((entry.path, rel, info))
     largest = sorted(files.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
     return ContextListing(
@@ -425,17 +431,18 @@ def _decide(matcher: Matcher, rel: str) -> tuple[bool, Pattern | None, str | Non
     for k in range(1, len(parts) + 1):
         current = "/".join(parts[:k])
         excluded, info, decided = matcher.match(current, info)
-        if excluded and decided and k < len(parts) and not matcher.enters(current):
+        if decided and k < len(parts) and matcher.skips(current, excluded):
             return True, decided, current
         if k == len(parts):
             return excluded, decided, None
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def sends(context_dir: Path, rel: str, dockerfile_path: Path | None = None) -> bool:
-    """Would BuildKit send `rel` (relative to the context, existing or not)?"""
-    ignore = read_ignore(context_dir, dockerfile_path)
-    return not _decide(Matcher(ignore.patterns), rel)[0]
+def sends_any(context_dir: Path, rels: Iterable[str], dockerfile_path: Path | None = None) -> bool:
+    """Would BuildKit send any of `rels` (relative to the context, existing or not)? The
+    ignore file is read once for all of them."""
+    matcher = Matcher(read_ignore(context_dir, dockerfile_path).patterns)
+    return any(not _decide(matcher, rel)[0] for rel in rels)
 
 
 def explain(context_dir: Path, path: str, dockerfile_path: Path | None = None) -> str:

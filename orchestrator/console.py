@@ -9,6 +9,7 @@ its result without rich (see planmemo.emit), usually prints nothing else.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -64,17 +65,16 @@ def is_ci() -> bool:
 
 # What rich's Text strips from a string (BEL, BS, VT, FF, CR): plain() writes what rich would.
 _STRIPPED = dict.fromkeys((7, 8, 11, 12, 13))
-_direct: list[tuple[Console, bool]] = []  # (the console, whether plain() may bypass it)
 
 
+@functools.lru_cache(maxsize=8)
 def _bypass(err: Console) -> bool:
     """Whether a line for `err` can be written to its file directly. On a terminal rich draws
     (and may be drawing a live table), and a recording console keeps what it prints; for a
     log or a pipe, rich's print of a line without markup is the line itself, at ~70 us of CPU a
-    call, which was a third of the CPU of reading a 30-target bake's progress."""
-    if not _direct or _direct[0][0] is not err:
-        _direct[:] = [(err, not err.is_terminal and not err.record)]
-    return _direct[0][1]
+    call, which was a third of the CPU of reading a 30-target bake's progress. Asked once per
+    console (rich works out is_terminal anew on every call)."""
+    return not err.is_terminal and not err.record
 
 
 def plain(line: str) -> None:

@@ -183,7 +183,7 @@ def _excluded_dirs(context: Path, dockerfile: Path) -> tuple[str, Callable[[str]
     if not ignore.patterns:
         return "", None
     matcher = buildcontext.Matcher(ignore.patterns)
-    return str(ignore.path), lambda rel: matcher.match(rel)[0] and not matcher.enters(rel)
+    return str(ignore.path), lambda rel: matcher.skips(rel, matcher.match(rel)[0])
 
 
 def _walked(

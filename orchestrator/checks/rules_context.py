@@ -95,18 +95,24 @@ def scratch_in_context(ctx: CheckContext) -> Iterator[Hit]:
     if not ctx.scratch.is_relative_to(context):
         return
     rel = ctx.scratch.relative_to(context).as_posix()
-    dockerfile = Path(ctx.target.dockerfile)
-    if not any(buildcontext.sends(context, f"{rel}/{s}", dockerfile) for s in _SCRATCH_SAMPLES):
+    copy = next(
+        (
+            ins
+            for stage in ctx.stages
+            for ins in stage.instructions
+            if ins.keyword in ("COPY", "ADD")
+            and not ins.flag("from")
+            and any(src in WHOLE_TREE or src.startswith(rel) for src in sources(ins))
+        ),
+        None,
+    )
+    if copy is None:  # sent at most, never shipped: the ignore file need not be read
         return
-    what = f"{rel}/ (this tool's reports, logs and records, rewritten by every build)"
-    for stage in ctx.stages:
-        for ins in stage.instructions:
-            if ins.keyword not in ("COPY", "ADD") or ins.flag("from"):
-                continue
-            if any(src in WHOLE_TREE or src.startswith(rel) for src in sources(ins)):
-                yield Hit(
-                    ins.line,
-                    f"{ins.keyword} copies {what} into the image: the layer changes on every "
-                    "build, so it and every step after it miss the cache",
-                )
-                return
+    samples = [f"{rel}/{sample}" for sample in _SCRATCH_SAMPLES]
+    if buildcontext.sends_any(context, samples, Path(ctx.target.dockerfile)):
+        what = f"{rel}/ (this tool's reports, logs and records, rewritten by every build)"
+        yield Hit(
+            copy.line,
+            f"{copy.keyword} copies {what} into the image: the layer changes on every build, "
+            "so it and every step after it miss the cache",
+        )

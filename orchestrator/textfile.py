@@ -43,13 +43,16 @@ def read(path: Path, what: str) -> str:
         raise UserError(
             f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}"
         ) from None
+    # fstat before fdopen: a buffered reader refuses a directory's descriptor with
+    # IsADirectoryError, a traceback instead of this line.
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise UserError(
+            f"{path}: the {what} is not a regular file (a directory, FIFO or device "
+            "cannot be read as one)"
+        )
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise UserError(
-                f"{path}: the {what} is not a regular file (a directory, FIFO or device "
-                "cannot be read as one)"
-            )
         if info.st_size > limit:
             raise UserError(f"{path}: the {what} is {info.st_size} bytes; the limit is {limit}")
         try:

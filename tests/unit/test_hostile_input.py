@@ -143,6 +143,19 @@ def test_a_fifo_is_refused_not_read(
     assert "not a regular file" in err
 
 
+@pytest.mark.parametrize("name", ["Dockerfile", ".dockerignore", "builds.lock"])
+def test_a_directory_in_a_files_place_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    project(tmp_path)
+    (tmp_path / name).unlink(missing_ok=True)
+    (tmp_path / name).mkdir()
+    code, _, err = run(capsys, "check", "-f", "builds.yaml", "--context", "--no-hadolint")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "not a regular file" in err
+
+
 def test_a_device_as_manifest_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "plan", "-f", "/dev/zero")
     assert code == 2

@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from orchestrator.errors import UserError
+
 NAME = ".orchestrator"
 _IGNORE_ALL = "# Written by orchestrator: its scratch files are never part of the tree.\n*\n"
 
@@ -27,3 +29,15 @@ def mkdir(path: Path) -> Path:
                     ignore.write_text(_IGNORE_ALL, encoding="utf-8")
             break
     return path
+
+
+def refuse_blocked(root: Path) -> None:
+    """One line, before any work, when `.orchestrator` next to builds.yaml exists and is not a
+    directory: every command that records something (reports, runs, build records, the lock's
+    side file) would otherwise fail midway with a traceback, and its crash log with it."""
+    path = root / NAME
+    if (path.exists() or path.is_symlink()) and not path.is_dir():
+        raise UserError(
+            f"{path}: this tool's scratch directory is not a directory; move that file away "
+            "(orchestrator recreates the directory, with a .gitignore of its own)"
+        )

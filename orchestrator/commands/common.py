@@ -13,6 +13,7 @@ from orchestrator import (
     manifest,
     masking,
     overrides,
+    scratch,
     variables,
     yamlsrc,
 )
@@ -43,6 +44,7 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
 def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
     man, located = manifest.load(args.file)
     root = located.path.parent
+    scratch.refuse_blocked(root)
     cli_vars = parse_vars(args.var)
     # Before anything is interpolated: from here on no output of ours can show these values.
     secret_values = masking.register_manifest(

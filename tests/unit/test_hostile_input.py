@@ -156,6 +156,18 @@ def test_a_directory_in_a_files_place_is_refused_in_one_line(
     assert "not a regular file" in err
 
 
+@pytest.mark.parametrize("command", ["build", "plan"])
+def test_a_file_where_the_scratch_directory_goes_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    project(tmp_path)
+    (tmp_path / ".orchestrator").write_text("x")  # build wrote a traceback here before
+    code, _, err = run(capsys, command, "-f", "builds.yaml")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert ".orchestrator: this tool's scratch directory is not a directory" in err
+
+
 def test_a_device_as_manifest_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "plan", "-f", "/dev/zero")
     assert code == 2

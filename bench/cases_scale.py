@@ -80,6 +80,9 @@ def case_monorepo_build(bench: Bench, s: Settings) -> list[Figure]:
     preloads = [
         1000 * ws.cpu[i].get("preload", 0.0) for i in forced_reports[warmup:] if i < len(ws.cpu)
     ]
+    early = [
+        1000 * ws.cpu[i].get("readahead", 0.0) for i in forced_reports[warmup:] if i < len(ws.cpu)
+    ]
     common = [
         ws.equivalence_note(definition),
         f"{len(targets)} busybox services (bench/monorepo.py), each amd64+arm64, pushed with "
@@ -118,10 +121,15 @@ def case_monorepo_build(bench: Bench, s: Settings) -> list[Figure]:
             notes=[
                 "the orchestrator process's own user+system CPU while the bake ran, less the "
                 "registry client's import done meanwhile (report cpu.preload, a fixed cost per "
-                "run, not per target), divided by the targets baked; buildx's CPU is not in it",
+                "run, not per target) and the read-backs of pushed images started meanwhile "
+                "(cpu.readahead: publish work, moved), divided by the targets baked; buildx's "
+                "CPU is not in it",
                 f"the import meanwhile: median {median(preloads):.0f} ms per run"
                 if preloads
                 else "no preload figure",
+                f"the read-ahead meanwhile: median {median(early):.0f} ms per run"
+                if early
+                else "no read-ahead figure",
                 f"whole run, the orchestrator's own CPU: median {median(totals):.2f} s"
                 if totals
                 else "no report read",

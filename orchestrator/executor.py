@@ -848,6 +848,25 @@ def imagetools_json(ref: str, field_name: str) -> Any:
     return json.loads(text) if text else None
 
 
+WARM_TIMEOUT = 10.0
+
+
+def warm_manifest(ref: str) -> dict[str, Any] | None:
+    """Read `ref` (repo@digest) ahead of need, into the registry client's by-digest memo, or
+    None: one attempt, nothing printed, no buildx process. It only moves a read-back earlier
+    (build.py's _WarmReads, while the bake still runs): whatever fails here is read again,
+    with retries and fallback, when the answer is needed."""
+    if not registry.enabled():
+        return None
+    try:
+        limit = min(query_timeout(), WARM_TIMEOUT)  # a run never waits long on optional reads
+        found = registry.get(ref, f"reading {ref}", limit, attempts=1).json()
+    # Broad on purpose: any failure of an optional early read only means the later one runs.
+    except Exception:
+        return None
+    return found if isinstance(found, dict) else None
+
+
 def raw_manifest(ref: str) -> dict[str, Any]:
     """The manifest or index bytes the registry serves for `ref`, parsed (annotations kept)."""
     return manifest(ref)

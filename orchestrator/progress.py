@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,9 @@ def is_failure(step: Step) -> bool:
 
 
 MAX_OBJECT = 64 * 1024 * 1024  # characters of one SolveStatus, far above any real one
+# The status BuildKit's image exporter shows while it pushes an image's root manifest or index;
+# once completed, that image is in the registry (its tags come later: build.py).
+PUSHING = "pushing manifest for "
 
 
 class Tracker:
@@ -88,6 +91,9 @@ class Tracker:
         self._pending_size = 0
         self._pretty = False
         self._decoder = json.JSONDecoder()
+        # Called once per image pushed (reference as pushed, digest), while the bake runs on.
+        self.on_pushed: Callable[[str, str], None] | None = None
+        self._pushed: set[str] = set()
 
     def _target_of(self, name: str) -> str | None:
         if self.single:
@@ -205,6 +211,8 @@ class Tracker:
                     completed.append(step)
                     tp.finished_at = now
                     self.version += 1
+        if self.on_pushed is not None:
+            self._seen_pushes(status.get("statuses") or [])
         for log in status.get("logs") or []:
             digest = str(log.get("vertex", ""))
             try:
@@ -215,6 +223,18 @@ class Tracker:
             lines.extend(text.splitlines())
             del lines[: -self.log_tail]
         return completed
+
+    def _seen_pushes(self, statuses: list[Any]) -> None:
+        for entry in statuses:
+            ident = entry.get("id") if isinstance(entry, dict) else None
+            if not isinstance(ident, str) or not ident.startswith(PUSHING):
+                continue
+            if not entry.get("completed") or ident in self._pushed:
+                continue
+            self._pushed.add(ident)
+            ref, _, digest = ident[len(PUSHING) :].rpartition("@")
+            if ref and digest.startswith("sha256:") and self.on_pushed is not None:
+                self.on_pushed(ref, digest)
 
     def failure_lines(self, target: str) -> list[str]:
         tp = self.targets[target]

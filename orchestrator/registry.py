@@ -189,13 +189,14 @@ def preload() -> None:
     import dxf  # noqa: F401
 
 
-def _call(what: str, timeout: float, action: Callable[[], Any]) -> Any:
-    """`action` with the retry/timeout behaviour of executor's buildx queries."""
+def _call(what: str, timeout: float, action: Callable[[], Any], attempts: int = ATTEMPTS) -> Any:
+    """`action` with the retry/timeout behaviour of executor's buildx queries (`attempts=1`:
+    no retry, and so no retry line printed)."""
     import requests
 
     delay = 0.5
     last = ""
-    for attempt in range(1, ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         try:
             return action()
         except requests.exceptions.Timeout:
@@ -217,8 +218,8 @@ def _call(what: str, timeout: float, action: Callable[[], Any]) -> Any:
             # Refused, reset, no such host: buildx names the cause in its own words and
             # retries what it retries; an error path may pay one more process.
             raise Fallback("connection error") from None
-        if attempt == ATTEMPTS:
-            raise UserError(f"{what}: {last} (gave up after {ATTEMPTS} attempts)")
+        if attempt == attempts:
+            raise UserError(f"{what}: {last} (gave up after {attempts} attempts)")
         from orchestrator import console
 
         console.plain(f"registry error, retrying {what} ({attempt + 1}/{ATTEMPTS}): {last}")
@@ -248,7 +249,7 @@ _by_digest: dict[str, Manifest] = {}
 _by_digest_lock = threading.Lock()
 
 
-def get(text: str, what: str, timeout: float) -> Manifest:
+def get(text: str, what: str, timeout: float, attempts: int = ATTEMPTS) -> Manifest:
     """The manifest `text` (repo:tag or repo@digest) names, as stored."""
     ref = _reference(text)
     if ref.digest:
@@ -266,7 +267,7 @@ def get(text: str, what: str, timeout: float) -> Manifest:
             media = str(json.loads(data).get("mediaType", ""))
         return Manifest(data, media, "sha256:" + hashlib.sha256(data).hexdigest())
 
-    found: Manifest = _call(what, timeout, fetch)
+    found: Manifest = _call(what, timeout, fetch, attempts)
     if ref.digest and found.digest != ref.digest:
         raise UserError(f"{what}: the registry sent bytes of {found.digest}, not {ref.digest}")
     if ref.digest:

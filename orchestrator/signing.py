@@ -8,7 +8,6 @@ and certainly none pointing at an unsigned image.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,27 +69,33 @@ def sign(plan: Plan, t: TargetPlan, digest: str) -> str:
         ) from None
 
 
-def attestations(repository: str, digest: str) -> dict[str, list[str]]:
-    """Platform -> the attestation kinds (provenance, sbom, or the predicate type) it carries."""
-    index = executor.raw_manifest(f"{repository}@{digest}")
+def attestation_manifests(index: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(subject platform, attestation manifest digest) of each attestation `index` lists."""
     platforms: dict[str, str] = {}
-    found: dict[str, list[str]] = {}
     for entry in index.get("manifests") or []:
         plat = entry.get("platform") or {}
         if plat.get("os") and plat.get("os") != "unknown":
             platforms[str(entry.get("digest"))] = f"{plat['os']}/{plat.get('architecture')}"
-    wanted: list[tuple[str, str]] = []  # (subject platform, attestation manifest digest)
+    wanted: list[tuple[str, str]] = []
     for entry in index.get("manifests") or []:
         notes: dict[str, Any] = entry.get("annotations") or {}
         if notes.get("vnd.docker.reference.type") != ATTESTATION:
             continue
         subject = platforms.get(str(notes.get("vnd.docker.reference.digest")), "unknown")
         wanted.append((subject, str(entry.get("digest"))))
-    # One GET per platform's attestation manifest: round trips, asked side by side.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(wanted))) as pool:
-        manifests = list(
-            pool.map(lambda pair: executor.raw_manifest(f"{repository}@{pair[1]}"), wanted)
-        )
+    return wanted
+
+
+def attestations(repository: str, digest: str) -> dict[str, list[str]]:
+    """Platform -> the attestation kinds (provenance, sbom, or the predicate type) it carries."""
+    index = executor.raw_manifest(f"{repository}@{digest}")
+    found: dict[str, list[str]] = {}
+    wanted = attestation_manifests(index)
+    # One GET per platform's attestation manifest, in the calling thread: publishing reads many
+    # targets side by side already, and this thread's registry connection is kept alive. A pool
+    # per target started fresh threads, each opening (and closing) a connection of its own:
+    # measured, that was most of the publish phase at 30 targets (issue 21).
+    manifests = [executor.raw_manifest(f"{repository}@{digest}") for _, digest in wanted]
     for (subject, _), manifest in zip(wanted, manifests, strict=True):
         kinds = [
             SHORT.get(str(p), str(p))

@@ -231,3 +231,29 @@ def test_live_display_draws_the_final_state_and_skips_unchanged_draws(
     final = screen.getvalue()
     assert "1/1" in final
     assert "[web 1/2] RUN echo '{' }}" in final
+
+
+def _push(ref: str, completed: bool) -> str:
+    status: dict[str, Any] = {"id": f"pushing manifest for {ref}", "vertex": "sha256:v"}
+    if completed:
+        status["completed"] = "2026-12-01T19:29:20Z"
+    return json.dumps({"statuses": [status]}, indent=2) + "\n"
+
+
+def test_each_pushed_image_is_announced_once_when_its_push_completes() -> None:
+    """BuildKit repeats a status on every update; only its completion counts, once."""
+    tracker = Tracker(["a", "b"])
+    seen: list[tuple[str, str]] = []
+    tracker.on_pushed = lambda ref, digest: seen.append((ref, digest))
+    digest = "sha256:" + "1" * 64
+    lines = [
+        _push(f"localhost:5000/app:staging@{digest}", completed=False),
+        _push(f"localhost:5000/app:staging@{digest}", completed=True),
+        _push(f"localhost:5000/app:staging@{digest}", completed=True),
+        _push("localhost:5000/app:no-digest", completed=True),  # not a pushed root: ignored
+        json.dumps({"statuses": [{"id": "pushing layers", "completed": "x"}, "junk"]}) + "\n",
+    ]
+    for text in lines:
+        for line in io.StringIO(text):
+            tracker.feed(line)
+    assert seen == [("localhost:5000/app:staging", digest)]

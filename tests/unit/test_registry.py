@@ -16,8 +16,9 @@ from typing import Any, ClassVar
 
 import pytest
 
-from orchestrator import executor, refs, registry
+from orchestrator import executor, readahead, refs, registry, signing
 from orchestrator.errors import UserError
+from orchestrator.progress import Tracker
 
 INDEX = json.dumps(
     {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []},
@@ -260,3 +261,77 @@ def test_a_tag_in_another_repository_is_copied_by_buildx(
     executor.publish([f"{fake}/app:v1", f"{fake}/mirror:v1"], source)
     assert [p for m, p, _ in _Registry.seen if m == "PUT"] == ["/v2/app/manifests/v1"]
     assert created == [("imagetools", "create", "--tag", f"{fake}/mirror:v1", source)]
+
+
+def _json(data: object) -> tuple[bytes, str]:
+    raw = json.dumps(data, separators=(",", ":")).encode()
+    return raw, "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def test_a_pushed_image_is_read_back_while_the_bake_runs_and_publishing_reuses_it(
+    fake: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """readahead.py: the index and its attestation manifests are read once, in the background,
+    when the progress stream says the push completed; the read-back after the bake then asks
+    the registry nothing. Another repository's push (a cache export, say) is not read."""
+    oci = "application/vnd.oci.image.manifest.v1+json"
+    predicate = "https://slsa.dev/provenance/v0.2"
+    attestation, att_digest = _json(
+        {"schemaVersion": 2, "mediaType": oci, "layers": [
+            {"annotations": {"in-toto.io/predicate-type": predicate}}]}
+    )  # fmt: skip
+    platform = "sha256:" + "2" * 64
+    index, digest = _json(
+        {
+            "schemaVersion": 2,
+            "mediaType": INDEX_TYPE,
+            "manifests": [
+                {"digest": platform, "platform": {"os": "linux", "architecture": "arm64"}},
+                {
+                    "digest": att_digest,
+                    "platform": {"os": "unknown", "architecture": "unknown"},
+                    "annotations": {
+                        "vnd.docker.reference.type": "attestation-manifest",
+                        "vnd.docker.reference.digest": platform,
+                    },
+                },
+            ],
+        }
+    )
+    _Registry.script = {
+        f"/v2/app/manifests/{digest}": [(200, {"Content-Type": INDEX_TYPE}, index)],
+        f"/v2/app/manifests/{att_digest}": [(200, {"Content-Type": oci}, attestation)],
+    }
+    tracker = Tracker(["app"])
+    early = readahead.ReadAhead([f"{fake}/app"])
+    tracker.on_pushed = early.pushed
+    for ref in (f"{fake}/app:orchestrator-staging-app", f"{fake}/cache:buildcache"):
+        status = {"id": f"pushing manifest for {ref}@{digest}", "completed": "now"}
+        tracker.feed(json.dumps({"statuses": [status]}) + "\n")
+    early.close(wait=True)
+    assert sorted(path for _, path, _ in _Registry.seen) == sorted(_Registry.script)
+    assert early.reads == 2
+    assert early.cpu > 0
+    before = len(_Registry.seen)
+    assert executor.platform_digests(f"{fake}/app@{digest}") == {"linux/arm64": platform}
+    assert signing.attestations(f"{fake}/app", digest) == {"linux/arm64": ["provenance"]}
+    assert len(_Registry.seen) == before
+    assert capsys.readouterr().err == ""
+
+
+def test_an_early_read_that_fails_is_silent_and_the_read_back_retries_it(
+    fake: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One attempt, no retry line in the bake's progress; the answer is asked for again, with
+    retries, when publishing needs it."""
+    monkeypatch.setattr(registry, "_pause", lambda _s: None)
+    _Registry.script = {f"/v2/app/manifests/{INDEX_DIGEST}": [(500, {}, b""), _index()]}
+    assert executor.warm_manifest(f"{fake}/app@{INDEX_DIGEST}") is None
+    assert len(_Registry.seen) == 1
+    assert capsys.readouterr().err == ""
+    assert executor.manifest(f"{fake}/app@{INDEX_DIGEST}")["manifests"] == []
+    assert len(_Registry.seen) == 2
+    monkeypatch.setenv(registry.SWITCH, "0")  # the HTTP client off: no early read at all
+    registry._by_digest.clear()
+    assert executor.warm_manifest(f"{fake}/app@{INDEX_DIGEST}") is None
+    assert len(_Registry.seen) == 2

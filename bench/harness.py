@@ -117,22 +117,25 @@ def attempt(
     action: Callable[[], object],
     setup: Callable[[], object] | None = None,
     retried: list[str] | None = None,
+    tries: int = 2,
 ) -> float:
-    """Setup (untimed), then the timed action; one retry of both when the action fails.
+    """Setup (untimed), then the timed action; up to `tries` attempts of both when the action
+    fails.
 
     A retry covers transient engine trouble (another client pruning the shared build cache
-    mid-build: "snapshot ... does not exist"); it is recorded in the figure's notes.
+    mid-build: "snapshot ... does not exist"; the local registry's 500s); it is recorded in the
+    figure's notes, and only the attempt that succeeded is timed.
     """
-    for number in (1, 2):
+    for number in range(1, tries + 1):
         if setup is not None:
             setup()
         try:
             return timed(action)
         except BenchError as exc:
-            if number == 2:
+            if number == tries:
                 raise
             why = error_line(str(exc))
-            log(f"  {name} failed ({why}); retrying once")
+            log(f"  {name} failed ({why}); retrying ({number + 1}/{tries})")
             if retried is not None:
                 retried.append(f"{name}: one run retried after: {why}")
     raise AssertionError("unreachable")
@@ -151,6 +154,7 @@ def rounds(
     warmup: int = 0,
     label: str = "",
     retried: list[str] | None = None,
+    tries: int = 2,
 ) -> dict[str, list[float]]:
     """`warmup` discarded rounds, then `count` measured ones; seconds per variant, per round."""
     samples: dict[str, list[float]] = {v.name: [] for v in variants}
@@ -159,7 +163,7 @@ def rounds(
         measured = index >= warmup
         tag = f"round {index - warmup + 1}/{count}" if measured else f"warm-up {index + 1}"
         for variant in alternating(variants, index):
-            seconds = attempt(variant.name, variant.action, variant.setup, retried)
+            seconds = attempt(variant.name, variant.action, variant.setup, retried, tries)
             if measured:
                 samples[variant.name].append(seconds)
             log(f"[{label}] {tag}: {variant.name}: {seconds:.2f} s")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from bench import harness
 from bench.__main__ import parse_args
 from bench.harness import BenchError, Completed, Figure, Goal, Runner, Series
 from bench.report import Results, rows
@@ -87,3 +88,22 @@ def test_the_projects_engine_is_restarted_when_prune_cannot_empty_it(
     engine.prune()  # emptied after the restart: no error
     assert engine.restarts == 1
     assert held.prunes == 6  # five, then one more after the restart
+
+
+def test_an_attempt_is_tried_up_to_tries_times_and_only_the_success_is_timed() -> None:
+    calls: list[int] = []
+
+    def flaky() -> None:
+        calls.append(len(calls))
+        if len(calls) < 3:
+            raise harness.BenchError("ERROR: 500 Internal Server Error")
+
+    notes: list[str] = []
+    seconds = harness.attempt("bake", flaky, retried=notes, tries=3)
+    assert calls == [0, 1, 2]
+    assert seconds >= 0
+    assert len(notes) == 2
+    calls.clear()
+    with pytest.raises(harness.BenchError):
+        harness.attempt("bake", flaky, tries=2)
+    assert len(calls) == 2

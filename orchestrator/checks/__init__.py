@@ -66,6 +66,8 @@ class CheckContext:
     # Shared by the contexts of one target's platforms: the build context is the same for all.
     listings: dict[str, ContextListing] = field(default_factory=dict)
     scratch: Path | None = None  # this tool's `.orchestrator/` next to builds.yaml, if known
+    # The images `final[0]` starts FROM through `target:` contexts, nearest last (inherited()).
+    inherited: list[Inherited] = field(default_factory=list)
 
     @property
     def listing(self) -> ContextListing:
@@ -152,6 +154,46 @@ def target_kind(target: TargetPlan) -> Kind:
     return "production" if target.push or target.pin in ("patch", "digest") else "development"
 
 
+@dataclass(frozen=True)
+class Inherited:
+    """Another target's shipped stages, which this target's image starts FROM (`FROM base`,
+    `contexts: {base: target:base}`): its USER, HEALTHCHECK, ENTRYPOINT... are inherited."""
+
+    target: str
+    path: Path  # its Dockerfile: findings about its lines name that file
+    stages: list[Stage]
+    base: str  # the image its chain starts FROM, expanded
+
+
+MAX_INHERITED = 16  # target: chains are acyclic (contexts.order); this only bounds the walk
+
+
+def inherited(
+    dockerfile: Dockerfile,
+    target: TargetPlan,
+    platform: str | None,
+    targets: Mapping[str, TargetPlan],
+) -> list[Inherited]:
+    """The targets this target's image is built on through `target:` contexts, base-most
+    first: the one its first shipped stage names in FROM, the one that one names, and so on."""
+    out: list[Inherited] = []
+    seen = {target.name}
+    while len(out) < MAX_INHERITED:
+        root = final_chain(dockerfile, target, platform)[0]
+        source = target.build_contexts.get(dockerfile.expand(root.base, target.args, platform))
+        producer = targets.get(source.removeprefix("target:")) if source else None
+        if source is None or not source.startswith("target:") or producer is None:
+            break
+        if producer.name in seen:
+            break
+        seen.add(producer.name)
+        target, dockerfile = producer, producer.model()
+        chain = final_chain(dockerfile, target, platform)
+        base = dockerfile.expand(chain[0].base, target.args, platform)
+        out.insert(0, Inherited(target.name, dockerfile.path, chain, base))
+    return out
+
+
 def final_chain(
     dockerfile: Dockerfile, target: TargetPlan, platform: str | None = None
 ) -> list[Stage]:
@@ -174,6 +216,7 @@ def run_checks(
     hadolint_runs: Runs | None = None,
     scratch: Path | None = None,
     listings: dict[str, ContextListing] | None = None,
+    targets: Mapping[str, TargetPlan] | None = None,
 ) -> list[Finding]:
     """Every finding for `target`, pragmas applied, sorted by file and line.
 
@@ -184,7 +227,9 @@ def run_checks(
     shared by targets with the same context and Dockerfile: their build context is the same.
     Equal to own_findings() then finish(), which a caller can run apart (check.collect runs
     hadolint meanwhile)."""
-    passes = own_findings(target, dockerfile, codes=codes, scratch=scratch, listings=listings)
+    passes = own_findings(
+        target, dockerfile, codes=codes, scratch=scratch, listings=listings, targets=targets
+    )
     return finish(target, dockerfile, passes, text=text, hadolint=hadolint, runs=hadolint_runs)
 
 
@@ -204,13 +249,15 @@ def own_findings(
     codes: Iterable[str] | None = None,
     scratch: Path | None = None,
     listings: dict[str, ContextListing] | None = None,
+    targets: Mapping[str, TargetPlan] | None = None,
 ) -> list[PlatformPass]:
-    """Our rules on each platform of `target` (hadolint not included: see finish())."""
+    """Our rules on each platform of `target` (hadolint not included: see finish()).
+    `targets`: the plan's targets by name, to follow `target:` contexts (inherited())."""
     platforms: list[str | None] = list(target.platforms) or [None]
     # Shared by the platforms of one target at least: the build context is the same for all.
     shared: dict[str, ContextListing] = {} if listings is None else listings
     return [
-        _check_platform(target, dockerfile, platform, codes, shared, scratch)
+        _check_platform(target, dockerfile, platform, codes, shared, scratch, targets or {})
         for platform in platforms
     ]
 
@@ -263,6 +310,7 @@ def _check_platform(
     codes: Iterable[str] | None,
     listings: dict[str, ContextListing],
     scratch: Path | None = None,
+    targets: Mapping[str, TargetPlan] | None = None,
 ) -> PlatformPass:
     kind = target_kind(target)
     ctx = CheckContext(
@@ -274,6 +322,7 @@ def _check_platform(
         platform,
         listings,
         scratch,
+        inherited(dockerfile, target, platform, targets) if targets and target.depends_on else [],
     )
     wanted = set(codes) if codes is not None else None
     findings: list[Finding] = []

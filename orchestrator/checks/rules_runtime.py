@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from orchestrator import inputs
-from orchestrator.checks import CheckContext, Hit, Severity, rule
+from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule
 from orchestrator.checks.rules_build import sources
 from orchestrator.dockerfile import Instruction
 
@@ -30,7 +30,31 @@ def _last(ctx: CheckContext, keyword: str) -> Instruction | None:
 
 
 def _base(ctx: CheckContext) -> str:
-    return ctx.expand(ctx.final[0].base)
+    """The image the shipped stages start FROM: through `target:` contexts, the one the first
+    of those targets starts FROM."""
+    return ctx.inherited[0].base if ctx.inherited else ctx.expand(ctx.final[0].base)
+
+
+def _shown(path: Path) -> Path:
+    """`path` as findings show files: relative to the working directory when under it."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _inherited_last(ctx: CheckContext, keyword: str) -> tuple[Instruction, Inherited] | None:
+    """The `keyword` instruction the image inherits from a target it is built FROM (a
+    `target:` context), nearest first, or None."""
+    for source in reversed(ctx.inherited):
+        found = None
+        for stage in source.stages:
+            for ins in stage.instructions:
+                if ins.keyword == keyword:
+                    found = ins
+        if found is not None:
+            return found, source
+    return None
 
 
 def is_exec_form(args: str) -> bool:
@@ -153,11 +177,21 @@ def _steps_down(ctx: CheckContext) -> tuple[str, Severity] | None:
 )
 def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
     user = _last(ctx, "USER")
+    inherited = _inherited_last(ctx, "USER") if user is None else None
     if user is not None:
         name = user.args.strip().split(":", 1)[0]
         if name not in ("root", "0"):
             return
         line, what = user.line, f"USER {user.args.strip()}: the container runs as root"
+    elif inherited is not None:
+        ins, source = inherited
+        if ins.args.strip().split(":", 1)[0] not in ("root", "0"):
+            return  # the non-root USER of the target it is built FROM is inherited
+        line = ctx.final[0].line
+        what = (
+            f"USER {ins.args.strip()} inherited from target {source.target} "
+            f"({_shown(source.path)}:{ins.line}): the container runs as root"
+        )
     else:
         base = _base(ctx)
         if any(word in base.lower() for word in _NONROOT_BASES):
@@ -165,7 +199,9 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
         stage = ctx.final[-1]
         line, what = stage.line, f"no USER in stage {stage.label} (or its bases): runs as root"
     drop = _steps_down(ctx)
-    if drop is None and _last(ctx, "ENTRYPOINT") is None and _last(ctx, "CMD") is None:
+    if drop is None and not any(
+        _last(ctx, k) or _inherited_last(ctx, k) for k in ("ENTRYPOINT", "CMD")
+    ):
         # No process of its own: a base or tool image that others extend (and give a USER).
         drop = (
             "it starts no process of its own (no ENTRYPOINT/CMD): a base image to extend",
@@ -191,6 +227,9 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
 )
 def no_healthcheck(ctx: CheckContext) -> Iterator[Hit]:
     check = _last(ctx, "HEALTHCHECK")
+    got = _inherited_last(ctx, "HEALTHCHECK") if check is None else None
+    if got is not None and got[0].args.strip().upper() != "NONE":
+        return  # inherited from the target it is built FROM
     if check is None:
         stage = ctx.final[-1]
         yield Hit(stage.line, f"stage {stage.label} has no HEALTHCHECK")

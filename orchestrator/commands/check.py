@@ -65,12 +65,14 @@ def collect(
             launched = threading.Event()
             fetched = pool.submit(hadolint_.prefetch, parsed, runs, launched)
             launched.wait()  # the processes start sooner when our rules do not hold the GIL
+        by_name = {t.name: t for t in plan.targets}
         passes = [
             own_findings(
                 target,
                 dockerfile,
                 scratch=own,
                 listings=listings.setdefault((target.context, target.dockerfile), {}),
+                targets=by_name,  # `target:` contexts: what an image inherits (USER, ...)
             )
             for target, dockerfile in zip(plan.targets, parsed, strict=True)
         ]

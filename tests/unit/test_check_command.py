@@ -237,3 +237,60 @@ def test_targets_sharing_a_dockerfile_run_hadolint_once(
     check_command.collect(loaded.plan)
     assert [t.name for t in loaded.plan.targets] == ["development", "production"]
     assert len(calls) == 1
+
+
+GRAPH_MANIFEST = """\
+version: 1
+project: {name: graph, image: localhost:5000/graph}
+targets:
+  base: {context: base}
+  api:
+    context: api
+    image: localhost:5000/api
+    outputs: [push]
+    contexts: {base: 'target:base'}
+"""
+
+
+@pytest.mark.parametrize(
+    ("base_user", "expected"),
+    [
+        # The base target's non-root USER and HEALTHCHECK are what api ships with: no finding.
+        ("USER 65534:65534", set()),
+        # A root USER inherited from it is named, with the file and line it comes from.
+        ("USER root", {("OR013", 1, "error")}),
+        # No USER anywhere in the chain: api runs as root.
+        ("", {("OR013", 1, "error")}),
+    ],
+)
+def test_an_image_built_from_another_target_inherits_its_user_and_healthcheck(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    base_user: str,
+    expected: set[tuple[str, int, str]],
+) -> None:
+    """`FROM base` with `contexts: {base: target:base}` (bake's build graph): the rules follow
+    the context into the base target's Dockerfile instead of calling api root and unchecked."""
+    (tmp_path / "builds.yaml").write_text(GRAPH_MANIFEST)
+    (tmp_path / "base").mkdir()
+    (tmp_path / "base" / "Dockerfile").write_text(
+        "FROM busybox:1.36.1\n"
+        f"{base_user}\n"
+        'HEALTHCHECK --interval=30s CMD ["true"]\n'
+        'ENTRYPOINT ["sleep", "1"]\n'
+    )
+    (tmp_path / "api").mkdir()
+    (tmp_path / "api" / "Dockerfile").write_text("FROM base\nCOPY app.txt /app.txt\n")
+    (tmp_path / "api" / "app.txt").write_text("hi\n")
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = orch(capsys, "check", "api", "--format", "json", "--no-hadolint")
+    findings = [f for f in _json(out)["findings"] if f["target"] == "api"]
+    found = {
+        (f["code"], f["line"], f["severity"]) for f in findings if f["code"] in ("OR013", "OR014")
+    }
+    assert found == expected
+    if base_user == "USER root":
+        (message,) = [f["message"] for f in findings if f["code"] == "OR013"]
+        assert message.startswith("USER root inherited from target base (base/Dockerfile:2)")
+    assert (code == 1) == bool(expected)

@@ -12,7 +12,7 @@ import json
 import os
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from orchestrator import (
@@ -112,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         per_target = max(0.0, baked.cpu - baked.preload - baked.readahead) / len(baked.names)
         report.cpu["per_baked_target"] = round(per_target, 5)
     if not baked.failed and args.verify_reproducible:
-        _verify_reproducible(plan, report, baked.definition, baked.run_dir, builder)
+        _verify_reproducible(plan, report, baked.definition, baked.run_dir, builder, baked.direct)
     if not baked.failed:
         tagging = time.monotonic()
         try:
@@ -179,6 +179,7 @@ class _Baked:
     cpu: float  # this process's CPU seconds during the bake
     preload: float = 0.0  # of which the registry client's import (executor.preload)
     readahead: float = 0.0  # and of which the read-backs started early (readahead.py)
+    direct: list[str] = dataclasses.field(default_factory=list)  # built with `buildx build`
 
     @property
     def failed(self) -> bool:
@@ -234,7 +235,17 @@ def _bake(
     cpu = _own_cpu() - cpu_before
     preload = sum(executor.PRELOAD_CPU[imports_before:], 0.0)  # an import that ended in the bake
     return _Baked(
-        run_dir, definition, names, tracker, result, started, elapsed, cpu, preload, early.cpu
+        run_dir,
+        definition,
+        names,
+        tracker,
+        result,
+        started,
+        elapsed,
+        cpu,
+        preload,
+        early.cpu,
+        [t.name for t in direct],
     )
 
 
@@ -565,29 +576,57 @@ def _read_back(
         res.attestations = signing.attestations(t.repository, str(res.digest))
 
 
+def _verify_outputs(outputs: Sequence[str]) -> list[str]:
+    """The second build's exporters: the same ones writing other files (the first build's
+    archives must stay for the push), never a push."""
+    return [
+        o.replace(".tar", ".verify.tar") if o.startswith(("type=oci", "type=docker,dest")) else o
+        for o in outputs
+        if not o.startswith("type=image")
+    ] or ["type=cacheonly"]
+
+
 def _verify_reproducible(
-    plan: Plan, report: Report, definition: Path, run_dir: Path, builder: str | None
+    plan: Plan,
+    report: Report,
+    definition: Path,
+    run_dir: Path,
+    builder: str | None,
+    direct: Sequence[str] = (),
 ) -> None:
-    """Build everything again without cache and compare digests before anything is tagged."""
+    """Build everything again without cache and compare digests before anything is tagged.
+    Targets built with `docker buildx build` the first time (`direct`: keys this buildx's bake
+    drops, such as network or extra-hosts) are built again the same way: through bake they
+    would be built without those keys, and differ for that reason alone."""
     data = json.loads(definition.read_text(encoding="utf-8"))
     for name, target in data["target"].items():
         target["no-cache"] = True
-        # Same exporters, other files: the first build's archives must stay for the push.
-        target["output"] = [
-            o.replace(".tar", ".verify.tar")
-            if o.startswith(("type=oci", "type=docker,dest"))
-            else o
-            for o in target.get("output", [])
-            if not o.startswith("type=image")  # never push the second build
-        ] or ["type=cacheonly"]
+        target["output"] = _verify_outputs(target.get("output", []))
         data["target"][name] = target
     second = run_dir / "bake-verify.json"
     second.write_text(json.dumps(data, indent=2), encoding="utf-8")
     metadata = run_dir / "metadata-verify.json"
-    names = [t.name for t in plan.targets]
+    names = [t.name for t in plan.targets if t.name not in direct]
     console.err.print("verify-reproducible: building again without cache", markup=False)
-    with Display(Tracker(names), plain=True) as display:
-        again = executor.bake(second, names, metadata, display.feed, builder=builder)
+    again = executor.BakeRun(0, {})
+    if names:
+        with Display(Tracker(names), plain=True) as display:
+            again = executor.bake(second, names, metadata, display.feed, builder=builder)
+    for t in plan.targets:
+        if t.name not in direct or again.returncode != 0 or again.interrupted:
+            continue
+        twin = dataclasses.replace(t, no_cache=True, outputs=tuple(_verify_outputs(t.outputs)))
+        with Display(Tracker([t.name]), plain=True) as display:
+            run = executor.build(
+                argv.build_argv(twin)[3:],
+                run_dir / f"metadata-verify-{t.name}.json",
+                display.feed,
+                builder=builder,
+            )
+        merged = dict(again.metadata)
+        if run.metadata:
+            merged[t.name] = run.metadata
+        again = executor.BakeRun(run.returncode, merged, run.other_lines, run.interrupted)
     if again.returncode != 0 or again.interrupted:
         raise BuildFailed("verify-reproducible: the second build failed; nothing was tagged")
     differ = []

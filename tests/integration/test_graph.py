@@ -213,3 +213,39 @@ def test_a_consumer_is_up_to_date_until_the_target_it_consumes_changes(
     assert build(3) == {"base": "ok", "app": "ok"}  # app's key includes base's
     out = engine.run("docker", "run", "--rm", "--pull", "always", f"{repo}:v1").stdout
     assert out.split() == ["changed-base", "changed-base"]
+
+
+def test_verify_reproducible_builds_a_buildx_build_target_again_the_same_way(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """A target with extra-hosts is built with `docker buildx build` (bake 0.13 drops the key);
+    --verify-reproducible must build it again the same way. Through bake, the second build's
+    RUN step saw no extra host, and a reproducible image was called "not reproducible"."""
+    repo = engine.unique_repo("verify-direct")
+    (tmp_path / "builds.yaml").write_text(
+        textwrap.dedent(f"""\
+        version: 1
+        project: {{name: vd, image: {repo}}}
+        targets:
+          app:
+            extra-hosts: {{db.internal: 10.9.8.7}}
+            reproducible: true
+            tags: [v1]
+            outputs: [push]
+        """),
+        encoding="utf-8",
+    )
+    (tmp_path / "Dockerfile").write_text(
+        f"FROM {BASE_IMAGE}\n"
+        "RUN grep db.internal /etc/hosts > /hosts.txt || echo none > /hosts.txt\n"
+        'CMD ["cat", "/hosts.txt"]\n',
+        encoding="utf-8",
+    )
+    (tmp_path / ".dockerignore").write_text(".orchestrator/\n", encoding="utf-8")
+    proc = orchestrator(
+        engine, "build", "--skip-checks", "--ci", "--verify-reproducible", cwd=tmp_path
+    )
+    assert "app: built with `docker buildx build`" in proc.stderr
+    assert "verify-reproducible: identical digests" in proc.stderr
+    shown = engine.run("docker", "run", "--rm", "--pull", "always", f"{repo}:v1").stdout
+    assert shown.split() == ["10.9.8.7", "db.internal"]

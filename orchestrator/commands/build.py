@@ -216,6 +216,7 @@ def _bake(
         # Tagging needs the registry client; its import (~0.1 s) overlaps the bake when it did
         # not already overlap the engine query (_checks_and_engine).
         executor.preload()
+        succeeded = False  # an exception (Ctrl-C) drops the reads not started
         try:
             with _local_cache_locks(plan):
                 if baked_names:
@@ -227,8 +228,9 @@ def _bake(
                     if result.returncode != 0 or result.interrupted:
                         break
                     result = _build_one(t, run_dir, tracker, result, builder, ci)
+            succeeded = result.returncode == 0 and not result.interrupted
         finally:
-            early.close(wait=result.returncode == 0 and not result.interrupted)
+            early.close(wait=succeeded)
     for t in direct:
         tracker.targets.setdefault(t.name, TargetProgress(t.name))  # not started
     elapsed = time.monotonic() - started

@@ -214,6 +214,13 @@ def test_monorepo_services_build_from_the_shared_base_target(
         assert engine.run("docker", "exec", name, "cat", "/usr/local/bin/serve").stdout.startswith(
             "#!/bin/sh"
         )
+        # so do the user and the health check: the service's Dockerfile sets neither (the
+        # checks accept that: they follow `target:base` into base/Dockerfile)
+        assert engine.run("docker", "exec", name, "id", "-u").stdout.strip() == "65534"
+        config = engine.run(
+            "docker", "image", "inspect", image, "--format", "{{json .Config.Healthcheck}}"
+        ).stdout
+        assert "http://127.0.0.1:8080/" in json.loads(config)["Test"]
     # base is only an input: built in the same bake, never pushed
     missing = engine.run(
         "docker",

@@ -553,6 +553,13 @@ def _resolve_target(
                 reproducible,
                 name,
             )
+            if push and not full_tags:
+                # No `tags:`, or rules that give none for this commit (semver off a tag): the
+                # image is pushed, but nothing a user would pull by name points at it.
+                notes.append(
+                    f"pushed without a release tag (`tags:` gave none for this commit): only "
+                    f"its digest and the staging tag {staging_tag(name)} name it"
+                )
         # A value buildx could not read back as one field is refused here, not when printed.
         [*(s.spec() for s in secrets), *(s.spec() for s in ssh)]
     except specs.SpecError as exc:

@@ -329,3 +329,20 @@ def test_reproducible_turns_the_sbom_off_and_says_so(tmp_path: Path) -> None:
     assert "reproducible: sbom off (the scanner records its scan time)" in target.notes
     plain = resolve(path, ["production"], sets=["production.sbom=true"]).target("production")
     assert plain.sbom is True
+
+
+def test_a_pushed_target_without_a_release_tag_says_what_names_it(tmp_path: Path) -> None:
+    """`outputs: [push]` and no `tags:` (or rules giving none for this commit): the image is
+    pushed, but only its digest and the staging tag name it. Said in the plan's notes, which
+    `plan`, the build's report and the CI summary show."""
+    path = write_project(tmp_path)
+    bare = resolve(path, ["production"], sets=["production.tags="]).target("production")
+    assert bare.push
+    assert not bare.tags
+    assert any(
+        "pushed without a release tag" in n and "orchestrator-staging-production" in n
+        for n in bare.notes
+    )
+    tagged = resolve(path, ["production"]).target("production")
+    assert tagged.tags
+    assert not any("release tag" in n for n in tagged.notes)

@@ -87,6 +87,11 @@ def test_prefetched_answers_are_read_once_and_only_for_their_directory(tmp_path:
     git(tmp_path, "commit", "-qm", "one")
     fresh = gitinfo.read(tmp_path)
     gitinfo.prefetch(tmp_path)
+    # The queries have answered before the file appears (under load, a `git status` started
+    # by the prefetch could otherwise still be scanning the tree and see it).
+    for proc in gitinfo._PREFETCHED[str(tmp_path)]:
+        if proc is not None:
+            proc.wait()
     (tmp_path / "untracked").write_text("x")  # after the prefetch: its answers predate this
     assert gitinfo.read(tmp_path) == fresh  # the prefetched answers, not git's present ones
     assert gitinfo.read(tmp_path).dirty  # taken once: the next read asks git again

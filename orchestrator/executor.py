@@ -854,7 +854,7 @@ WARM_TIMEOUT = 10.0
 def warm_manifest(ref: str) -> dict[str, Any] | None:
     """Read `ref` (repo@digest) ahead of need, into the registry client's by-digest memo, or
     None: one attempt, nothing printed, no buildx process. It only moves a read-back earlier
-    (build.py's _WarmReads, while the bake still runs): whatever fails here is read again,
+    (readahead.py, while the bake still runs): whatever fails here is read again,
     with retries and fallback, when the answer is needed."""
     if not registry.enabled():
         return None

@@ -222,7 +222,7 @@ def _call(what: str, timeout: float, action: Callable[[], Any], attempts: int = 
             raise UserError(f"{what}: {last} (gave up after {attempts} attempts)")
         from orchestrator import console
 
-        console.plain(f"registry error, retrying {what} ({attempt + 1}/{ATTEMPTS}): {last}")
+        console.plain(f"registry error, retrying {what} ({attempt + 1}/{attempts}): {last}")
         _pause(delay)
         delay *= 2
     raise AssertionError("unreachable")

@@ -45,14 +45,14 @@ def read(path: Path, what: str) -> str:
         ) from None
     # fstat before fdopen: a buffered reader refuses a directory's descriptor with
     # IsADirectoryError, a traceback instead of this line.
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
         os.close(fd)
         raise UserError(
             f"{path}: the {what} is not a regular file (a directory, FIFO or device "
             "cannot be read as one)"
         )
     with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
         if info.st_size > limit:
             raise UserError(f"{path}: the {what} is {info.st_size} bytes; the limit is {limit}")
         try:

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from orchestrator.buildcontext import ContextListing, list_context
+from orchestrator.contexts import TARGET
 from orchestrator.dockerfile import Dockerfile, Stage
 from orchestrator.plan import TargetPlan
 
@@ -173,18 +174,18 @@ def inherited(
     target: TargetPlan,
     platform: str | None,
     targets: Mapping[str, TargetPlan],
+    final: Sequence[Stage],
 ) -> list[Inherited]:
-    """The targets this target's image is built on through `target:` contexts, base-most
-    first: the one its first shipped stage names in FROM, the one that one names, and so on."""
+    """The targets this target's image (its shipped stages: `final`) is built on through
+    `target:` contexts, base-most first: the one its first shipped stage names in FROM, the
+    one that one names, and so on."""
     out: list[Inherited] = []
     seen = {target.name}
+    base = dockerfile.expand(final[0].base, target.args, platform)
     while len(out) < MAX_INHERITED:
-        root = final_chain(dockerfile, target, platform)[0]
-        source = target.build_contexts.get(dockerfile.expand(root.base, target.args, platform))
-        producer = targets.get(source.removeprefix("target:")) if source else None
-        if source is None or not source.startswith("target:") or producer is None:
-            break
-        if producer.name in seen:
+        source = target.build_contexts.get(base, "")
+        producer = targets.get(source.removeprefix(TARGET)) if source.startswith(TARGET) else None
+        if producer is None or producer.name in seen:
             break
         seen.add(producer.name)
         target, dockerfile = producer, producer.model()
@@ -313,16 +314,19 @@ def _check_platform(
     targets: Mapping[str, TargetPlan] | None = None,
 ) -> PlatformPass:
     kind = target_kind(target)
+    final = final_chain(dockerfile, target, platform)
     ctx = CheckContext(
         target,
         dockerfile,
         kind,
         dockerfile.stages_for(target.stage, target.args, platform),
-        final_chain(dockerfile, target, platform),
+        final,
         platform,
         listings,
         scratch,
-        inherited(dockerfile, target, platform, targets) if targets and target.depends_on else [],
+        inherited(dockerfile, target, platform, targets, final)
+        if targets and target.depends_on
+        else [],
     )
     wanted = set(codes) if codes is not None else None
     findings: list[Finding] = []

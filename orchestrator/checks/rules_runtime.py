@@ -8,25 +8,34 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from orchestrator import inputs
 from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule
 from orchestrator.checks.rules_build import sources
-from orchestrator.dockerfile import Instruction
+from orchestrator.dockerfile import Instruction, Stage
 
 # Images that already run as a non-root user (the base's USER is inherited).
 _NONROOT_BASES = ("nonroot", "rootless", "unprivileged")
 
 
-def _last(ctx: CheckContext, keyword: str) -> Instruction | None:
+def _last_in(stages: Iterable[Stage], keyword: str) -> Instruction | None:
     found = None
-    for stage in ctx.final:
+    for stage in stages:
         for ins in stage.instructions:
             if ins.keyword == keyword:
                 found = ins
     return found
+
+
+def _last(ctx: CheckContext, keyword: str) -> Instruction | None:
+    return _last_in(ctx.final, keyword)
+
+
+def _is_root(user: Instruction) -> bool:
+    """A USER instruction naming root (by name or uid 0, with or without a group)."""
+    return user.args.strip().split(":", 1)[0] in ("root", "0")
 
 
 def _base(ctx: CheckContext) -> str:
@@ -47,11 +56,7 @@ def _inherited_last(ctx: CheckContext, keyword: str) -> tuple[Instruction, Inher
     """The `keyword` instruction the image inherits from a target it is built FROM (a
     `target:` context), nearest first, or None."""
     for source in reversed(ctx.inherited):
-        found = None
-        for stage in source.stages:
-            for ins in stage.instructions:
-                if ins.keyword == keyword:
-                    found = ins
+        found = _last_in(source.stages, keyword)
         if found is not None:
             return found, source
     return None
@@ -179,13 +184,12 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
     user = _last(ctx, "USER")
     inherited = _inherited_last(ctx, "USER") if user is None else None
     if user is not None:
-        name = user.args.strip().split(":", 1)[0]
-        if name not in ("root", "0"):
+        if not _is_root(user):
             return
         line, what = user.line, f"USER {user.args.strip()}: the container runs as root"
     elif inherited is not None:
         ins, source = inherited
-        if ins.args.strip().split(":", 1)[0] not in ("root", "0"):
+        if not _is_root(ins):
             return  # the non-root USER of the target it is built FROM is inherited
         line = ctx.final[0].line
         what = (

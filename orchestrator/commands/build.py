@@ -278,9 +278,15 @@ def _build_one(
     tracker.targets[t.name] = own.targets[t.name]
     tracker.logs.update(own.logs)
     tracker.other_lines += own.other_lines
+    return _joined(so_far, t.name, run)
+
+
+def _joined(so_far: executor.BakeRun, name: str, run: executor.BakeRun) -> executor.BakeRun:
+    """`so_far` with the `docker buildx build` of target `name` added: its metadata under its
+    name, its lines after the others', its outcome."""
     meta = dict(so_far.metadata)
     if run.metadata:
-        meta[t.name] = run.metadata
+        meta[name] = run.metadata
     return executor.BakeRun(
         run.returncode, meta, [*so_far.other_lines, *run.other_lines], run.interrupted
     )
@@ -625,10 +631,7 @@ def _verify_reproducible(
                 display.feed,
                 builder=builder,
             )
-        merged = dict(again.metadata)
-        if run.metadata:
-            merged[t.name] = run.metadata
-        again = executor.BakeRun(run.returncode, merged, run.other_lines, run.interrupted)
+        again = _joined(again, t.name, run)
     if again.returncode != 0 or again.interrupted:
         raise BuildFailed("verify-reproducible: the second build failed; nothing was tagged")
     differ = []

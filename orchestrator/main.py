@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import os
 import sys
@@ -53,6 +54,13 @@ def entry() -> None:
     # a tenth of a fresh `plan`, for hooks this command does not use. Not when the user chose
     # (`PYDANTIC_DISABLE_PLUGINS=` with no value loads them all again).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # Start-up (imports, pydantic's model build, the manifest's nodes) allocates hundreds of
+    # thousands of objects that all live to the end, and the cyclic collector's default
+    # (a young collection per 700 allocations) walks them again and again: 5-6% of a fresh
+    # 200-target `plan`, measured. mypy sets its collector the same way. Cyclic garbage is
+    # still collected, every 100,000 allocations instead of 700; plain garbage (progress
+    # lines, JSON objects) never waits for the collector: reference counting frees it.
+    gc.set_threshold(100_000, 20, 20)
     try:
         code = main()
     except SystemExit as exc:  # argparse's --help and usage errors
@@ -78,7 +86,7 @@ _MODULES = {"import": "import_"}
 
 
 # Commands that read git first thing (commands.common.load), unless told only to list names.
-_READ_GIT = ("plan", "build")
+_READ_GIT = ("plan", "build", "check")
 
 
 def _dispatch_with_git(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from orchestrator import variables, yamlsrc
 from orchestrator.errors import ManifestError
@@ -94,3 +95,25 @@ def test_an_unknown_variable_in_tags_is_named(tmp_path: Path) -> None:
     path = project(tmp_path, "    tags: ['${NOPE}']\n")
     with pytest.raises(ManifestError, match=r"targets\.app\.tags: unknown variable \$\{NOPE\}"):
         helpers.resolve(path, ["app"])
+
+
+def test_the_tag_memo_keeps_plain_quoted_and_tagged_forms_apart(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same text written plain, quoted and with an explicit tag reads three ways, however
+    often it repeats, and the resolver runs once per distinct (text, plain, quoted)."""
+    calls: list[tuple[object, ...]] = []
+    base = yamlsrc._BASE_LOADER.resolve
+
+    def counting(self: object, kind: object, value: object, implicit: object) -> object:
+        calls.append((kind, value, implicit))
+        return base(self, kind, value, implicit)
+
+    monkeypatch.setattr(yamlsrc._BASE_LOADER, "resolve", counting)
+    rows = "\n".join("- [true, 'true', !!str true, 017, !!int '12', null, ~]" for _ in range(50))
+    located = yamlsrc.loads(rows + "\n", Path("builds.yaml"))
+    assert located.data == [[True, "true", "true", "017", 12, None, None]] * 50
+    scalars = [c for c in calls if c[0] is yaml.ScalarNode]
+    assert len(scalars) == len(set(scalars))  # every repeat answered from the memo
+    assert ("true", (True, False)) in {c[1:] for c in scalars}
+    assert ("true", (False, True)) in {c[1:] for c in scalars}

@@ -9,7 +9,10 @@ Dockerfile it drafts the targets a user would write by hand:
   `FROM --platform=$BUILDPLATFORM` that reads TARGETOS/TARGETARCH/TARGETPLATFORM): elsewhere a
   second platform would mean emulating every RUN step, which the user should choose knowingly;
 * tags `semver` + `sha` (release versions from git tags, `sha-<commit>` always), pushed;
-  a development stage is loaded into the local engine instead, tagged `dev`.
+  a development stage is loaded into the local engine instead, tagged `dev`;
+* `contexts: {base: target:base}` where a Dockerfile builds `FROM base` (or copies
+  `--from=base`) and `base` is no registry image but another drafted target: bake's build
+  graph, as a monorepo's shared base is meant to be built (see `_links`).
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator import dockerfile
 from orchestrator.dockerfile import Dockerfile
+from orchestrator.errors import UserError
 
 # Folders that hold other people's files or tool state, never a project's Dockerfile.
 SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "vendor", ".venv", "venv"})
@@ -43,6 +47,7 @@ class Draft:
     outputs: tuple[str, ...]
     description: str
     image: str | None = None  # own repository: several Dockerfiles must not share one's tags
+    contexts: tuple[tuple[str, str], ...] = ()  # (name in the Dockerfile, "target:<draft>")
 
 
 def is_dockerfile(name: str) -> bool:
@@ -86,6 +91,11 @@ def _prefix(path: Path, many: bool) -> str:
 
 
 def drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft]:
+    out = _drafts(found, project)
+    return _links(out, {path.as_posix(): parsed for path, parsed in found})
+
+
+def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft]:
     many = len(found) > 1
     out: list[Draft] = []
     for path, parsed in found:
@@ -134,6 +144,80 @@ def drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft
     return out
 
 
+def _source(draft: Draft) -> str:
+    return (Path(draft.context) / draft.dockerfile).as_posix()
+
+
+def _links(out: list[Draft], parsed_by_path: dict[str, Dockerfile]) -> list[Draft]:
+    """`out` with `contexts:` for the images a draft takes from another drafted target.
+
+    `FROM base` where no stage of the file is called `base` reads as the image `base:latest`
+    from Docker Hub: in a monorepo it is almost always the shared base built next door, fed in
+    by bake (`contexts: {base: target:base}`); without that line `check` calls it an untagged
+    image and `build` pulls the wrong thing. A name is linked when it is a bare word (no tag,
+    registry or digest) and names a draft, or the folder of exactly one drafted Dockerfile
+    (`FROM base` with `images/base/Dockerfile`). Of that file's drafts the production one is
+    taken. A link that would close a cycle is left out: bake cannot build one.
+    """
+    by_name = {d.name: d for d in out}
+    by_folder: dict[str, list[Draft]] = {}
+    for d in out:
+        folder = Path(d.context).name or "."
+        if d.stage != "development" and d.name.split("-")[-1] != "development":
+            by_folder.setdefault(slug(folder), []).append(d)
+    links: dict[str, dict[str, str]] = {}
+    for d in out:
+        parsed = parsed_by_path.get(_source(d))
+        if parsed is None:
+            continue
+        for name in _external_names(parsed, d.stage or d.name):
+            found = by_name.get(name)
+            if found is None and len(by_folder.get(name, [])) == 1:
+                found = by_folder[name][0]
+            if found is None or found.name == d.name or _reaches(links, found.name, d.name):
+                continue
+            links.setdefault(d.name, {})[name] = found.name
+    return [
+        replace(d, contexts=tuple((k, f"target:{v}") for k, v in links[d.name].items()))
+        if d.name in links
+        else d
+        for d in out
+    ]
+
+
+BARE = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")  # what docker reads as docker.io/library/X
+
+
+def _external_names(parsed: Dockerfile, target: str) -> list[str]:
+    """Bare image names (no tag, registry or digest) the stages built for `target` pull."""
+    stage = parsed.find_stage(target)
+    try:
+        stages = parsed.stages_for(stage.name if stage and stage.name else None, {})
+        refs = [ref for s in stages for ref, _ in parsed.external_images(s, {})]
+    except UserError:  # a draft only: plan and check report the real problem
+        return []
+    names: list[str] = []
+    for ref in refs:
+        if BARE.fullmatch(ref) and ref not in names:
+            names.append(ref)
+    return names
+
+
+def _reaches(links: dict[str, dict[str, str]], start: str, goal: str) -> bool:
+    """`start` already depends on `goal` through the links so far (a new goal -> start edge
+    would close a cycle)."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        name = todo.pop()
+        if name == goal:
+            return True
+        if name not in seen:
+            seen.add(name)
+            todo.extend(links.get(name, {}).values())
+    return False
+
+
 def _flow(items: Iterable[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
@@ -170,6 +254,12 @@ def render(project: str, targets: Sequence[Draft]) -> str:
             lines.append(f"    context: {target.context}")
         if target.dockerfile != "Dockerfile":
             lines.append(f"    dockerfile: {target.dockerfile}")
+        if target.contexts:
+            lines.append(
+                "    # Built first in the same bake and fed in: not pulled from a registry."
+            )
+            lines.append("    contexts:")
+            lines += [f"      {name}: {value}" for name, value in target.contexts]
         if target.platforms:
             lines.append(
                 "    # The Dockerfile cross-compiles: a second platform needs no emulation."

@@ -138,3 +138,70 @@ def test_cross_compiling_needs_a_target_arg_in_a_build_platform_stage() -> None:
     )
     assert not scaffold.cross_compiles(emulated)
     assert scaffold.cross_compiles(dockerfile.parse(CROSS, Path("D")))
+
+
+def _write_tree(root: Path, files: dict[str, str]) -> list[scaffold.Draft]:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return scaffold.drafts(scaffold.parse_all(root, scaffold.find(root)), "shop")
+
+
+def _contexts(drafts: list[scaffold.Draft]) -> dict[str, dict[str, str]]:
+    return {d.name: dict(d.contexts) for d in drafts if d.contexts}
+
+
+def test_a_from_naming_another_drafted_target_becomes_a_target_context(tmp_path: Path) -> None:
+    drafts = _write_tree(
+        tmp_path,
+        {
+            "images/base/Dockerfile": "FROM busybox:1.35\nUSER 65534\n",
+            "api/Dockerfile": "FROM base\nCOPY x /x\n",  # the folder of one Dockerfile
+            "web/Dockerfile": "FROM busybox:1.35 AS b\nCOPY --from=api /x /x\n",  # a draft name
+            "tagged/Dockerfile": "FROM base:1.0\n",  # a tag: a registry image, not linked
+            "remote/Dockerfile": "FROM example.com/base\n",  # a registry: not linked
+        },
+    )
+    assert _contexts(drafts) == {
+        "api": {"base": "target:images-base"},
+        "web": {"api": "target:api"},
+    }
+
+
+def test_links_never_close_a_cycle_nor_point_at_a_development_stage(tmp_path: Path) -> None:
+    drafts = _write_tree(
+        tmp_path,
+        {
+            "a/Dockerfile": "FROM b\n",
+            "b/Dockerfile": "FROM a\n",  # a -> b is linked first; b -> a would be a cycle
+            "tools/Dockerfile": (
+                "FROM busybox:1.35 AS production\nUSER 1\nFROM busybox:1.35 AS development\n"
+            ),
+            "c/Dockerfile": "FROM tools\n",
+        },
+    )
+    assert _contexts(drafts) == {
+        "a": {"b": "target:b"},
+        "c": {"tools": "target:tools-production"},
+    }
+
+
+def test_init_writes_contexts_that_plan_and_check_accept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shared base of a monorepo, drafted: without the link `check` called `FROM base` an
+    untagged image (an error on a production target) and `build` would pull base:latest."""
+    _write_tree(
+        tmp_path,
+        {
+            "base/Dockerfile": 'FROM busybox:1.35\nUSER 65534\nENTRYPOINT ["/bin/sh"]\n',
+            "svc/Dockerfile": "FROM base\nCOPY x /x\n",
+            "svc/x": "x\n",
+        },
+    )
+    _git_init(tmp_path)
+    data = _init_plan_check(tmp_path, monkeypatch)
+    targets = data["targets"]
+    assert isinstance(targets, dict)
+    assert targets["svc"]["contexts"] == {"base": "target:base"}
+    assert "base" not in targets["base"].get("contexts", {})

@@ -245,8 +245,7 @@ def _interp(text: str, values: Mapping[str, str], where: str) -> str:
         return variables.interpolate(text, values)
     except variables.UnknownVariableError as exc:
         raise ManifestError(
-            f"{where}: unknown variable ${{{exc.name}}} "
-            "(define it under `variables:`, in the environment, or with --var)"
+            f"{where}: unknown variable ${{{exc.name}}} ({variables.unknown_hint(exc.name)})"
         ) from None
     except variables.InterpolationError as exc:
         raise ManifestError(f"{where}: {exc}") from None
@@ -490,7 +489,7 @@ def _resolve_target(
     except (ValueError, variables.UnknownVariableError) as exc:
         line = located.line_of(("targets", key, "tags"))
         why = (
-            f"unknown variable ${{{exc.name}}} (define it under `variables:`, or with --var)"
+            f"unknown variable ${{{exc.name}}} ({variables.unknown_hint(exc.name)})"
             if isinstance(exc, variables.UnknownVariableError)
             else exc
         )

@@ -27,7 +27,7 @@ def _text(
     except variables.UnknownVariableError as exc:
         raise ManifestError(
             f"{located.path}:{located.line_of(loc)}: {yamlsrc.dotted(loc)}: unknown variable "
-            f"${{{exc.name}}} (define it under `variables:`, in the environment, or with --var)"
+            f"${{{exc.name}}} ({variables.unknown_hint(exc.name)})"
         ) from None
 
 

@@ -11,6 +11,7 @@ lines in args). An unterminated `${`, an empty or invalid name is an error, neve
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -24,6 +25,22 @@ class UnknownVariableError(KeyError):
         super().__init__(name)
         self.name = name
         self.known = known
+
+
+def unknown_hint(name: str) -> str:
+    """What to do about an unknown `${name}`, for the error line. The environment only overrides
+    names `variables:` declares (a stray env var must not change a build unseen), so a name
+    that is set there and still unknown gets told exactly that."""
+    if name in os.environ:
+        return (
+            f"{name} is set in the environment, but the environment only overrides names "
+            f"declared under `variables:`: declare it there (`{name}: <default>`) or pass "
+            f"--var {name}=VALUE"
+        )
+    return (
+        "define it under `variables:` (the environment can then override it) or pass "
+        f"--var {name}=VALUE"
+    )
 
 
 class InterpolationError(ValueError):

@@ -35,6 +35,24 @@ def test_a_defaults_value_is_reported_at_defaults(tmp_path: Path) -> None:
         helpers.resolve(path, ["app"])
 
 
+def test_an_undeclared_name_set_in_the_environment_is_told_why_it_is_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The environment overrides declared names only; "define it in the environment" sent a
+    user whose shell already had it in circles."""
+    path = project(
+        tmp_path, "  image: localhost:5000/e\n", "    stage: app\n    tags: ['${TAG}']\n"
+    )
+    monkeypatch.delenv("TAG", raising=False)
+    with pytest.raises(ManifestError, match=r"define it under `variables:` .* --var TAG=VALUE"):
+        helpers.resolve(path, ["app"])
+    monkeypatch.setenv("TAG", "x")
+    with pytest.raises(
+        ManifestError, match=r"TAG is set in the environment, but .* declared under `variables:`"
+    ):
+        helpers.resolve(path, ["app"], env={"TAG": "x"})
+
+
 def test_a_set_override_names_itself(tmp_path: Path) -> None:
     path = project(tmp_path, "  image: localhost:5000/e\n")
     with pytest.raises(ManifestError, match=r"^--set app\.image=localhost:5000/UP: "):

@@ -14,7 +14,16 @@ ENGINE_NAME=${ORCH_ENGINE_NAME:-}
 [[ -z $ENGINE_NAME || $ENGINE_NAME =~ ^[a-z0-9]+$ ]] ||
 	{ printf 'engine: error: ORCH_ENGINE_NAME=%s: expected lower-case letters and digits\n' "$ENGINE_NAME" >&2 && exit 1; }
 ENGINE_SUFFIX=${ENGINE_NAME:+-$ENGINE_NAME}
-ENGINE_DIR=${ORCH_ENGINE_DIR:-/var/lib/orchestrator-engine$ENGINE_SUFFIX}
+# ORCH_ENGINE_DIR moves the first engine only: `. .engine/env` exports the first engine's, and a
+# `make engine-b` run in that shell must not take it for its own (it wrote an env-b naming the
+# first engine's socket). The second engine's directory is ORCH_ENGINE_DIR_B.
+if [[ -z $ENGINE_NAME ]]; then
+	ENGINE_DIR=${ORCH_ENGINE_DIR:-/var/lib/orchestrator-engine}
+else
+	dir_var=ORCH_ENGINE_DIR_${ENGINE_NAME^^}
+	ENGINE_DIR=${!dir_var:-/var/lib/orchestrator-engine$ENGINE_SUFFIX}
+	unset dir_var
+fi
 ENV_FILE=$REPO_ROOT/.engine/env$ENGINE_SUFFIX
 RUN_DIR=$ENGINE_DIR/run
 LOG_DIR=$ENGINE_DIR/log

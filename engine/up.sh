@@ -266,7 +266,8 @@ write_env() {
 	content=$(
 		printf '# Written by engine/up.sh; load with: . %s\n' "${file#"$REPO_ROOT"/}"
 		printf 'export DOCKER_HOST=%q\n' "$DOCKER_HOST"
-		printf 'export ORCH_ENGINE_DIR=%q\n' "$ENGINE_DIR"
+		# Each engine's own variable (lib.sh): sourcing env-b must not move the first engine.
+		printf 'export ORCH_ENGINE_DIR%s=%q\n' "${ENGINE_NAME:+_${ENGINE_NAME^^}}" "$ENGINE_DIR"
 		printf 'export ORCH_REGISTRY=%q\n' "$IMG_REGISTRY"
 		printf 'case ":$PATH:" in *:%s:*) ;; *) export PATH=%q:"$PATH" ;; esac\n' "$bin" "$bin"
 		cat "$ENGINE_DIR/cosign/env" 2>/dev/null || true # written by cosign.sh: the dev key

@@ -23,7 +23,7 @@ def _repeat(flag: str, values: Sequence[str]) -> list[str]:
 
 def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
     """`docker buildx build ...` for one target; secrets by id and source name only."""
-    argv = ["docker", "buildx", "build", "--file", t.dockerfile]
+    argv = ["docker", "buildx", "build", "--file", t.sent]
     if t.stage is not None:  # None: the last stage, which BuildKit builds without --target
         argv += ["--target", t.stage]
     if t.platforms:
@@ -107,7 +107,7 @@ def publish_argv(t: TargetPlan, digest: str) -> list[str]:
 
 
 def bake_target(t: TargetPlan) -> dict[str, Any]:
-    data: dict[str, Any] = {"context": t.context, "dockerfile": t.dockerfile}
+    data: dict[str, Any] = {"context": t.context, "dockerfile": t.sent}
     if t.stage is not None:
         data["target"] = t.stage
     if t.platforms:

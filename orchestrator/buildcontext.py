@@ -272,6 +272,17 @@ def read_ignore(context_dir: Path, dockerfile_path: Path | None = None) -> Ignor
 
 
 MatchInfo = tuple[bool, ...]
+# The line number of the pattern `leave_out` adds: no line of the user's ignore file.
+LEFT_OUT = 0
+
+
+def _patterns(ignore: IgnoreFile, leave_out: str | None) -> tuple[Pattern, ...]:
+    """The ignore file's patterns, plus a last one excluding `leave_out` (a directory relative
+    to the context) when given: what build sends for a target it keeps this tool's directory
+    away from (scratch.py), so listings and --explain say what BuildKit really gets."""
+    if leave_out is None:
+        return ignore.patterns
+    return (*ignore.patterns, _compile(leave_out, False, LEFT_OUT, leave_out))
 
 
 class Matcher:
@@ -329,10 +340,14 @@ class ContextListing:
 
 
 def list_context(
-    context_dir: Path, dockerfile_path: Path | None = None, *, top: int = 10
+    context_dir: Path,
+    dockerfile_path: Path | None = None,
+    *,
+    top: int = 10,
+    leave_out: str | None = None,
 ) -> ContextListing:
     ignore = read_ignore(context_dir, dockerfile_path)
-    matcher = Matcher(ignore.patterns)
+    matcher = Matcher(_patterns(ignore, leave_out))
     files: dict[str, int] = {}
     dirs: set[str] = set()
 
@@ -445,16 +460,28 @@ def sends_any(context_dir: Path, rels: Iterable[str], dockerfile_path: Path | No
     return any(not _decide(matcher, rel)[0] for rel in rels)
 
 
-def explain(context_dir: Path, path: str, dockerfile_path: Path | None = None) -> str:
-    """Whether `path` (relative to the context) is sent, and the .dockerignore line that decides."""
+def explain(
+    context_dir: Path,
+    path: str,
+    dockerfile_path: Path | None = None,
+    *,
+    leave_out: str | None = None,
+) -> str:
+    """Whether `path` (relative to the context) is sent, and the .dockerignore line that decides
+    (`leave_out`: see _patterns)."""
     ignore = read_ignore(context_dir, dockerfile_path)
     rel = _clean(path.replace(os.sep, "/")).lstrip("/")
     if rel in (".", "") or rel.startswith("../"):
         raise UserError(f"--explain {path}: not a path inside the context {context_dir}")
     where = f"{ignore.path.name}" if ignore.path else ".dockerignore"
+    excluded, decided, directory = _decide(Matcher(_patterns(ignore, leave_out)), rel)
+    if decided is not None and decided.line == LEFT_OUT:
+        return (
+            f"{rel}: excluded: {leave_out}/ is this tool's own directory, which build leaves "
+            "out of the context (a copy of the Dockerfile with its own ignore file)"
+        )
     if ignore.path is None:
         return f"{rel}: sent (no .dockerignore in {context_dir})"
-    excluded, decided, directory = _decide(Matcher(ignore.patterns), rel)
     if directory is not None and decided is not None:
         return (
             f"{rel}: excluded: its directory {directory}/ is excluded by {where}:{decided.line} "

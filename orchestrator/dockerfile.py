@@ -10,6 +10,7 @@ stages a `--target` actually builds (BuildKit skips the rest, so checks and pins
 from __future__ import annotations
 
 import io
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -364,3 +365,23 @@ def load(path: Path) -> Dockerfile:
             _MEMO.pop(next(iter(_MEMO)))
         found = _MEMO[key] = parse(text, path)
     return found
+
+
+# COPY/ADD sources that take the whole build context.
+WHOLE_TREE = frozenset({".", "./", "*", "./*", "/", "${PWD}"})
+
+
+def sources(ins: Instruction) -> list[str]:
+    """COPY/ADD sources (everything but the destination), shell or JSON form."""
+    text = ins.args.strip()
+    items: list[str] = []
+    if text.startswith("["):
+        try:
+            loaded = json.loads(text)
+            items = [str(x) for x in loaded] if isinstance(loaded, list) else []
+        except json.JSONDecodeError:
+            items = text.split()
+    else:
+        items = text.split()
+    # `ADD "https://..." /x`: BuildKit removes the quotes; so must we before matching.
+    return [item.strip("\"'") for item in items[:-1]]

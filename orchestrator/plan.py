@@ -24,6 +24,7 @@ from orchestrator import (
     matrix,
     ocilabels,
     refs,
+    scratch,
     specs,
     supply,
     tags,
@@ -117,9 +118,27 @@ class TargetPlan:
     annotations: tuple[str, ...] = ()
     no_cache_filter: tuple[str, ...] = ()
     pull: bool = False
+    # The copy of `dockerfile` buildx is given when the context would send the tool's own
+    # `.orchestrator/` (scratch.sent_dockerfile): its Dockerfile-specific ignore file leaves it
+    # out. None: `dockerfile` itself is sent.
+    dockerfile_sent: str | None = None
     # The Dockerfile as parsed once for this run (stages, bases, mounts): preflight, checks and
     # build avoidance read this instead of parsing again. Not part of the printed plan.
     parsed: ParsedDockerfile | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def sent(self) -> str:
+        """The Dockerfile buildx is given: the copy when there is one (`dockerfile_sent`)."""
+        return self.dockerfile_sent or self.dockerfile
+
+    @property
+    def left_out(self) -> str | None:
+        """The directory build keeps out of this target's context, relative to it (the tool's
+        own, when `dockerfile_sent`), for listings that say what BuildKit gets."""
+        if self.dockerfile_sent is None:
+            return None
+        scratch_dir = Path(self.dockerfile_sent).parents[2]
+        return scratch_dir.relative_to(self.context).as_posix()
 
     def model(self) -> ParsedDockerfile:
         """The parsed Dockerfile (parsed here only for plans built without resolve())."""
@@ -577,6 +596,13 @@ def _resolve_target(
         # `true` alone would mean mode=max to buildx, which records build-arg values: never implied.
         provenance = "mode=max" if spec.provenance == "max" else "mode=min"
     cache_from, cache_to = _cache(spec, values, where)
+    built = parsed.built_stages(stage, args, spec.platforms or [])  # memoized: computed above
+    sent = scratch.sent_dockerfile(root, name, context, df_path, built)
+    if sent is not None:
+        notes.append(
+            f"{scratch.NAME}/ is kept out of the context by {sent}.dockerignore, beside a copy "
+            "of the Dockerfile (the context's ignore file does not exclude it)"
+        )
     return TargetPlan(
         name=name,
         context=str(context),
@@ -622,6 +648,7 @@ def _resolve_target(
         ),
         no_cache_filter=tuple(spec.no_cache_filter or ()),
         pull=bool(spec.pull),
+        dockerfile_sent=str(sent) if sent else None,
         parsed=parsed,
     )
 

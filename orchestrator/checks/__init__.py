@@ -74,7 +74,9 @@ class CheckContext:
     def listing(self) -> ContextListing:
         if "listing" not in self.listings:
             self.listings["listing"] = list_context(
-                Path(self.target.context), Path(self.target.dockerfile)
+                Path(self.target.context),
+                Path(self.target.dockerfile),
+                leave_out=self.target.left_out,
             )
         return self.listings["listing"]
 

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import functools
-import json
 import re
 import shlex
 from collections.abc import Iterator
 
 from orchestrator.checks import CheckContext, Hit, rule
-from orchestrator.dockerfile import Instruction
+from orchestrator.dockerfile import WHOLE_TREE, Instruction, sources
 
 _URL = re.compile(r"^(?:https?://|git@|git://)", re.IGNORECASE)
 _ARCHIVE = re.compile(r"\.(?:tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst)$", re.I)
-
-
-def sources(ins: Instruction) -> list[str]:
-    """COPY/ADD sources (everything but the destination), shell or JSON form."""
-    text = ins.args.strip()
-    items: list[str] = []
-    if text.startswith("["):
-        try:
-            loaded = json.loads(text)
-            items = [str(x) for x in loaded] if isinstance(loaded, list) else []
-        except json.JSONDecodeError:
-            items = text.split()
-    else:
-        items = text.split()
-    # `ADD "https://..." /x`: BuildKit removes the quotes; so must we before matching.
-    return [item.strip("\"'") for item in items[:-1]]
 
 
 def _cache_mounted(ins: Instruction, *paths: str) -> bool:
@@ -248,7 +231,6 @@ _PACKAGE_CACHES = (
     "/root/.gradle/caches",
     "/usr/local/share/.cache/yarn",
 )
-WHOLE_TREE = {".", "./", "*", "./*", "/", "${PWD}"}
 
 
 @rule(

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-from orchestrator import buildcontext, inputs
+from orchestrator import inputs, scratch
 from orchestrator.checks import CheckContext, Hit, rule
-from orchestrator.checks.rules_build import WHOLE_TREE, sources
 
 
 def _has_context(ctx: CheckContext) -> bool:
@@ -70,49 +69,32 @@ def sensitive_in_context(ctx: CheckContext) -> Iterator[Hit]:
     )
 
 
-# What a build writes to the scratch directory, one path of each kind: a pattern that excludes
-# only some of them (`.orchestrator/runs`) still lets the rest through.
-_SCRATCH_SAMPLES = ("report.json", "runs/0/build.log", "state/app.json", "oci/app.tar")
-
-
 @rule(
     "OR022",
     "scratch-in-context",
-    "A COPY or ADD of the whole build context takes this tool's own `.orchestrator/` directory "
-    "(reports, build logs, records) into the image: .dockerignore does not exclude it.",
-    "add the line `.orchestrator` to .dockerignore",
-    development="warning",
-    production="error",
+    "A COPY or ADD of the whole build context would take this tool's own `.orchestrator/` "
+    "directory (reports, build logs, records) into the image: .dockerignore does not exclude it. "
+    "`orchestrator build` leaves it out anyway; other tools building the context would not.",
+    "add the line `.orchestrator` to .dockerignore (then build sends the Dockerfile as it is)",
+    development="info",
+    production="info",
 )
 def scratch_in_context(ctx: CheckContext) -> Iterator[Hit]:
-    """Every build rewrites that directory, so a `COPY . .` puts the last run's report and logs
-    in the image and changes its layer on every build: no cache hit after it, no reproducible
-    digest. Without such a COPY it is only sent, which costs little: not reported. The
-    directory need not exist yet: the first build creates it before the context is sent."""
+    """Every build rewrites that directory, so a `COPY . .` would put the last run's report and
+    logs in the image and change its layer on every build. `build` keeps it out on its own
+    (scratch.sent_dockerfile: a Dockerfile-specific ignore file), so this is information, for
+    whoever builds the context with something else. Without such a COPY: not reported."""
     if ctx.scratch is None or not _has_context(ctx):
         return
-    context = Path(ctx.target.context)
-    if not ctx.scratch.is_relative_to(context):
-        return
-    rel = ctx.scratch.relative_to(context).as_posix()
-    copy = next(
-        (
-            ins
-            for stage in ctx.stages
-            for ins in stage.instructions
-            if ins.keyword in ("COPY", "ADD")
-            and not ins.flag("from")
-            and any(src in WHOLE_TREE or src.startswith(rel) for src in sources(ins))
-        ),
-        None,
-    )
-    if copy is None:  # sent at most, never shipped: the ignore file need not be read
-        return
-    samples = [f"{rel}/{sample}" for sample in _SCRATCH_SAMPLES]
-    if buildcontext.sends_any(context, samples, Path(ctx.target.dockerfile)):
+    context, root = Path(ctx.target.context), ctx.scratch.parent
+    copy = scratch.copied_in(root, context, ctx.stages)
+    # No such COPY: sent at most, never shipped, and the ignore file need not be read.
+    if copy is not None and scratch.sends_scratch(root, context, Path(ctx.target.dockerfile)):
+        rel = ctx.scratch.relative_to(context).as_posix()
         what = f"{rel}/ (this tool's reports, logs and records, rewritten by every build)"
         yield Hit(
             copy.line,
-            f"{copy.keyword} copies {what} into the image: the layer changes on every build, "
-            "so it and every step after it miss the cache",
+            f"{copy.keyword} would copy {what} into the image with another tool: "
+            f"`orchestrator build` leaves it out (a copy of the Dockerfile in "
+            f"{rel}/{scratch.SENT}/ with its own ignore file)",
         )

@@ -13,8 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from orchestrator import inputs
 from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule
-from orchestrator.checks.rules_build import sources
-from orchestrator.dockerfile import Instruction, Stage
+from orchestrator.dockerfile import Instruction, Stage, sources
 
 # Images that already run as a non-root user (the base's USER is inherited).
 _NONROOT_BASES = ("nonroot", "rootless", "unprivileged")

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from orchestrator.checks import CheckContext, Hit, rule
-from orchestrator.checks.rules_build import sources
+from orchestrator.dockerfile import sources
 
 # chmod modes, numeric or symbolic; _world_writable() decides (777, 0666, 1777, o+w, a=rwx).
 _CHMOD = re.compile(

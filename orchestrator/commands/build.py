@@ -31,7 +31,7 @@ from orchestrator import (
     specs,
     uptodate,
 )
-from orchestrator.commands.common import Loaded, load
+from orchestrator.commands.common import Loaded, load, write_sent
 from orchestrator.errors import BuildFailed, Interrupted, PreflightError, UserError
 from orchestrator.live import Display
 from orchestrator.plan import Plan, TargetPlan
@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         plan, part_prints = parts.restrict(plan, args.platforms)
     ci = args.ci or console.is_ci()
     _validate(plan, args.allow_secret_args)
+    write_sent(plan, strict=True)  # load() wrote them if it could; a build needs them
     spec = loaded.manifest.builder
     if spec is not None and spec.driver == "fan-out" and not args.builder:
         return _fan_out(loaded, args, ci, bool(part_prints))

@@ -58,7 +58,7 @@ def collect(
     own = Path(plan.root) / scratch.NAME
     # One listing per (context, Dockerfile): it is all a context listing depends on, and the
     # development and production targets of one service usually share both.
-    listings: dict[tuple[str, str], dict[str, buildcontext.ContextListing]] = {}
+    listings: dict[tuple[str, str, str | None], dict[str, buildcontext.ContextListing]] = {}
     with ThreadPoolExecutor(1, thread_name_prefix="hadolint-prefetch") as pool:
         fetched = None
         if use_hadolint:
@@ -71,7 +71,9 @@ def collect(
                 target,
                 dockerfile,
                 scratch=own,
-                listings=listings.setdefault((target.context, target.dockerfile), {}),
+                listings=listings.setdefault(
+                    (target.context, target.dockerfile, target.left_out), {}
+                ),
                 targets=by_name,  # `target:` contexts: what an image inherits (USER, ...)
             )
             for target, dockerfile in zip(plan.targets, parsed, strict=True)
@@ -155,10 +157,14 @@ def gate(loaded: Loaded, args: argparse.Namespace) -> None:
 
 def _contexts(plan: Plan) -> list[tuple[list[str], TargetPlan, buildcontext.ContextListing]]:
     """One listing per (context, ignore file) pair, with the targets sharing it."""
-    seen: dict[tuple[str, str], tuple[list[str], TargetPlan, buildcontext.ContextListing]] = {}
+    seen: dict[
+        tuple[str, str, str | None], tuple[list[str], TargetPlan, buildcontext.ContextListing]
+    ] = {}
     for t in plan.targets:
-        listing = buildcontext.list_context(Path(t.context), Path(t.dockerfile))
-        key = (t.context, str(listing.ignore_file))
+        listing = buildcontext.list_context(
+            Path(t.context), Path(t.dockerfile), leave_out=t.left_out
+        )
+        key = (t.context, str(listing.ignore_file), t.left_out)
         if key in seen:
             seen[key][0].append(t.name)
         else:
@@ -199,7 +205,9 @@ def _explain(plan: Plan, path: str) -> str:
         candidate = Path(path).resolve()
         if candidate.is_relative_to(root):  # a path given from the cwd, inside the context
             rel = candidate.relative_to(root).as_posix()
-        verdict = buildcontext.explain(root, rel, Path(target.dockerfile))
+        verdict = buildcontext.explain(
+            root, rel, Path(target.dockerfile), leave_out=target.left_out
+        )
         out.append(f"{', '.join(names)}: {verdict}")
     return "\n".join(out) + "\n"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from orchestrator import (
     destinations,
@@ -71,4 +72,23 @@ def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
     )
     exposure.refuse(plan, secret_values)
     destinations.refuse(plan, man.project.allow_outside)
+    # Here, not only in build: `plan --format bake` output names these files, and may be fed to
+    # bake directly. Best effort here (a read-only checkout still plans); build insists.
+    write_sent(plan, strict=False)
     return Loaded(man, located, plan, git)
+
+
+def write_sent(plan: Plan, *, strict: bool) -> None:
+    """The Dockerfile copies that keep `.orchestrator/` out of contexts (scratch.write_sent)."""
+    for t in plan.targets:
+        if t.dockerfile_sent is None:
+            continue
+        try:
+            scratch.write_sent(Path(t.context), Path(t.dockerfile), Path(t.dockerfile_sent))
+        except (OSError, UserError) as exc:
+            if strict:
+                why = exc.message if isinstance(exc, UserError) else exc.strerror or exc
+                raise UserError(
+                    f"{t.dockerfile_sent}: cannot write the copy of {t.dockerfile} that keeps "
+                    f"{scratch.NAME}/ out of target {t.name}'s context: {why}"
+                ) from None

@@ -61,7 +61,7 @@ EXPECTED_PRODUCTION = {
     ("OR003", 1, "warning"),  # syntax directive pulls a frontend
     ("OR001", 2, "error"),  # golang:1.23 not digest-pinned (pin: digest)
     ("OR011", 4, "warning"),  # COPY . . before go mod download
-    ("OR022", 4, "error"),  # ... which also copies .orchestrator/ (context = manifest dir)
+    ("OR022", 4, "info"),  # ... which also copies .orchestrator/ (context = manifest dir)
     ("OR004", 6, "warning"),  # go build under emulation on a 2-platform target
     ("OR001", 7, "error"),  # debian:12 not digest-pinned
     ("OR014", 7, "warning"),  # no HEALTHCHECK

@@ -572,13 +572,22 @@ def _message(err: Any) -> str:
         return f"unknown key{hint}"
     if kind == "missing":
         return "required key is missing"
+    if loc == ("version",) and kind == "literal_error":
+        return f"this orchestrator reads manifests of version 1{_got(err.get('input'))}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        # pydantic's "a valid dictionary or instance of Project" names our classes.
+        return f"expected a mapping of keys{_got(err.get('input'))}"
     msg = str(err["msg"])
     if msg.startswith("Value error, "):
         return msg.removeprefix("Value error, ")  # our validators already name the value
-    value = err.get("input")
+    return msg + _got(err.get("input"))
+
+
+def _got(value: Any) -> str:
+    """` (got 'x')` for a plain value the user wrote, nothing for a mapping."""
     if isinstance(value, str | int | float | bool | list) and not isinstance(value, dict):
-        msg += f" (got {value!r})"
-    return msg
+        return f" (got {value!r})"
+    return ""
 
 
 def _as_written(loc: tuple[str | int, ...], located: yamlsrc.Located) -> tuple[str | int, ...]:

@@ -67,6 +67,16 @@ def test_missing_required_keys() -> None:
     ]
 
 
+def test_a_list_or_scalar_where_a_mapping_goes_says_so_without_class_names() -> None:
+    text = "version: 2\n" + HEAD + "targets:\n  app: [1]\n  b: 3\n  c: {secrets: [x]}\n"
+    assert problems(text) == [
+        "builds.yaml:1: version: this orchestrator reads manifests of version 1 (got 2)",
+        "builds.yaml:4: targets.app: expected a mapping of keys (got [1])",
+        "builds.yaml:5: targets.b: expected a mapping of keys (got 3)",
+        "builds.yaml:6: targets.c.secrets[0]: expected a mapping of keys (got 'x')",
+    ]
+
+
 def test_group_member_must_exist() -> None:
     text = HEAD + "targets: {p: {}}\ngroups:\n  all: [p, q]\n"
     assert problems(text) == [

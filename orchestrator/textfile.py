@@ -21,6 +21,7 @@ LIMITS = {
     "lock file": 256 * MiB,
     "Dockerfile": 16 * MiB,
     "ignore file": 16 * MiB,
+    "report": 256 * MiB,
 }
 
 

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from orchestrator import console, refs
+from orchestrator import console, refs, textfile
 from orchestrator.commands.common import load
 from orchestrator.errors import EXIT_BUILD_FAILED, UserError, stdout_guard
 from orchestrator.plan import Plan, TargetPlan
@@ -40,12 +40,22 @@ class Check:
         return f"{'ok  ' if self.ok else 'FAIL'} {self.ref} {self.check}: {self.detail}"
 
 
-def recorded_digests(report_path: Path) -> dict[str, str]:
-    """tag -> index digest, for every pushed target of a build report (empty if none)."""
+def recorded_digests(report_path: Path, *, required: bool = False) -> dict[str, str]:
+    """tag -> index digest, for every pushed target of a build report. A missing report is
+    empty unless `required` (given with --report: a mistyped path must not quietly skip the
+    digest comparison); one that cannot be read as a report is an error either way."""
     try:
-        data = json.loads(report_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = textfile.read(report_path, "report")
+    except FileNotFoundError:
+        if required:
+            raise UserError(f"--report {report_path}: no such report file") from None
         return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise UserError(f"{report_path}: not a build report (invalid JSON: {exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("targets", []), list):
+        raise UserError(f"{report_path}: not a build report (no list of targets)")
     out: dict[str, str] = {}
     for t in data.get("targets") or []:
         if isinstance(t, dict) and t.get("pushed") and t.get("digest"):
@@ -191,7 +201,7 @@ def run(args: argparse.Namespace) -> int:
     names = list(manifest.load(args.file)[0].targets)
     plan = load(args, names=names).plan
     report_path: Path = args.report or Path(plan.root) / ".orchestrator" / "report.json"
-    recorded = recorded_digests(report_path)
+    recorded = recorded_digests(report_path, required=args.report is not None)
     wanted = list(args.refs) or sorted(recorded)
     if not wanted:
         raise UserError(

@@ -220,6 +220,18 @@ def test_a_moved_tag_names_both_digests(tmp_path: Path) -> None:
     )
     assert verify.recorded_digests(report) == {"app:v1": DIGEST, "app:latest": DIGEST}
     assert verify.recorded_digests(tmp_path / "missing.json") == {}
+    # Named with --report: a mistyped path must not skip the digest comparison unseen, and
+    # a file that is no report is one line, never a traceback.
+    with pytest.raises(UserError, match="no such report file"):
+        verify.recorded_digests(tmp_path / "missing.json", required=True)
+    for text, why in (
+        ("{", "invalid JSON"),
+        ("[]", "no list of targets"),
+        ('{"targets": 1}', "no list"),
+    ):
+        report.write_text(text, encoding="utf-8")
+        with pytest.raises(UserError, match=why):
+            verify.recorded_digests(report)
 
 
 def test_verify_command_exits_1_and_prints_one_line_per_check(

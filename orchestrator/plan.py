@@ -137,8 +137,7 @@ class TargetPlan:
         own, when `dockerfile_sent`), for listings that say what BuildKit gets."""
         if self.dockerfile_sent is None:
             return None
-        scratch_dir = Path(self.dockerfile_sent).parents[2]
-        return scratch_dir.relative_to(self.context).as_posix()
+        return scratch.left_out(Path(self.context), Path(self.dockerfile_sent))
 
     def model(self) -> ParsedDockerfile:
         """The parsed Dockerfile (parsed here only for plans built without resolve())."""
@@ -495,7 +494,7 @@ def _resolve_target(
     try:
         stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
-        parsed.built_stages(stage, args, spec.platforms or [])
+        built = parsed.built_stages(stage, args, spec.platforms or [])
     except UserError as exc:
         raise ManifestError(f"{stage_where}.stage: {exc.message}") from None
 
@@ -596,7 +595,6 @@ def _resolve_target(
         # `true` alone would mean mode=max to buildx, which records build-arg values: never implied.
         provenance = "mode=max" if spec.provenance == "max" else "mode=min"
     cache_from, cache_to = _cache(spec, values, where)
-    built = parsed.built_stages(stage, args, spec.platforms or [])  # memoized: computed above
     sent = scratch.sent_dockerfile(root, name, context, df_path, built)
     if sent is not None:
         notes.append(

@@ -99,6 +99,11 @@ def sent_dockerfile(
     return root / NAME / SENT / target / dockerfile.name
 
 
+def left_out(context: Path, sent: Path) -> str:
+    """The directory a copy made by sent_dockerfile keeps out of `context`, relative to it."""
+    return sent.parents[2].relative_to(context).as_posix()  # NAME/SENT/<target>/<file>
+
+
 def write_sent(context: Path, dockerfile: Path, sent: Path) -> None:
     """Write the copy of `dockerfile` at `sent` and its ignore file: the ignore lines the build
     would have used (`<Dockerfile>.dockerignore`, else the context's `.dockerignore`) and then
@@ -108,16 +113,18 @@ def write_sent(context: Path, dockerfile: Path, sent: Path) -> None:
     lines = textfile.read(ignore.path, "ignore file") if ignore.path else ""
     if lines and not lines.endswith("\n"):
         lines += "\n"
-    rel = sent.parents[2].relative_to(context).as_posix()
     lines += (
         f"# Added by orchestrator: its scratch directory is never sent (copied from "
-        f"{ignore.path or 'no ignore file'}).\n{rel}\n"
+        f"{ignore.path or 'no ignore file'}).\n{left_out(context, sent)}\n"
     )
     text = textfile.read(dockerfile, "Dockerfile")
     mkdir(sent.parent)
-    for path, content in ((sent, text), (Path(f"{sent}.dockerignore"), lines)):
+    for path, content, what in (
+        (sent, text, "Dockerfile"),
+        (Path(f"{sent}.dockerignore"), lines, "ignore file"),
+    ):
         try:
-            current: str | None = textfile.read(path, "Dockerfile")
+            current: str | None = textfile.read(path, what)
         except (FileNotFoundError, UserError):
             current = None
         if current != content:

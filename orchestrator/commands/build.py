@@ -31,7 +31,7 @@ from orchestrator import (
     specs,
     uptodate,
 )
-from orchestrator.commands.common import Loaded, load, write_sent
+from orchestrator.commands.common import Loaded, load
 from orchestrator.errors import BuildFailed, Interrupted, PreflightError, UserError
 from orchestrator.live import Display
 from orchestrator.plan import Plan, TargetPlan
@@ -76,7 +76,8 @@ def _validate(plan: Plan, allow_secret_args: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """resolve -> check -> preflight -> skip up-to-date -> bake -> publish -> report."""
     began = time.monotonic()
-    loaded = load(args)  # resolve: builds.yaml -> the plan (a graph of target builds)
+    # resolve: builds.yaml -> the plan (a graph of target builds); a build needs the copies
+    loaded = load(args, sent_required=True)
     plan = loaded.plan
     # `--platform`: a part of each target for `publish` (or a fan-out node) to merge later.
     part_prints: dict[str, parts.Whole] = {}
@@ -84,7 +85,6 @@ def run(args: argparse.Namespace) -> int:
         plan, part_prints = parts.restrict(plan, args.platforms)
     ci = args.ci or console.is_ci()
     _validate(plan, args.allow_secret_args)
-    write_sent(plan, strict=True)  # load() wrote them if it could; a build needs them
     spec = loaded.manifest.builder
     if spec is not None and spec.driver == "fan-out" and not args.builder:
         return _fan_out(loaded, args, ci, bool(part_prints))

@@ -42,7 +42,11 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
+def load(
+    args: argparse.Namespace, names: list[str] | None = None, *, sent_required: bool = False
+) -> Loaded:
+    """builds.yaml, git and the lock resolved into the plan; the Dockerfile copies the plan
+    names written (_write_sent: `sent_required` makes a failure to write one an error)."""
     man, located = manifest.load(args.file)
     root = located.path.parent
     scratch.refuse_blocked(root)
@@ -72,13 +76,13 @@ def load(args: argparse.Namespace, names: list[str] | None = None) -> Loaded:
     )
     exposure.refuse(plan, secret_values)
     destinations.refuse(plan, man.project.allow_outside)
-    # Here, not only in build: `plan --format bake` output names these files, and may be fed to
-    # bake directly. Best effort here (a read-only checkout still plans); build insists.
-    write_sent(plan, strict=False)
+    # For every command, not only build: `plan --format bake` output names these files, and may
+    # be fed to bake directly. Best effort but for build (a read-only checkout still plans).
+    _write_sent(plan, strict=sent_required)
     return Loaded(man, located, plan, git)
 
 
-def write_sent(plan: Plan, *, strict: bool) -> None:
+def _write_sent(plan: Plan, *, strict: bool) -> None:
     """The Dockerfile copies that keep `.orchestrator/` out of contexts (scratch.write_sent)."""
     for t in plan.targets:
         if t.dockerfile_sent is None:

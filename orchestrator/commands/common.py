@@ -83,7 +83,13 @@ def load(
 
 
 def _write_sent(plan: Plan, *, strict: bool) -> None:
-    """The Dockerfile copies that keep `.orchestrator/` out of contexts (scratch.write_sent)."""
+    """The Dockerfile copies that keep `.orchestrator/` out of contexts (scratch.write_sent).
+    Only build writes through a `.orchestrator` that leads out of the project (a symlink, as
+    build writes its reports there): a plan or check of a cloned repository must not write
+    wherever a symlink it ships points."""
+    root = Path(plan.root)
+    if not strict and not (root / scratch.NAME).resolve().is_relative_to(root.resolve()):
+        return
     for t in plan.targets:
         if t.dockerfile_sent is None:
             continue

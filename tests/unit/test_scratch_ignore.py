@@ -150,3 +150,19 @@ def test_check_lists_and_explains_the_context_build_sends(
     assert "this tool's own directory, which build leaves out" in capsys.readouterr().out
     main(["check", "app", "--explain", "x.log"])
     assert "excluded by .dockerignore:2 `*.log`" in capsys.readouterr().out  # the user's line
+
+
+def test_plan_writes_nothing_through_a_scratch_symlink_leading_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cloned repository may ship `.orchestrator -> /somewhere`: plan and check, which only
+    read, must not write there (build writes its reports there, and the copies with them)."""
+    project, outside = tmp_path / "p", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    _project(project, ".git\n")
+    (project / ".orchestrator").symlink_to(outside)
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    assert main(["plan", "app"]) == 0
+    assert list(outside.iterdir()) == []

@@ -10,6 +10,7 @@ A template that comes out empty gives no tag. Typed rules (`{type: semver, ...}`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
 KEYWORDS = ("semver", "latest", "sha", "branch")
 
 
+# Cached: every target of a plan asks for the same VERSION's tags (semver.Version is immutable).
+@functools.lru_cache(maxsize=64)
 def parse_version(version: str) -> semver.Version | None:
     import semver  # here: only a version tag needs it, and every plan imports this module
 

@@ -62,15 +62,31 @@ def find_binary() -> Path | None:
     return Path(found) if found else None
 
 
-# GHC runtime options for hadolint unless the user set their own: a 16 MB allocation area and
-# no parallel garbage collection. Measured on 50 Dockerfiles in one run: 1.2-1.5 s of CPU by
-# default, 0.9-1.05 s with these; the answer is the same (the options touch memory only).
-GHC_RUNTIME = "-A16m -qg"
+# GHC runtime options for hadolint unless the user set their own: a 16 MB allocation area, no
+# parallel garbage collection and one capability. Measured on 50 Dockerfiles in one run: 1.2-1.5 s
+# of CPU by default, 0.9-1.05 s with the first two; the answer is the same (the options touch
+# memory and scheduling only). One capability because we run one process per CPU ourselves
+# (_batched): hadolint's default (-N, all cores, per process) had two processes of 50 files spin
+# 0.25-0.3 s of system time against 0.07 s, for the same user time.
+GHC_RUNTIME = "-A16m -qg -N1"
+# What a GHC runtime says, and exits 1, when it was linked without -threaded (a hadolint built
+# that way, e.g. by a distribution) and is given -qg or -N: such a binary is run again bare.
+_UNTHREADED = "requires the program to be built with -threaded"
 
 
 def invoke(argv: Sequence[str], text: str, cwd: Path | None) -> subprocess.CompletedProcess[str]:
     """The one process seam of this module (tests patch it)."""
-    env = {**os.environ, "GHCRTS": os.environ.get("GHCRTS", GHC_RUNTIME)}
+    own = "GHCRTS" not in os.environ
+    done = _run(argv, text, cwd, GHC_RUNTIME if own else None)
+    if own and done.returncode != 0 and _UNTHREADED in done.stderr:
+        done = _run(argv, text, cwd, None)
+    return done
+
+
+def _run(
+    argv: Sequence[str], text: str, cwd: Path | None, runtime: str | None
+) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ) if runtime is None else {**os.environ, "GHCRTS": runtime}
     return subprocess.run(
         list(argv),
         input=text,
@@ -366,8 +382,14 @@ def _batched(
             misses.append(key)
     if len(misses) < BATCH_MIN:
         return
-    count = workers(len(misses))
-    chunks = [misses[i::count] for i in range(count)]
+    # A file copied from service to service has one answer wherever it is (no local config
+    # here: each sees the same global one), so each distinct text is linted once.
+    same: dict[str, list[tuple[str, str | None]]] = {}
+    for key in misses:
+        same.setdefault(key[0], []).append(key)
+    distinct = [keys[0] for keys in same.values()]
+    count = workers(len(distinct))
+    chunks = [distinct[i::count] for i in range(count)]
     with tempfile.TemporaryDirectory(prefix="orchestrator-hadolint-") as folder:
         written = [_write_chunk(Path(folder), n, chunk, todo) for n, chunk in enumerate(chunks)]
         with ThreadPoolExecutor(count, thread_name_prefix="hadolint") as pool:
@@ -378,13 +400,14 @@ def _batched(
     for chunk, answer in zip(chunks, answers, strict=True):
         if answer is None:
             continue
-        for key, items in zip(chunk, answer, strict=True):
-            del todo[key]
+        for first, items in zip(chunk, answer, strict=True):
             stdout = json.dumps(items, separators=(",", ":"))
             proc = subprocess.CompletedProcess(list(argv), 0, stdout, "")
-            runs[key] = proc
-            if key in names:
-                _remember_as(names[key], proc)
+            for key in same[first[0]]:
+                del todo[key]
+                runs[key] = proc
+                if key in names:
+                    _remember_as(names[key], proc)
 
 
 def _memo_names(

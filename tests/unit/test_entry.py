@@ -161,3 +161,69 @@ def test_a_closed_stderr_keeps_the_exit_code() -> None:
     planned = _with_stdout("2>&-", "plan", "production", "--format", "bake")
     assert planned.returncode == 0
     assert "production" in json.loads(planned.stdout)["target"]
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **env},
+    )
+
+
+# A fresh plan validates the manifest; these print whether pydantic's plugin loader (and the
+# importlib.metadata it imports) came in, and whether the models still validate.
+_MODELS = (
+    "import sys\n"
+    "from orchestrator import main\n"
+    "{setup}\n"
+    "from orchestrator.manifest import Manifest\n"
+    "Manifest.model_validate({{'version': 1, 'project': {{'name': 'p', 'image': 'r/p'}}, 'targets': {{'t': {{}}}}}})\n"
+    "print('importlib.metadata' in sys.modules)\n"
+)
+
+
+def test_plugins_disabled_skip_pydantics_plugin_loader() -> None:
+    done = _python(_MODELS.format(setup="main._without_plugin_loader()"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False"]
+    # Without the stand-in, the same models bring the loader and importlib.metadata in.
+    plain = _python(_MODELS.format(setup=""))
+    assert plain.returncode == 0, plain.stderr
+    assert plain.stdout.split() == ["True"]
+
+
+def test_the_stand_in_hands_over_to_the_real_loader_for_anything_else() -> None:
+    code = (
+        "import sys\n"
+        "from orchestrator import main\n"
+        "main._without_plugin_loader()\n"
+        "stand_in = sys.modules['pydantic.plugin._loader']\n"
+        "print(list(stand_in.get_plugins()))\n"
+        "print(stand_in.PYDANTIC_ENTRY_POINT_GROUP)\n"
+        "print(sys.modules['pydantic.plugin._loader'] is stand_in)\n"
+    )
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "pydantic", "False"]
+
+
+def test_a_user_who_enables_plugins_gets_the_real_loader(tmp_path: Path) -> None:
+    """PYDANTIC_DISABLE_PLUGINS set to anything but "all" keeps pydantic's own loader."""
+    code = (
+        "import os, sys\n"
+        "from orchestrator import main\n"
+        "main.gc.set_threshold = lambda *a: None\n"
+        "main.main = lambda: 0\n"
+        "main.os._exit = lambda code: print(sys.modules.get('pydantic.plugin._loader'))\n"
+        "main.entry()\n"
+    )
+    enabled = _python(code, PYDANTIC_DISABLE_PLUGINS="some-plugin")
+    assert enabled.returncode == 0, enabled.stderr
+    assert enabled.stdout.strip() == "None"
+    disabled = _python(code, PYDANTIC_DISABLE_PLUGINS="__all__")
+    assert "pydantic.plugin._loader" in disabled.stdout

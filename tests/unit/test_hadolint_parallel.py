@@ -222,3 +222,67 @@ def test_prefetch_says_launched_when_nothing_runs_or_it_fails(
     with pytest.raises(RuntimeError, match="boom"):
         hadolint.prefetch([], {}, failed)
     assert failed.is_set()
+
+
+def test_a_dockerfile_copied_to_many_services_is_linted_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies of one text in directories without a config of their own get one lint, and every
+    copy the findings it gets alone (under its own path); distinct texts are each linted."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    copies = hadolint.BATCH_MIN + 2
+    manifest = _project(tmp_path / "repo", copies)
+    same = SERVICE.format(n=0, pad="")
+    for n in range(1, copies):  # svc0's text everywhere but the last service
+        if n < copies - 1:
+            (tmp_path / "repo" / f"svc{n}" / "Dockerfile").write_text(same)
+    seen: list[list[str]] = []
+
+    def recording(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        seen.append(list(argv))
+        return REAL_INVOKE(argv, text, cwd)
+
+    monkeypatch.setattr(hadolint, "invoke", recording)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    batched = collect(helpers.resolve(manifest))
+    assert sum(len(a) - 5 for a in seen) == 2  # two distinct texts, one file each
+    seen.clear()
+    monkeypatch.setenv(hadolint.MEMO_SWITCH, "0")
+    monkeypatch.setattr(hadolint, "BATCH_MIN", 10**6)
+    alone = collect(helpers.resolve(manifest))
+    assert len(seen) == copies  # one run per file when not batched
+    assert batched == alone
+    repo = tmp_path / "repo"
+    wanted = {str(repo / f"svc{n}" / "Dockerfile") for n in range(copies)}
+    assert {f.file for f in batched if f.code == "DL3008"} == wanted
+
+
+def test_a_hadolint_built_without_threads_is_run_again_without_our_runtime_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A GHC program linked without -threaded refuses -qg/-N in GHCRTS and exits 1: such a
+    hadolint (a distribution's build) still lints, run without our options; the user's own
+    GHCRTS is never replaced or dropped."""
+    fake = tmp_path / "hadolint"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "GHCRTS=${GHCRTS-unset}" >> "$0.log"\n'
+        'case "$GHCRTS" in *-qg*|*-N*)\n'
+        '  echo "hadolint: the flag -qg requires the program to be built with -threaded" >&2\n'
+        "  exit 1;;\n"
+        "esac\n"
+        "echo '[]'\n"
+    )
+    fake.chmod(0o755)
+    monkeypatch.delenv("GHCRTS", raising=False)
+    done = hadolint.invoke([str(fake), "-"], "FROM scratch\n", tmp_path)
+    assert (done.returncode, done.stdout.strip()) == (0, "[]")
+    log = tmp_path / "hadolint.log"
+    assert log.read_text().splitlines() == [f"GHCRTS={hadolint.GHC_RUNTIME}", "GHCRTS=unset"]
+    log.unlink()
+    monkeypatch.setenv("GHCRTS", "-A1m -qg")  # the user's: kept, and its failure shown
+    done = hadolint.invoke([str(fake), "-"], "FROM scratch\n", tmp_path)
+    assert done.returncode == 1
+    assert "-threaded" in done.stderr
+    assert log.read_text().splitlines() == ["GHCRTS=-A1m -qg"]

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator import console
-from orchestrator.progress import Tracker, is_failure
+from orchestrator.progress import Step, Tracker, is_failure
 
 REFRESH_PER_SECOND = 4
 
@@ -75,14 +75,22 @@ class Display:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self.live is not None:
+            with self._lock:
+                self.tracker.finish()
             self.live.stop()  # draws the final table
+        else:
+            self._print(self.tracker.finish())
 
-    def feed(self, line: str) -> None:
+    def feed(self, text: str) -> None:
+        """Output as it arrives, in pieces of any size (Tracker.feed)."""
         if self.live is not None:
             with self._lock:
-                self.tracker.feed(line)
+                self.tracker.feed(text)
             return
-        for step in self.tracker.feed(line):
+        self._print(self.tracker.feed(text))
+
+    def _print(self, steps: list[Step]) -> None:
+        for step in steps:
             mark = "CACHED" if step.cached else ("ERROR" if is_failure(step) else "done")
             elapsed = time.monotonic() - self.started
             console.plain(f"[{step.target or '-'}] {elapsed:6.1f}s {mark:6} {step.name}")

@@ -65,6 +65,7 @@ def is_failure(step: Step) -> bool:
 
 
 MAX_OBJECT = 64 * 1024 * 1024  # characters of one SolveStatus, far above any real one
+_BLANKS = frozenset(" \t\r\n")
 # The status BuildKit's image exporter shows while it pushes an image's root manifest or index;
 # once completed, that image is in the registry (its tags come later: build.py).
 PUSHING = "pushing manifest for "
@@ -86,10 +87,8 @@ class Tracker:
         # Counts the changes a progress table shows (a step added, started, cached or done),
         # so a display redraws only when there is something new to draw.
         self.version = 0
-        # The lines of the object being read, joined only when one may end it (see feed).
-        self._pending: list[str] = []
-        self._pending_size = 0
-        self._pretty = False
+        # Text read but not yet applied: the start of an object or of a line still being written.
+        self._buffer = ""
         self._decoder = json.JSONDecoder()
         # Called once per image pushed (reference as pushed, digest), while the bake runs on.
         self.on_pushed: Callable[[str, str], None] | None = None
@@ -115,65 +114,65 @@ class Tracker:
                 return target
         return None
 
-    def feed(self, line: str) -> list[Step]:
-        """Feed one line of output; returns the steps completed by it (for plain progress).
+    def feed(self, text: str) -> list[Step]:
+        """Feed output as it arrives, in pieces of any size (a line, many lines, part of one);
+        returns the steps completed by it (for plain progress).
 
-        buildx 0.13 pretty-prints each SolveStatus over many lines, and prints plain text (the
-        final `ERROR: ...`) in between, so objects are cut out of the lines as they complete.
-        The lines of an object are kept apart and decoded once its closing `}` can be among
-        them, so an object is decoded once, not once per line: decoding the growing text on
-        every line was quadratic in the object's size and most of the CPU of a build's progress.
-        """
-        if self._pretty and self._pending and line[:1] == " " and "\n}" not in line:
-            # Most lines of a pretty-printed object are indented ones inside it: they can
-            # neither start nor end an object (see below), so they are only kept.
-            self._pending.append(line)
-            self._pending_size += len(line)
-            return self._decode(last=False) if self._pending_size > MAX_OBJECT else []
+        buildx 0.13 pretty-prints each SolveStatus over many lines (Go's indenting encoder:
+        `{` alone on its line, every line inside indented, `}` at column 0 last), later ones one
+        object a line, and plain text (the final `ERROR: ...`) comes in between. Objects are
+        cut out of the text by those marks with str.find, and each is decoded once: a bake of
+        30 targets sends ~25,000 lines in ~1,800 writes, and Python work per line was most of
+        the CPU the orchestrator spent while it ran (measured: 0.29 s in the reading thread,
+        of which 0.05 s the decoding and the steps)."""
+        buffer = self._buffer + text if self._buffer else text
         completed: list[Step] = []
-        # Lines come whole from a pipe, but a caller may hand over pieces: the column-0 tests
-        # below look at where a line starts, not where a piece does.
-        at_line_start = not self._pending or self._pending[-1].endswith("\n")
-        if self._pending and line[:1] == "{" and at_line_start:
-            # A line starting with `{` begins the next object (inside one, lines are indented
-            # or one line holds it all): what is pending ended before it, or was never JSON.
-            completed += self._decode(last=True)
-        if not self._pending:
-            if not line.lstrip().startswith("{"):
-                if line.strip():
-                    self.other_lines.append(line.rstrip())
-                return completed
-            # `{` alone on its line: Go's indenting encoder (buildx 0.13), where every line
-            # inside the object is indented, so only one at column 0 can end it.
-            self._pretty = line.strip() == "{"
-        self._pending.append(line)
-        self._pending_size += len(line)
-        # The line that completes an object holds its closing brace.
-        if self._pretty:
-            may_end = (at_line_start and line[:1] == "}") or "\n}" in line
-        else:
-            may_end = "}" in line
-        if may_end or self._pending_size > MAX_OBJECT:
-            completed += self._decode(last=False)
+        at, size = 0, len(buffer)
+        while at < size:
+            if buffer[at] in _BLANKS:  # between objects and lines: newlines, stray blanks
+                at += 1
+                continue
+            if buffer[at] != "{":  # a line of plain text, once it is whole
+                stop = buffer.find("\n", at)
+                if stop == -1:
+                    break
+                self.other_lines.append(buffer[at:stop].rstrip())
+                at = stop + 1
+                continue
+            if buffer.startswith(("{\n", "{\r\n"), at):  # pretty: ends at a `}` in column 0
+                stop = buffer.find("\n}", at)
+                # A `{` at column 0 before it starts the next object: this one was cut off.
+                cut = buffer.find("\n{", at, size if stop == -1 else stop)
+                if cut != -1:
+                    self.other_lines.append(buffer[at:cut].rstrip()[:200])
+                    at = cut + 1
+                    continue
+                stop = -1 if stop == -1 else stop + 2
+            else:  # compact: the object is its line
+                stop = buffer.find("\n", at)
+            if stop == -1:
+                if size - at > MAX_OBJECT:  # too long to be an object: text, not kept whole
+                    self.other_lines.append(buffer[at : at + 200].rstrip())
+                    at = size
+                break
+            completed += self._object(buffer[at:stop])
+            at = stop
+        self._buffer = buffer[at:]
         return completed
 
-    def _decode(self, *, last: bool) -> list[Step]:
-        """Apply the objects in the pending text; keep a partial one for more lines, unless
-        `last` (no more lines can complete it) or it is too long to be one: then it is text."""
-        text = "".join(self._pending)
-        self._pending.clear()
-        self._pending_size = 0
+    def finish(self) -> list[Step]:
+        """The stream ended: what is left is a last object or line without its newline."""
+        rest, self._buffer = self._buffer, ""
+        return self.feed(rest + "\n") if rest.strip() else []
+
+    def _object(self, text: str) -> list[Step]:
+        """Apply the object(s) `text` holds; what is not one is kept as text."""
         completed: list[Step] = []
-        while text := text.lstrip():
+        while text := text.strip():
             try:
                 status, end = self._decoder.raw_decode(text)
             except json.JSONDecodeError:
-                if last or len(text) > MAX_OBJECT:
-                    self.other_lines.append(text[:200].rstrip())
-                else:  # the start of an object: read on
-                    self._pending.append(text)
-                    self._pending_size = len(text)
-                    self._pretty = text.partition("\n")[0].strip() == "{"
+                self.other_lines.append(text[:200].rstrip())
                 break
             text = text[end:]
             if isinstance(status, dict):

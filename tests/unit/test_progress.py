@@ -257,3 +257,55 @@ def test_each_pushed_image_is_announced_once_when_its_push_completes() -> None:
         for line in io.StringIO(text):
             tracker.feed(line)
     assert seen == [("localhost:5000/app:staging", digest)]
+
+
+def _stream() -> str:
+    """A bake's stderr: text, pretty objects, compact objects, text again."""
+    return "".join(
+        [
+            "#0 building with default instance\n",
+            *[line for status in STATUSES[:3] for line in _pretty(status)],
+            *[line for status in STATUSES[3:] for line in _compact(status)],
+            "ERROR: failed to solve: é\n",
+        ]
+    )
+
+
+def _outcome(tracker: Tracker, done: list[Step]) -> Any:
+    return (
+        [(s.target, s.name, s.cached) for s in done],
+        {n: (tp.total, tp.done, tp.cached, tp.current) for n, tp in tracker.targets.items()},
+        tracker.logs,
+        tracker.other_lines,
+    )
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 10**6])
+def test_any_cut_of_the_stream_reads_as_its_lines_do(size: int) -> None:
+    """Running.chunks hands over what each read gives: whole objects, many lines, or a part of
+    one; the outcome is the same as line by line."""
+    text = _stream()
+    by_line = Tracker(["api", "web"])
+    expected = _outcome(by_line, _feed(by_line, text.splitlines(keepends=True)))
+    assert expected[3] == ["#0 building with default instance", "ERROR: failed to solve: é"]
+    cut = Tracker(["api", "web"])
+    done = _feed(cut, [text[i : i + size] for i in range(0, len(text), size)])
+    assert _outcome(cut, done + cut.finish()) == expected
+
+
+def test_what_the_stream_ends_with_without_a_newline_still_counts() -> None:
+    tracker = Tracker(["api", "web"])
+    last = json.dumps(_vertex("sha256:9", "[web 2/2] RUN z", completed="t"))
+    assert tracker.feed(last) == []  # could be cut: waits for its newline
+    assert [s.name for s in tracker.finish()] == ["[web 2/2] RUN z"]
+    tracker.feed("ERROR: no newline at the end")
+    tracker.finish()
+    assert tracker.other_lines == ["ERROR: no newline at the end"]
+    assert tracker.finish() == []
+
+
+def test_the_display_applies_the_streams_end(capsys: pytest.CaptureFixture[str]) -> None:
+    tracker = Tracker(["api", "web"])
+    with Display(tracker, plain=True) as display:
+        display.feed(json.dumps(_vertex("sha256:9", "[web 2/2] RUN z", completed="t")))
+    assert capsys.readouterr().err.rstrip().endswith("done   [web 2/2] RUN z")

@@ -277,11 +277,34 @@ def _split_flags(value: str) -> tuple[tuple[tuple[str, str], ...], str]:
     return tuple(flags), rest
 
 
-def _parse_from(args: str) -> tuple[str, str | None]:
+# BuildKit's rule for a stage name (instructions/parse.go), checked after lower-casing it.
+_STAGE_NAME = re.compile(r"[a-z][a-z0-9\-_.]*")
+
+
+def _parse_from(args: str, where: str) -> tuple[str, str | None]:
+    """FROM's image and stage name, or BuildKit's refusal of the line in its words: it splits
+    the words on blanks before expanding any `${...}` in them, then wants `IMAGE [AS NAME]`."""
     parts = args.split()
-    if len(parts) >= 3 and parts[-2].lower() == "as":
-        return parts[0], parts[-1].lower()
-    return (parts[0] if parts else ""), None
+    if len(parts) == 3 and parts[1].lower() == "as":
+        name = parts[2].lower()
+        if not _STAGE_NAME.fullmatch(name):
+            raise UserError(
+                f"{where}: invalid name for build stage: {parts[2]!r}, name can't start with a "
+                "number or contain symbols"
+            )
+        return parts[0], name
+    if len(parts) != 1:
+        hint = (
+            "; a ${...} with a blank inside is split there (BuildKit splits FROM's words "
+            "before it expands them): write it without blanks"
+            if re.search(r"\$\{[^}]*\s", args)
+            else ""
+        )
+        raise UserError(
+            f"{where}: FROM requires either one or three arguments "
+            f"(FROM [--platform=...] IMAGE [AS NAME]), got {len(parts)}{hint}"
+        )
+    return parts[0], None
 
 
 def parse(text: str, path: Path) -> Dockerfile:
@@ -316,7 +339,7 @@ def parse(text: str, path: Path) -> Dockerfile:
         )
         if keyword == "FROM":
             close()
-            base, name = _parse_from(rest)
+            base, name = _parse_from(rest, f"{path}:{line}")
             current = {
                 "index": len(stages),
                 "name": name,

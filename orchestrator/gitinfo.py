@@ -88,6 +88,11 @@ def _git(repo: Path, *args: str) -> str | None:
     return _git_all(repo, [list(args)])[0]
 
 
+def tracked(repo: Path, rel: str) -> bool:
+    """Whether `rel` (relative to `repo`) is in git's index: shipped by the repository."""
+    return bool((_git(repo, "ls-files", "--", rel) or "").strip())
+
+
 def _git_all(repo: Path, commands: list[list[str]]) -> list[str | None]:
     """Run independent git queries side by side; each answer is its stdout, or None on failure.
 

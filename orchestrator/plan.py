@@ -490,7 +490,10 @@ def _resolve_target(
     try:
         parsed = dockerfile.load(df_path)
     except UserError as exc:
-        raise ManifestError(f"{origin_of('dockerfile')}: {exc.message}") from None
+        # A missing file is the key's problem; a file BuildKit would refuse is the target's
+        # (the message names its line).
+        at = where if df_path.is_file() else origin_of("dockerfile")
+        raise ManifestError(f"{at}: {exc.message}") from None
     try:
         stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.

@@ -168,6 +168,7 @@ def _auth(client: Any, response: Any) -> None:
 
 def _client(point: Endpoint, timeout: float) -> Any:
     import dxf
+    import requests
 
     clients: dict[tuple[str, str, float], Any] = _local.__dict__.setdefault("clients", {})
     sessions: dict[str, Any] = _local.__dict__.setdefault("sessions", {})
@@ -179,7 +180,11 @@ def _client(point: Endpoint, timeout: float) -> Any:
         # One connection per host and thread, kept alive across repositories: 30 targets are
         # 30 repositories of one registry, and a new TCP (or TLS) connection each costs more
         # than the request. The client's own auth headers stay per repository (token scope).
-        client._sessions = [sessions.setdefault(point.host, client._sessions[0])]
+        # python-dxf's default "session" is the requests module itself, whose calls each make
+        # a Session and a connection of their own: a Session is what keeps one open.
+        if point.host not in sessions:
+            sessions[point.host] = requests.Session()
+        client._sessions = [sessions[point.host]]
         clients[key] = client
     return clients[key]
 

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from orchestrator import dockerfile
+from orchestrator import console, dockerfile
 from orchestrator.dockerfile import Dockerfile
 from orchestrator.errors import UserError
 
@@ -275,4 +275,12 @@ def render(project: str, targets: Sequence[Draft]) -> str:
 
 
 def parse_all(root: Path, paths: Sequence[Path]) -> list[tuple[Path, Dockerfile]]:
-    return [(path, dockerfile.load(root / path)) for path in paths]
+    """Every Dockerfile found that BuildKit could build; the others (a test fixture that is
+    broken on purpose, an unreadable file) are passed over with a line saying why."""
+    parsed: list[tuple[Path, Dockerfile]] = []
+    for path in paths:
+        try:
+            parsed.append((path, dockerfile.load(root / path)))
+        except UserError as exc:
+            console.err.print(f"init: passed over {exc.message}", markup=False, highlight=False)
+    return parsed

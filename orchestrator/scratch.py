@@ -58,6 +58,23 @@ def refuse_blocked(root: Path) -> None:
         )
 
 
+def refuse_shipped_link(root: Path) -> None:
+    """build writes its reports, logs, records and Dockerfile copies under `.orchestrator`. A
+    symlink there that the repository itself ships (in git's index) would send them wherever
+    it points: a cloned repository could aim it at another project or a home directory. Such
+    a link is refused in one line before anything is written; a link the user made (not in
+    git, e.g. to a cache disk on CI) is theirs and is followed."""
+    from orchestrator import gitinfo  # only for a symlink, which is rare
+
+    path = root / NAME
+    if path.is_symlink() and gitinfo.tracked(root, NAME):
+        raise UserError(
+            f"{path}: the repository ships this tool's scratch directory as a symlink (to "
+            f"{path.readlink()}); build would write its reports there. Remove it from git "
+            f"(`git rm --cached {NAME}`) or, if you made it, keep it untracked"
+        )
+
+
 def copied_in(root: Path, context: Path, stages: Iterable[Stage]) -> Instruction | None:
     """The first COPY/ADD (from the context) of `stages` that would take this tool's directory
     into the image: of the whole context, or of a path inside the directory. None also when

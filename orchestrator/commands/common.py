@@ -50,6 +50,8 @@ def load(
     man, located = manifest.load(args.file)
     root = located.path.parent
     scratch.refuse_blocked(root)
+    if sent_required:  # build: it writes under .orchestrator whatever the link's target
+        scratch.refuse_shipped_link(root)
     cli_vars = parse_vars(args.var)
     # Before anything is interpolated: from here on no output of ours can show these values.
     secret_values = masking.register_manifest(

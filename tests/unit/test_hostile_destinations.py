@@ -4,6 +4,7 @@ mirrors that would mean something else than they say are refused."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,35 @@ def test_a_duplicate_stage_name_is_refused(tmp_path: Path) -> None:
     (path.parent / "Dockerfile").write_text("FROM busybox:1.35 AS app\nFROM alpine:3 AS APP\n")
     with pytest.raises(ManifestError, match=r"Dockerfile:2: duplicate stage name 'app'"):
         helpers.resolve(path, ["app"])
+
+
+@pytest.mark.parametrize(
+    ("from_line", "says"),
+    [
+        # BuildKit splits FROM's words on blanks before it expands ${...}: five words here.
+        (
+            "ARG BASE\nFROM ${BASE:?set BASE to an image}",
+            r"Dockerfile:2: FROM requires either one or three arguments .*got 5; a \$\{\.\.\.\} "
+            r"with a blank inside is split there",
+        ),
+        ("FROM busybox:1.35 extra", r"Dockerfile:1: FROM requires either one or three .*got 2$"),
+        ("FROM busybox:1.35 AS app more", r"Dockerfile:1: FROM requires .*got 4$"),
+        ("FROM busybox:1.35 AS 2nd", r"Dockerfile:1: invalid name for build stage: '2nd'"),
+        ("FROM busybox:1.35 AS a/b", r"Dockerfile:1: invalid name for build stage: 'a/b'"),
+    ],
+)
+def test_a_from_line_buildkit_refuses_is_refused_in_its_words(
+    tmp_path: Path, from_line: str, says: str
+) -> None:
+    path = project(tmp_path, "    outputs: [load]\n")
+    (path.parent / "Dockerfile").write_text(from_line + "\nUSER 1\n")
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    assert len(caught.value.lines()) == 1
+    assert re.search(says, caught.value.lines()[0]), caught.value.lines()
+
+
+def test_stage_names_buildkit_accepts_are_kept(tmp_path: Path) -> None:
+    path = project(tmp_path, "    outputs: [load]\n    stage: app.v-1_x\n")
+    (path.parent / "Dockerfile").write_text("FROM busybox:1.35 AS App.v-1_x\nUSER 1\n")
+    assert helpers.resolve(path, ["app"]).targets[0].stage == "app.v-1_x"

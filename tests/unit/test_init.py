@@ -205,3 +205,20 @@ def test_init_writes_contexts_that_plan_and_check_accept(
     assert isinstance(targets, dict)
     assert targets["svc"]["contexts"] == {"base": "target:base"}
     assert "base" not in targets["base"].get("contexts", {})
+
+
+def test_a_dockerfile_buildkit_would_refuse_is_passed_over_with_a_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A repository's broken-on-purpose fixture does not stop init from drafting the rest."""
+    drafts = _write_tree(
+        tmp_path,
+        {
+            "api/Dockerfile": "FROM busybox:1.35\nUSER 65534\n",
+            "tests/bad/Dockerfile": "FROM busybox:1.35 AS one\nFROM busybox:1.35 AS one\n",
+        },
+    )
+    assert [d.context for d in drafts] == ["api"]
+    err = capsys.readouterr().err
+    assert "init: passed over" in err
+    assert "tests/bad/Dockerfile:2: duplicate stage name 'one'" in err

@@ -127,11 +127,14 @@ class _Registry(http.server.BaseHTTPRequestHandler):
 
     script: ClassVar[dict[str, list[tuple[int, dict[str, str], bytes]]]] = {}
     seen: ClassVar[list[tuple[str, str, bytes]]] = []
+    ports: ClassVar[list[int]] = []  # the client's port of each request: its connection
+    protocol_version = "HTTP/1.1"  # connections kept open, as a registry does
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         self.seen.append((self.command, self.path, body))
+        self.ports.append(self.client_address[1])
         steps = self.script.get(self.path) or [(404, {}, b'{"errors":[]}')]
         status, headers, payload = steps.pop(0) if len(steps) > 1 else steps[0]
         self.send_response(status)
@@ -159,6 +162,7 @@ class _Registry(http.server.BaseHTTPRequestHandler):
 def fake() -> Iterator[str]:
     _Registry.script = {}
     _Registry.seen = []
+    _Registry.ports = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Registry)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -188,6 +192,15 @@ def test_tagging_is_one_put_of_the_exact_bytes(fake: str) -> None:
     # read back by digest afterwards: the bytes are known, no second GET
     assert executor.manifest(f"{fake}/app@{INDEX_DIGEST}")["manifests"] == []
     assert [m for m, _, _ in _Registry.seen].count("GET") == 1
+
+
+def test_requests_to_one_registry_share_a_kept_connection(fake: str) -> None:
+    """30 targets are 30 repositories of one registry: one connection per thread for all."""
+    _Registry.script = {f"/v2/{name}/manifests/v1": [_index()] for name in ("app", "web", "api")}
+    for name in ("app", "web", "api", "app"):
+        assert executor.index_digest(f"{fake}/{name}:v1") == INDEX_DIGEST
+    assert len(_Registry.ports) == 4
+    assert len(set(_Registry.ports)) == 1
 
 
 def test_head_gives_the_digest_a_tag_resolves_to(fake: str) -> None:

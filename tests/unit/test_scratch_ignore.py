@@ -7,6 +7,7 @@ built from a copy of its Dockerfile beside a Dockerfile-specific ignore file (sc
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,31 @@ def test_plan_writes_nothing_through_a_scratch_symlink_leading_out(
     monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
     assert main(["plan", "app"]) == 0
     assert list(outside.iterdir()) == []
+
+
+def test_build_refuses_a_scratch_symlink_the_repository_ships(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Committed, `.orchestrator -> elsewhere` would have build write its reports, logs and
+    records there: refused in one line, nothing written. A link the user made (untracked) is
+    theirs: build goes on (here it stops later, at the engine, having written through it)."""
+    project, outside = tmp_path / "p", tmp_path / "outside"
+    project.mkdir()
+    outside.mkdir()
+    _project(project, ".git\n")
+    (project / ".orchestrator").symlink_to(outside)
+    git = ["git", "-C", str(project), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "ships a link"], check=True)
+    monkeypatch.chdir(project)
+    assert main(["build", "app"]) == 2
+    err = capsys.readouterr().err
+    assert "ships this tool's scratch directory as a symlink" in err
+    assert err.count("\n") == 1
+    assert list(outside.iterdir()) == []
+    subprocess.run([*git, "rm", "-q", "--cached", ".orchestrator"], check=True)
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+    main(["build", "app"])
+    assert "ships this tool's scratch directory" not in capsys.readouterr().err
+    assert list(outside.iterdir()) != []  # the user's own link is followed

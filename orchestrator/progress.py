@@ -89,6 +89,7 @@ class Tracker:
         self.version = 0
         # Text read but not yet applied: the start of an object or of a line still being written.
         self._buffer = ""
+        self._searched = 0  # see feed
         self._decoder = json.JSONDecoder()
         # Called once per image pushed (reference as pushed, digest), while the bake runs on.
         self.on_pushed: Callable[[str, str], None] | None = None
@@ -128,28 +129,36 @@ class Tracker:
         buffer = self._buffer + text if self._buffer else text
         completed: list[Step] = []
         at, size = 0, len(buffer)
+        # How far the item still pending from the last piece (it starts at 0) was searched for
+        # its end: not again, so an object or line arriving in many pieces costs its length
+        # once, not once per piece (less a mark's length: one may straddle the cut).
+        searched, self._searched = max(0, self._searched - 2), 0
         while at < size:
             if buffer[at] in _BLANKS:  # between objects and lines: newlines, stray blanks
                 at += 1
                 continue
+            start = max(at, searched) if at == 0 else at
             if buffer[at] != "{":  # a line of plain text, once it is whole
-                stop = buffer.find("\n", at)
+                stop = buffer.find("\n", start)
                 if stop == -1:
+                    if size - at > MAX_OBJECT:  # no newline in sight: keep its start only
+                        self.other_lines.append(buffer[at : at + 200].rstrip())
+                        at = size
                     break
                 self.other_lines.append(buffer[at:stop].rstrip())
                 at = stop + 1
                 continue
             if buffer.startswith(("{\n", "{\r\n"), at):  # pretty: ends at a `}` in column 0
-                stop = buffer.find("\n}", at)
+                stop = buffer.find("\n}", start)
                 # A `{` at column 0 before it starts the next object: this one was cut off.
-                cut = buffer.find("\n{", at, size if stop == -1 else stop)
+                cut = buffer.find("\n{", start, size if stop == -1 else stop)
                 if cut != -1:
                     self.other_lines.append(buffer[at:cut].rstrip()[:200])
                     at = cut + 1
                     continue
                 stop = -1 if stop == -1 else stop + 2
             else:  # compact: the object is its line
-                stop = buffer.find("\n", at)
+                stop = buffer.find("\n", start)
             if stop == -1:
                 if size - at > MAX_OBJECT:  # too long to be an object: text, not kept whole
                     self.other_lines.append(buffer[at : at + 200].rstrip())
@@ -158,11 +167,12 @@ class Tracker:
             completed += self._object(buffer[at:stop])
             at = stop
         self._buffer = buffer[at:]
+        self._searched = len(self._buffer)
         return completed
 
     def finish(self) -> list[Step]:
         """The stream ended: what is left is a last object or line without its newline."""
-        rest, self._buffer = self._buffer, ""
+        rest, self._buffer, self._searched = self._buffer, "", 0
         return self.feed(rest + "\n") if rest.strip() else []
 
     def _object(self, text: str) -> list[Step]:

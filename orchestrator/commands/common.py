@@ -43,11 +43,18 @@ def parse_vars(pairs: list[str]) -> dict[str, str]:
 
 
 def load(
-    args: argparse.Namespace, names: list[str] | None = None, *, sent_required: bool = False
+    args: argparse.Namespace,
+    names: list[str] | None = None,
+    *,
+    sent_required: bool = False,
+    every_target: bool = False,
 ) -> Loaded:
     """builds.yaml, git and the lock resolved into the plan; the Dockerfile copies the plan
-    names written (_write_sent: `sent_required` makes a failure to write one an error)."""
+    names written (_write_sent: `sent_required` makes a failure to write one an error).
+    `every_target`: all the targets builds.yaml names, whatever the command line says."""
     man, located = manifest.load(args.file)
+    if every_target:
+        names = list(man.targets)
     root = located.path.parent
     scratch.refuse_blocked(root)
     if sent_required:  # build: it writes under .orchestrator whatever the link's target

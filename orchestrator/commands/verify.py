@@ -195,11 +195,8 @@ def verify_ref(
 
 
 def run(args: argparse.Namespace) -> int:
-    from orchestrator import manifest
-
     # Every target: a REF is matched to the target that pushes its repository.
-    names = list(manifest.load(args.file)[0].targets)
-    plan = load(args, names=names).plan
+    plan = load(args, every_target=True).plan
     report_path: Path = args.report or Path(plan.root) / ".orchestrator" / "report.json"
     recorded = recorded_digests(report_path, required=args.report is not None)
     wanted = list(args.refs) or sorted(recorded)

@@ -144,6 +144,19 @@ def _project(tmp: Path, count: int) -> Path:
     return tmp / "builds.yaml"
 
 
+def _argvs_on_two_cpus(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The argv of every hadolint run from now on (the real one runs), on a 2-CPU machine."""
+    seen: list[list[str]] = []
+
+    def recording(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
+        seen.append(list(argv))
+        return REAL_INVOKE(argv, text, cwd)
+
+    monkeypatch.setattr(hadolint, "invoke", recording)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    return seen
+
+
 def test_many_files_are_linted_in_batches_with_the_answers_of_single_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -153,14 +166,7 @@ def test_many_files_are_linted_in_batches_with_the_answers_of_single_runs(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     manifest = _project(tmp_path / "repo", hadolint.BATCH_MIN + 2)
     (tmp_path / "repo" / "svc0" / ".hadolint.yaml").write_text("ignored: [DL3008]\n")
-    seen: list[list[str]] = []
-
-    def recording(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
-        seen.append(list(argv))
-        return REAL_INVOKE(argv, text, cwd)
-
-    monkeypatch.setattr(hadolint, "invoke", recording)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    seen = _argvs_on_two_cpus(monkeypatch)
     batched = collect(helpers.resolve(manifest))
     files = [a for a in seen if a[-1] != "-"]
     assert len(files) == 2  # one process per CPU for the batch
@@ -237,14 +243,7 @@ def test_a_dockerfile_copied_to_many_services_is_linted_once(
     for n in range(1, copies):  # svc0's text everywhere but the last service
         if n < copies - 1:
             (tmp_path / "repo" / f"svc{n}" / "Dockerfile").write_text(same)
-    seen: list[list[str]] = []
-
-    def recording(argv: Sequence[str], text: str, cwd: Path | None) -> Any:
-        seen.append(list(argv))
-        return REAL_INVOKE(argv, text, cwd)
-
-    monkeypatch.setattr(hadolint, "invoke", recording)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    seen = _argvs_on_two_cpus(monkeypatch)
     batched = collect(helpers.resolve(manifest))
     assert sum(len(a) - 5 for a in seen) == 2  # two distinct texts, one file each
     seen.clear()

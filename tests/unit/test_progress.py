@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from orchestrator import console
+from orchestrator import console, progress
 from orchestrator.live import Display
 from orchestrator.progress import Step, Tracker
 
@@ -309,3 +309,20 @@ def test_the_display_applies_the_streams_end(capsys: pytest.CaptureFixture[str])
     with Display(tracker, plain=True) as display:
         display.feed(json.dumps(_vertex("sha256:9", "[web 2/2] RUN z", completed="t")))
     assert capsys.readouterr().err.rstrip().endswith("done   [web 2/2] RUN z")
+
+
+def test_endless_output_without_a_newline_is_not_kept_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A writer that never ends its line (or its object) cannot grow the buffer past
+    MAX_OBJECT: its start is kept as text, and what follows is read as usual."""
+    monkeypatch.setattr(progress, "MAX_OBJECT", 1000)
+    for start in ("x", "{\n  "):
+        tracker = Tracker(["api", "web"])
+        for _ in range(50):
+            tracker.feed(start + "y" * 99)
+        assert len(tracker._buffer) <= 1000 + 100
+        assert tracker.other_lines
+        assert tracker.other_lines[0].startswith(start.strip() or "x")
+        line = _compact(_vertex("sha256:1", "[api 1/1] RUN x", completed="t"))[0]
+        assert [s.name for s in tracker.feed("\n" + line)] == ["[api 1/1] RUN x"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import argv, executor, signing
+from orchestrator import argv, executor, manifest, signing
 from orchestrator.commands import build, verify
 from orchestrator.errors import BuildFailed, ManifestError, UserError
 from orchestrator.report import Report, TargetResult, markdown
@@ -255,7 +255,16 @@ def test_verify_command_exits_1_and_prints_one_line_per_check(
         key=None,
         report=None,
     )
+    loads: list[Path] = []
+    real_load = manifest.load
+
+    def counted(path: Path) -> Any:
+        loads.append(path)
+        return real_load(path)
+
+    monkeypatch.setattr(manifest, "load", counted)
     assert verify.run(args) == 1
+    assert loads == [path]  # builds.yaml read and validated once per run
     out = json.loads(capsys.readouterr().out)
     assert [(c["check"], c["ok"]) for c in out] == [
         ("digest", True),

@@ -91,9 +91,10 @@ def case_monorepo_build(bench: Bench, s: Settings) -> list[Figure]:
     time.sleep(2.1)
     retried: list[str] = []
     warmup = max(1, s.warmup)  # the first round is cold (nothing cached): discarded
-    # Three tries a run, for either side: with 30 multi-arch pushes, a bake meets the local
-    # registry's 500 about one time in four (REGISTRY_RETRY).
-    samples = rounds(variants, s.runs, warmup=warmup, label="9 monorepo", retried=retried, tries=3)
+    # Five tries a run, for either side: with 30 multi-arch pushes, a bake meets the local
+    # registry's 500 about one time in four (REGISTRY_RETRY), and on a loaded machine nearly one
+    # in two (2026-12-02: a raw bake failed three tries in a row and figure 9 had no value).
+    samples = rounds(variants, s.runs, warmup=warmup, label="9 monorepo", retried=retried, tries=5)
     forced_phases = [ws.phases[i] for i in forced_reports[warmup:]]
     user_phases = [ws.phases[i] for i in user_reports[warmup:]]
     skipped = sum(1 for p in user_phases if p.get("bake", 1.0) == 0.0)

@@ -180,6 +180,9 @@ def _steps_down(ctx: CheckContext) -> tuple[str, Severity] | None:
     supersedes=("DL3002",),
 )
 def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
+    if _windows(ctx):
+        yield from _runs_as_administrator(ctx)
+        return
     user = _last(ctx, "USER")
     inherited = _inherited_last(ctx, "USER") if user is None else None
     if user is not None:
@@ -217,6 +220,44 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
     # Only lower the severity: a development target's info stays info.
     lowered: Severity = severity if ctx.kind == "production" else "info"
     yield Hit(line, f"{what} at start, but {how}", severity=lowered)
+
+
+# Windows base images (mcr.microsoft.com): Nano Server runs as ContainerUser unless told
+# otherwise, Server Core and Windows as ContainerAdministrator; there is no root or uid 0.
+_WINDOWS_BASES = ("mcr.microsoft.com/windows", "nanoserver", "servercore")
+_WINDOWS_ADMIN = "containeradministrator"
+
+
+def _windows(ctx: CheckContext) -> bool:
+    """A Windows image: the platform checked says so, or (no platform declared: the engine's)
+    its base is one of Microsoft's Windows images."""
+    if ctx.platform:
+        return ctx.platform.startswith("windows/")
+    base = _base(ctx).lower()
+    return any(word in base for word in _WINDOWS_BASES)
+
+
+def _runs_as_administrator(ctx: CheckContext) -> Iterator[Hit]:
+    """OR013 for a Windows image: the administrator account is the one to leave."""
+    user = _last(ctx, "USER")
+    if user is None and (inherited := _inherited_last(ctx, "USER")) is not None:
+        user = inherited[0]  # from the target it is built FROM
+    if user is not None:
+        if user.args.strip().lower() == _WINDOWS_ADMIN:
+            yield Hit(
+                user.line,
+                f"USER {user.args.strip()}: the container runs as its administrator; "
+                "end with `USER ContainerUser`",
+            )
+        return
+    if "nanoserver" in _base(ctx).lower():
+        return  # Nano Server's default user is ContainerUser, not an administrator
+    stage = ctx.final[-1]
+    yield Hit(
+        stage.line,
+        f"no USER in stage {stage.label} (or its bases): a Windows Server Core or Windows image "
+        "runs as ContainerAdministrator; end with `USER ContainerUser`",
+    )
 
 
 @rule(

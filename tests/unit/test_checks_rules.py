@@ -633,3 +633,41 @@ def test_hadolint_levels_are_mapped(monkeypatch: pytest.MonkeyPatch) -> None:
     assert found["DL3059"].severity == "info"
     assert found["SC2086"].severity == "error"
     assert "shellcheck.net/wiki/SC2086" in found["SC2086"].fix
+
+
+@pytest.mark.parametrize(
+    ("text", "platforms", "expected"),
+    [
+        # Nano Server runs as ContainerUser by default: nothing to say.
+        ("FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS production\nCMD app.exe\n", (), []),
+        (
+            "FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS production\nCMD app.exe\n",
+            ("windows/amd64",),
+            [("OR013", 1, "error")],
+        ),
+        (
+            "FROM mcr.microsoft.com/windows/servercore:ltsc2022 AS production\n"
+            "USER ContainerUser\nCMD app.exe\n",
+            (),
+            [],
+        ),
+        (
+            "FROM mcr.microsoft.com/windows/nanoserver:ltsc2022 AS production\n"
+            "USER ContainerAdministrator\nCMD app.exe\n",
+            (),
+            [("OR013", 2, "error")],
+        ),
+        # A Windows platform whatever the base's name (a private mirror of it).
+        (
+            "FROM registry.example/win/base:1 AS production\nUSER root\nCMD app.exe\n",
+            ("windows/amd64",),
+            [],
+        ),
+    ],
+)
+def test_or013_on_windows_images_is_about_the_administrator(
+    text: str, platforms: tuple[str, ...], expected: list[tuple[str, int, str]]
+) -> None:
+    found = check(text, "OR013", platforms=platforms, **PROD)
+    assert lines(found) == expected
+    assert all("ContainerUser" in f.message and "root" not in f.message for f in found)

@@ -23,7 +23,7 @@ from orchestrator.commands.common import Loaded
 from orchestrator.errors import BuildFailed, Interrupted, PreflightError, UserError
 from orchestrator.manifest import NodeSpec
 from orchestrator.plan import Plan, TargetPlan
-from orchestrator.progress import Step, Tracker, is_failure
+from orchestrator.progress import Step, Tracker, step_line
 from orchestrator.report import Report, TargetResult
 
 
@@ -117,18 +117,16 @@ def run(loaded: Loaded, run_dir: Path) -> tuple[Report, list[str]]:
     def show(node: str, steps: list[Step]) -> None:
         # Plain lines, prefixed by node: several engines' progress interleaved stays readable.
         for step in steps:
-            mark = "CACHED" if step.cached else ("ERROR" if is_failure(step) else "done")
-            elapsed = time.monotonic() - started
-            console.plain(f"[{node}/{step.target or '-'}] {elapsed:6.1f}s {mark:6} {step.name}")
+            console.plain(step_line(step, time.monotonic() - started, node))
 
-    def on_line(node: str, text: str) -> None:
+    def on_output(node: str, text: str) -> None:
         show(node, trackers[node].feed(text))
 
     console.err.print(
         "fan-out: " + "; ".join(f"{w.node.name}: {_summary(w.plan)}" for w in work), markup=False
     )
     executor.preload()
-    runs = executor.bake_many(jobs, on_line)
+    runs = executor.bake_many(jobs, on_output)
     for node, tracker in trackers.items():
         show(node, tracker.finish())
     elapsed = round(time.monotonic() - started, 2)

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from orchestrator import console
-from orchestrator.progress import Step, Tracker, is_failure
+from orchestrator.progress import Step, Tracker, step_line
 
 REFRESH_PER_SECOND = 4
 
@@ -91,9 +91,7 @@ class Display:
 
     def _print(self, steps: list[Step]) -> None:
         for step in steps:
-            mark = "CACHED" if step.cached else ("ERROR" if is_failure(step) else "done")
-            elapsed = time.monotonic() - self.started
-            console.plain(f"[{step.target or '-'}] {elapsed:6.1f}s {mark:6} {step.name}")
+            console.plain(step_line(step, time.monotonic() - self.started))
 
     def _changed(self) -> bool:
         return self.tracker.version != self._drawn

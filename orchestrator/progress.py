@@ -64,6 +64,13 @@ def is_failure(step: Step) -> bool:
     return not step.name.startswith("importing cache manifest")
 
 
+def step_line(step: Step, elapsed: float, node: str | None = None) -> str:
+    """A completed step as plain progress prints it (`node/` first for a fan-out build)."""
+    mark = "CACHED" if step.cached else ("ERROR" if is_failure(step) else "done")
+    where = f"{node}/{step.target or '-'}" if node else step.target or "-"
+    return f"[{where}] {elapsed:6.1f}s {mark:6} {step.name}"
+
+
 MAX_OBJECT = 64 * 1024 * 1024  # characters of one SolveStatus, far above any real one
 _BLANKS = frozenset(" \t\r\n")
 # The status BuildKit's image exporter shows while it pushes an image's root manifest or index;
@@ -140,15 +147,11 @@ class Tracker:
             start = max(at, searched) if at == 0 else at
             if buffer[at] != "{":  # a line of plain text, once it is whole
                 stop = buffer.find("\n", start)
-                if stop == -1:
-                    if size - at > MAX_OBJECT:  # no newline in sight: keep its start only
-                        self.other_lines.append(buffer[at : at + 200].rstrip())
-                        at = size
-                    break
-                self.other_lines.append(buffer[at:stop].rstrip())
-                at = stop + 1
-                continue
-            if buffer.startswith(("{\n", "{\r\n"), at):  # pretty: ends at a `}` in column 0
+                if stop != -1:
+                    self.other_lines.append(buffer[at:stop].rstrip())
+                    at = stop + 1
+                    continue
+            elif buffer.startswith(("{\n", "{\r\n"), at):  # pretty: ends at `}` in column 0
                 stop = buffer.find("\n}", start)
                 # A `{` at column 0 before it starts the next object: this one was cut off.
                 cut = buffer.find("\n{", start, size if stop == -1 else stop)
@@ -159,8 +162,8 @@ class Tracker:
                 stop = -1 if stop == -1 else stop + 2
             else:  # compact: the object is its line
                 stop = buffer.find("\n", start)
-            if stop == -1:
-                if size - at > MAX_OBJECT:  # too long to be an object: text, not kept whole
+            if stop == -1:  # still being written
+                if size - at > MAX_OBJECT:  # too long to be a line or object: keep its start
                     self.other_lines.append(buffer[at : at + 200].rstrip())
                     at = size
                 break

@@ -326,3 +326,10 @@ def test_endless_output_without_a_newline_is_not_kept_whole(
         assert tracker.other_lines[0].startswith(start.strip() or "x")
         line = _compact(_vertex("sha256:1", "[api 1/1] RUN x", completed="t"))[0]
         assert [s.name for s in tracker.feed("\n" + line)] == ["[api 1/1] RUN x"]
+
+
+def test_a_completed_step_prints_as_one_plain_line_with_its_node_for_a_fan_out() -> None:
+    cached = Step("[api 1/2] FROM busybox", "api", completed=True, cached=True)
+    failed = Step("[2/2] RUN make", None, completed=True, error="exit code: 2")
+    assert progress.step_line(cached, 1.25) == "[api]    1.2s CACHED [api 1/2] FROM busybox"
+    assert progress.step_line(failed, 12.0, "arm") == "[arm/-]   12.0s ERROR  [2/2] RUN make"

@@ -8,7 +8,9 @@ by tag, a mirror for the offline registry, no lock file):
   work per target (solve, export, push), which is exactly where an orchestrator's own cost per
   target shows.
 * `go_services(root, n)`: n Go services with a `development` and a `production` stage each, two
-  targets per service (2n targets); used for planning and checking, never built.
+  targets per service (2n targets); used for planning and checking, never built. The Dockerfiles
+  are one template whose header comment names the service (copied from service to service);
+  with `distinct=True` the binary is named after the service too, so no two files are alike.
 
 Everything is deterministic (the same n gives the same bytes), so two runs measure the same
 input.
@@ -50,7 +52,7 @@ COPY . .
 ARG TARGETOS TARGETARCH VERSION=dev
 RUN --mount=type=cache,target=/root/.cache/go-build \\
     CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \\
-    go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o /out/svc .
+    go build -trimpath -ldflags "-s -w -X main.version=$VERSION" -o /out/{binary} .
 
 FROM {golang} AS development
 WORKDIR /src
@@ -59,10 +61,10 @@ USER 65534:65534
 CMD ["go", "run", "."]
 
 FROM scratch AS production
-COPY --from=build /out/svc /svc
+COPY --from=build /out/{binary} /{binary}
 USER 65534:65534
-HEALTHCHECK --interval=30s --timeout=3s CMD ["/svc", "-check"]
-ENTRYPOINT ["/svc"]
+HEALTHCHECK --interval=30s --timeout=3s CMD ["/{binary}", "-check"]
+ENTRYPOINT ["/{binary}"]
 """
 
 _GO_MAIN = """\
@@ -130,12 +132,15 @@ def busybox_services(root: Path, n: int, registry: str, base_mirror: str) -> lis
     return names
 
 
-def go_services(root: Path, n: int, registry: str, go_mirror: str) -> list[str]:
+def go_services(
+    root: Path, n: int, registry: str, go_mirror: str, distinct: bool = False
+) -> list[str]:
     """n Go services with two targets each (dev-NNN, svcNNN) and root/builds.yaml."""
     names: list[str] = []
     for i in range(n):
         where = root / "services" / f"svc{i:03d}"
-        _write(where / "Dockerfile", _GO_DOCKERFILE.format(i=i, golang=GOLANG))
+        binary = f"svc{i:03d}" if distinct else "svc"
+        _write(where / "Dockerfile", _GO_DOCKERFILE.format(i=i, golang=GOLANG, binary=binary))
         _write(where / "go.mod", f"module example.invalid/svc{i:03d}\n\ngo 1.23\n")
         _write(where / "main.go", _GO_MAIN.format(i=i))
         _write(where / ".dockerignore", "Dockerfile\n.dockerignore\n*_test.go\n")

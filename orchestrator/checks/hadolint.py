@@ -283,12 +283,14 @@ def _argv(exe: Path) -> list[str]:
 
 def _input(dockerfile: Dockerfile, text: str | None) -> tuple[str, Path | None]:
     """(text, cwd) hadolint is given for `dockerfile`. From stdin, so in-memory Dockerfiles work
-    too; cwd is the Dockerfile's directory so a .hadolint.yaml next to it is honoured."""
+    too; cwd is the Dockerfile's directory so a .hadolint.yaml next to it is honoured. The text is
+    the file with its plain comments quieted (hadolint_compat.quiet_comments): files that differ
+    only in comments share one lint and one memo entry."""
     if text is None:
         inputs.note(dockerfile.path)
         text = dockerfile.path.read_text(encoding="utf-8")
     cwd = dockerfile.path.parent if dockerfile.path.parent.is_dir() else None
-    return text, cwd
+    return hadolint_compat.quiet_comments(text), cwd
 
 
 def _attempt(

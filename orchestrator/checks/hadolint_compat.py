@@ -6,6 +6,10 @@ heredocs followed by a comment or written `<<"EOF"`, and `RUN --mount=from=...` 
 target. We lint a copy where those constructs are neutralised instead: every line keeps its
 number, so hadolint's findings still point at the user's lines. What was changed is returned
 so the report can say which parts hadolint did not see.
+
+`quiet_comments` is applied to every file before it is linted (and before its answer is looked
+up in the memo): a plain comment's words never change a finding, so two Dockerfiles that differ
+only in comments are one lint, and editing a comment keeps the remembered answer.
 """
 
 from __future__ import annotations
@@ -23,6 +27,11 @@ _COPY_FROM = re.compile(r"(?P<head>--from=)(?P<image>[^\s,]+)", re.IGNORECASE)
 _HEREDOC = re.compile(r"<<(?P<dash>-?)(?P<q>[\"']?)(?P<word>[A-Za-z_][A-Za-z0-9_]*)(?P=q)")
 _INSTRUCTION = re.compile(r"^\s*(?P<keyword>[A-Za-z]+)\b")
 _MOUNT = re.compile(r"--mount=(?P<opts>\S+)")
+# BuildKit's parser directive (`# syntax=...`, `# escape=...`), honoured only at the very top.
+_DIRECTIVE = re.compile(r"#\s*[A-Za-z][A-Za-z0-9]*\s*=\s*\S")
+# Comments whose words hadolint or ShellCheck read: `# hadolint ignore=DL3008`,
+# `# hadolint global ...`, `# shellcheck disable=SC2086` (inside a RUN script).
+_READ_COMMENT = re.compile(r"hadolint|shellcheck", re.IGNORECASE)
 
 
 def _dotted(image: str) -> str:
@@ -47,9 +56,7 @@ def neutralise(text: str) -> tuple[str, list[str]]:
     pending: list[tuple[str, bool]] = []  # heredoc terminators still to find, in order
     for n, line in enumerate(lines):
         if pending:
-            word, dash = pending[0]
-            if (line.lstrip("\t") if dash else line) == word:
-                pending.pop(0)
+            _heredoc_line(pending, line)
             lines[n] = ""  # the heredoc's body: hadolint does not see it
             continue
         new = line
@@ -66,8 +73,7 @@ def neutralise(text: str) -> tuple[str, list[str]]:
         keyword = _INSTRUCTION.match(new)
         if keyword and _HEREDOC.search(new):
             changed.add("heredocs")
-            for doc in _HEREDOC.finditer(new):
-                pending.append((doc.group("word"), bool(doc.group("dash"))))
+            pending += _heredocs(new)
             is_run = keyword.group("keyword").upper() == "RUN"
             new = _HEREDOC.sub("" if is_run else "heredoc", new).rstrip()
             if is_run and re.fullmatch(r"\s*RUN(?:\s+--\S+)*", new, re.IGNORECASE):
@@ -92,3 +98,48 @@ def blank_instruction(text: str, line: int, dockerfile: Dockerfile) -> str | Non
                     lines[n] = ""
                 return "\n".join(lines)
     return None
+
+
+def _heredocs(line: str) -> list[tuple[str, bool]]:
+    """The heredocs an instruction line opens: (terminator, whether `<<-` strips tabs)."""
+    return [(doc.group("word"), bool(doc.group("dash"))) for doc in _HEREDOC.finditer(line)]
+
+
+def _heredoc_line(pending: list[tuple[str, bool]], line: str) -> None:
+    """`line` is in the body of the first pending heredoc: drop that heredoc if it ends it."""
+    word, dash = pending[0]
+    if (line.lstrip("\t") if dash else line) == word:
+        pending.pop(0)
+
+
+def quiet_comments(text: str) -> str:
+    """`text` with the words of its plain comments dropped: each such line stays, as a bare `#`
+    with its indentation, so line numbers and the Dockerfile's meaning are the same. Kept as
+    written: parser directives at the top, comments hadolint or ShellCheck read (pragmas,
+    directives), `#!` lines, a comment line ending in a continuation character (which parser
+    treats it as part of the instruction is not ours to guess) and heredoc bodies (a script's or
+    a file's own text)."""
+    lines = text.split("\n")
+    pending: list[tuple[str, bool]] = []
+    top = True  # still in the parser directives: BuildKit reads them only before anything else
+    for n, line in enumerate(lines):
+        if pending:
+            _heredoc_line(pending, line)
+            continue
+        body = line.strip()
+        if top and _DIRECTIVE.match(body):
+            continue
+        top = False
+        if body.startswith("#"):
+            if not (
+                body == "#"
+                or body.startswith("#!")
+                or _READ_COMMENT.search(body)
+                or body.endswith(("\\", "`"))
+            ):
+                cr = "\r" if line.endswith("\r") else ""
+                lines[n] = f"{line[: len(line) - len(line.lstrip())]}#{cr}"
+            continue
+        if _INSTRUCTION.match(line) and _HEREDOC.search(line):
+            pending += _heredocs(line)
+    return "\n".join(lines)

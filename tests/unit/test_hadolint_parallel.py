@@ -234,15 +234,16 @@ def test_a_dockerfile_copied_to_many_services_is_linted_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Copies of one text in directories without a config of their own get one lint, and every
-    copy the findings it gets alone (under its own path); distinct texts are each linted."""
+    copy the findings it gets alone (under its own path); distinct texts are each linted. A
+    copy whose comments say something else (its service's name) is still a copy."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     copies = hadolint.BATCH_MIN + 2
     manifest = _project(tmp_path / "repo", copies)
     same = SERVICE.format(n=0, pad="")
-    for n in range(1, copies):  # svc0's text everywhere but the last service
-        if n < copies - 1:
-            (tmp_path / "repo" / f"svc{n}" / "Dockerfile").write_text(same)
+    for n in range(copies - 1):  # svc0's text everywhere but the last service
+        text = f"# service {n}: copied from svc0\n{same}" if n % 2 else f"#\n{same}"
+        (tmp_path / "repo" / f"svc{n}" / "Dockerfile").write_text(text)
     seen = _argvs_on_two_cpus(monkeypatch)
     batched = collect(helpers.resolve(manifest))
     assert sum(len(a) - 5 for a in seen) == 2  # two distinct texts, one file each

@@ -492,8 +492,19 @@ def _resolve_target(
     except UserError as exc:
         # A missing file is the key's problem; a file BuildKit would refuse is the target's
         # (the message names its line).
-        at = where if df_path.is_file() else origin_of("dockerfile")
-        raise ManifestError(f"{at}: {exc.message}") from None
+        if df_path.is_file():
+            raise ManifestError(f"{where}: {exc.message}") from None
+        written = origin_of("dockerfile")
+        if written.endswith(": project.dockerfile") and (
+            "dockerfile" not in manifest.project.model_fields_set
+        ):
+            # Nobody wrote `dockerfile:`: the default was looked for; the target is what to fix.
+            rel = _shown(df_path, root)
+            raise ManifestError(
+                f"{where}: no Dockerfile at {rel} (the default `Dockerfile` of its context); "
+                "set `dockerfile:` in the target or `project.dockerfile`"
+            ) from None
+        raise ManifestError(f"{written}: {exc.message}") from None
     try:
         stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
@@ -714,6 +725,14 @@ def _context_image(
     path, _, line = where.rpartition(":")
     context = f"docker-image://{pinned}"
     return context, BaseImage(ref, f"context {name}", int(line), source, digest, context, path)
+
+
+def _shown(path: Path, root: Path) -> str:
+    """`path` as a user reads it in an error: relative to builds.yaml's directory if inside."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _origin(

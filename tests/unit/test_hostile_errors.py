@@ -29,6 +29,19 @@ def test_a_missing_project_dockerfile_is_reported_at_the_project_key(tmp_path: P
         helpers.resolve(path, ["app"])
 
 
+def test_a_missing_default_dockerfile_is_reported_at_the_target(tmp_path: Path) -> None:
+    """Nobody wrote `dockerfile:`: the error names the target (whose context has no
+    Dockerfile), not a `project.dockerfile` key that is not in the file."""
+    path = project(tmp_path, "  image: localhost:5000/e\n", "    context: sub\n")
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    assert caught.value.message == f"{path}:6: targets.app: " + (
+        "no Dockerfile at sub/Dockerfile (the default `Dockerfile` "
+        "of its context); set `dockerfile:` in the target or `project.dockerfile`"
+    )
+
+
 def test_a_defaults_value_is_reported_at_defaults(tmp_path: Path) -> None:
     path = project(tmp_path, "  image: localhost:5000/e\ndefaults:\n  image: 'x:5000/${NOPE}'\n")
     with pytest.raises(ManifestError, match=r"builds\.yaml:6: defaults\.image: unknown variable"):

@@ -363,8 +363,9 @@ class _EndWatch:
         self._poll: select.poll | None = None
         with contextlib.suppress(AttributeError, OSError):
             self._fd = os.pidfd_open(pid)
-            self._poll = select.poll()
-            self._poll.register(self._fd, select.POLLIN)
+            poll = select.poll()
+            poll.register(self._fd, select.POLLIN)
+            self._poll = poll  # only once it watches something: an empty poll would sleep
 
     def wait(self, seconds: float) -> None:
         if self._poll is not None:

@@ -69,6 +69,17 @@ def detect(environ: Mapping[str, str], git: GitInfo) -> Event:
     )
 
 
+def own_variables(environ: Mapping[str, str], event: Event) -> Mapping[str, str]:
+    """The environment as it overrides built-ins: a CI's own variable of a built-in's name is
+    read in its CI's format. Jenkins's git plugin sets GIT_BRANCH to the remote branch
+    (`origin/main`) on every job: the branch is `main`. (Its GIT_COMMIT, a full commit, is
+    read as one by gitinfo.settle.)"""
+    branch = environ.get("GIT_BRANCH", "")
+    if event.system == "jenkins" and branch.startswith("origin/"):
+        return {**environ, "GIT_BRANCH": branch.removeprefix("origin/")}
+    return environ
+
+
 def git_ref(git: GitInfo) -> str:
     """The ref a plain checkout builds: its branch, else the tag at a detached HEAD."""
     if git.branch:

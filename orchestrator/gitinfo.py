@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+if TYPE_CHECKING:
     import semver
 
 
@@ -70,6 +73,34 @@ class GitInfo:
             "SOURCE_DATE_EPOCH": str(self.commit_time),
             "GIT_REMOTE_URL": _source_url(self.origin_url),
         }
+
+
+_FULL_SHA = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 repositories
+
+
+def settle(values: dict[str, str], builtins: Mapping[str, str]) -> None:
+    """Keep the git facts that are one fact in two forms agreeing after the environment or
+    --var overrode one of them: a new GIT_BRANCH gets its GIT_BRANCH_SLUG, and a full commit
+    given as GIT_COMMIT (Jenkins's own GIT_COMMIT is one) becomes GIT_COMMIT_FULL, with
+    GIT_COMMIT its short form. A form overridden on its own is left as given."""
+    branch = values.get("GIT_BRANCH", "")
+    if branch != builtins.get("GIT_BRANCH") and values.get("GIT_BRANCH_SLUG") == builtins.get(
+        "GIT_BRANCH_SLUG"
+    ):
+        values["GIT_BRANCH_SLUG"] = _slug(branch)
+    commit = values.get("GIT_COMMIT", "")
+    if (
+        commit != builtins.get("GIT_COMMIT")
+        and _FULL_SHA.fullmatch(commit.lower())
+        and values.get("GIT_COMMIT_FULL") == builtins.get("GIT_COMMIT_FULL")
+    ):
+        short = builtins.get("GIT_COMMIT", "")
+        values["GIT_COMMIT_FULL"] = commit.lower()
+        values["GIT_COMMIT"] = commit.lower()[: len(short) if _hex(short) else 7]
+
+
+def _hex(text: str) -> bool:
+    return bool(text) and all(c in "0123456789abcdef" for c in text)
 
 
 def _slug(branch: str) -> str:

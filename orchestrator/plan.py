@@ -20,6 +20,7 @@ from orchestrator import (
     cievent,
     contexts,
     dockerfile,
+    gitinfo,
     inputs,
     matrix,
     ocilabels,
@@ -371,7 +372,8 @@ def resolve(
     env = dict(os.environ if environ is None else environ)
     manifest_path = located.path
     root = manifest_path.parent.resolve()
-    builtins = {**git.variables(), **cievent.detect(env, git).variables(), **(extra_builtins or {})}
+    event = cievent.detect(env, git)
+    builtins = {**git.variables(), **event.variables(), **(extra_builtins or {})}
     values = variables.resolve(
         builtins,
         {
@@ -380,9 +382,10 @@ def resolve(
             )
             for k, v in manifest.variables.items()
         },
-        env,
+        cievent.own_variables(env, event),
         cli_vars or {},
     )
+    gitinfo.settle(values, builtins)
     # Read as a number by tag rules and labels: refused in one line before either uses it.
     _epoch(values.get("SOURCE_DATE_EPOCH") or "0")
     lock = lock or LockView()

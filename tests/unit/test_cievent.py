@@ -314,3 +314,49 @@ def test_no_label_annotations_unless_asked(tmp_path: Path) -> None:
           production: {tags: [semver]}
         """
     assert resolve(write_project(tmp_path, text)).targets[0].annotations == ()
+
+
+def test_jenkins_git_plugin_variables_are_read_in_its_format(tmp_path: Path) -> None:
+    """Jenkins's git plugin sets GIT_BRANCH=origin/<branch> and GIT_COMMIT=<full sha> on every
+    job; they override the built-ins (often the only branch a detached Jenkins checkout has)
+    as the branch and the commit, not as `origin/...` and a 40-character "short" sha."""
+    path = write_project(tmp_path, JENKINS_YAML, "FROM busybox:1.35 AS app\n")
+    full = "89abcdef0123456789abcdef0123456789abcdef"
+    env = {"JENKINS_URL": "http://ci", "GIT_BRANCH": "origin/feature/login", "GIT_COMMIT": full}
+    plan = resolve(path, env=env, git=DETACHED)
+    values = plan.variables
+    assert (values["GIT_BRANCH"], values["GIT_BRANCH_SLUG"]) == ("feature/login", "feature-login")
+    assert (values["GIT_COMMIT"], values["GIT_COMMIT_FULL"]) == ("89abcde", full)
+    (target,) = plan.targets
+    assert list(target.tags) == ["localhost:5000/j:b-feature-login", "localhost:5000/j:c-89abcde"]
+    # Outside Jenkins an `origin/` prefix is the user's own value: kept as given.
+    values = resolve(path, env={"GIT_BRANCH": "origin/x"}).variables
+    assert (values["GIT_BRANCH"], values["GIT_BRANCH_SLUG"]) == ("origin/x", "origin-x")
+
+
+def test_an_overridden_git_fact_keeps_its_other_form_in_step() -> None:
+    from orchestrator import gitinfo
+
+    builtins = GIT.variables()
+    values = {**builtins, "GIT_BRANCH": "release/2.0"}
+    gitinfo.settle(values, builtins)
+    assert values["GIT_BRANCH_SLUG"] == "release-2.0"
+    # Each form given on its own is as given: a short commit, a slug of the user's choice.
+    values = {**builtins, "GIT_COMMIT": "abc", "GIT_BRANCH": "x/y", "GIT_BRANCH_SLUG": "mine"}
+    gitinfo.settle(values, builtins)
+    assert (values["GIT_COMMIT"], values["GIT_COMMIT_FULL"]) == ("abc", GIT.commit)
+    assert values["GIT_BRANCH_SLUG"] == "mine"
+    upper = "ABCDEF0123456789ABCDEF0123456789ABCDEF01"
+    values = {**builtins, "GIT_COMMIT": upper, "GIT_COMMIT_FULL": "given"}
+    gitinfo.settle(values, builtins)
+    assert (values["GIT_COMMIT"], values["GIT_COMMIT_FULL"]) == (upper, "given")
+
+
+JENKINS_YAML = """\
+version: 1
+project: {name: j, image: "localhost:5000/j"}
+targets:
+  app:
+    stage: app
+    tags: ["b-${GIT_BRANCH_SLUG}", "c-${GIT_COMMIT}"]
+"""

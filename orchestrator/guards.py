@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from orchestrator import inputs
+from orchestrator import inputs, masking
 from orchestrator.plan import Plan, SecretRef
 
 # Whole words of the name (split at _ and -), so AUTHOR or TOKENIZER_MODEL are not flagged,
@@ -33,10 +33,9 @@ def _secret_value(secret: SecretRef, env: Mapping[str, str]) -> str | None:
     if secret.source == "env":
         return env.get(secret.name) or None
     inputs.note(secret.name)
-    try:
-        return Path(secret.name).read_text(encoding="utf-8").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
+    # Regular files only, bounded: a FIFO named as a secret file hung the run, /dev/zero ate
+    # the memory. sources.problems() says what is wrong with such a file.
+    return masking.read_secret_file(Path(secret.name))
 
 
 def secret_values(plan: Plan, environ: Mapping[str, str] | None = None) -> list[str]:

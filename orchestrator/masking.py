@@ -61,13 +61,19 @@ def mask(text: str) -> str:
 def read_secret_file(path: Path) -> str | None:
     """A file secret's value for masking: regular files only (a FIFO would block), bounded."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    except (OSError, ValueError):
+        return None
+    try:
+        # fstat first: a directory's descriptor cannot even be wrapped (fdopen raises), a
+        # FIFO's read waits for a writer, a device's never ends.
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, SECRET_FILE_LIMIT)
     except OSError:
         return None
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        data = handle.read(SECRET_FILE_LIMIT)
+    finally:
+        os.close(fd)
     return data.decode("utf-8", "replace").strip() or None
 
 

@@ -25,10 +25,14 @@ def problems(plan: Plan, environ: dict[str, str] | None = None) -> list[str]:
             if secret.source == "file":
                 inputs.note(secret.name)
             if secret.source == "file" and not Path(secret.name).is_file():
-                out.append(
-                    f"{t.name}: secret {secret.id!r} needs file {secret.name}, which does not "
-                    "exist (create it, or mark the secret `required: false`)"
+                exists = os.path.exists(secret.name)
+                what = (
+                    "which is not a regular file (a directory, FIFO or device: BuildKit reads "
+                    "the file whole)"
+                    if exists
+                    else "which does not exist (create it, or mark the secret `required: false`)"
                 )
+                out.append(f"{t.name}: secret {secret.id!r} needs file {secret.name}, {what}")
         for ssh in t.ssh:
             for path in ssh.paths:
                 inputs.note(path)

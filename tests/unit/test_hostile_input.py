@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import resource
 import socket
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -246,3 +248,44 @@ def test_a_lock_as_pin_writes_it_is_read_without_the_yaml_parser_and_the_same() 
     # Anything else falls back to YAML (which reports problems with their line).
     assert lockfile._fast_load(text.replace("images:\n", "images: # x\n")) is None
     assert lockfile._fast_load(text + "<<<<<<< HEAD\n") is None
+
+
+def _two_gib() -> None:
+    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+
+def test_a_secret_file_that_is_no_regular_file_is_a_warning_not_a_hang(tmp_path: Path) -> None:
+    """A FIFO named as a secret file hung `plan` (read for masking: nobody writes), /dev/zero
+    was read until the memory ran out, a directory crashed it (exit 3). Each is now a warning
+    that says what the file is; run as a process with a timeout, so a hang fails the test."""
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "folder").mkdir()
+    secrets = (
+        "    secrets:\n"
+        "      - {id: a, file: fifo}\n"
+        "      - {id: b, file: folder}\n"
+        "      - {id: c, file: /dev/zero}\n"
+        "      - {id: d, file: missing}\n"
+    )
+    project(tmp_path, secrets)
+    (tmp_path / "Dockerfile").write_text(
+        "FROM busybox:1.35 AS app\n"
+        "RUN --mount=type=secret,id=a --mount=type=secret,id=b "
+        "--mount=type=secret,id=c --mount=type=secret,id=d true\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "plan"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=_two_gib,  # /dev/zero read whole fails fast instead of eating the machine
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    for name in ("fifo", "folder"):
+        assert f"{tmp_path / name}, which is not a regular file" in done.stderr
+    assert "/dev/zero, which is not a regular file" in done.stderr
+    assert f"{tmp_path / 'missing'}, which does not exist" in done.stderr

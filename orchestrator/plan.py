@@ -495,8 +495,13 @@ def _resolve_target(
     except UserError as exc:
         # A missing file is the key's problem; a file BuildKit would refuse is the target's
         # (the message names its line).
-        if df_path.is_file():
+        if df_path.exists():  # there, but BuildKit would refuse it (or it is no file)
             raise ManifestError(f"{where}: {exc.message}") from None
+        if not context.is_dir():
+            what = "is not a directory" if context.exists() else "directory not found"
+            raise ManifestError(
+                f"{origin_of('context')}: {_shown(context, root)}: {what}"
+            ) from None
         written = origin_of("dockerfile")
         if written.endswith(": project.dockerfile") and (
             "dockerfile" not in manifest.project.model_fields_set

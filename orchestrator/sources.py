@@ -25,7 +25,7 @@ def problems(plan: Plan, environ: dict[str, str] | None = None) -> list[str]:
             if secret.source == "file":
                 inputs.note(secret.name)
             if secret.source == "file" and not Path(secret.name).is_file():
-                exists = os.path.exists(secret.name)
+                exists = Path(secret.name).exists()
                 what = (
                     "which is not a regular file (a directory, FIFO or device: BuildKit reads "
                     "the file whole)"

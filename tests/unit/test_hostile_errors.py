@@ -42,6 +42,19 @@ def test_a_missing_default_dockerfile_is_reported_at_the_target(tmp_path: Path) 
     )
 
 
+@pytest.mark.parametrize(
+    ("context", "what"), [("nonexist", "directory not found"), ("Dockerfile", "is not a directory")]
+)
+def test_a_context_that_is_no_directory_is_reported_at_the_context_key(
+    tmp_path: Path, context: str, what: str
+) -> None:
+    """It was reported as a missing `project.dockerfile` (`nonexist/Dockerfile` not found)."""
+    path = project(tmp_path, "  image: localhost:5000/e\n", f"    context: {context}\n")
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    assert caught.value.message == f"{path}:7: targets.app.context: {context}: {what}"
+
+
 def test_a_defaults_value_is_reported_at_defaults(tmp_path: Path) -> None:
     path = project(tmp_path, "  image: localhost:5000/e\ndefaults:\n  image: 'x:5000/${NOPE}'\n")
     with pytest.raises(ManifestError, match=r"builds\.yaml:6: defaults\.image: unknown variable"):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from dockerfile_parse import DockerfileParser
 
-from orchestrator import inputs, platformargs, textfile, wordexpand
+from orchestrator import heredoc, inputs, platformargs, textfile, wordexpand
 from orchestrator.errors import UserError
 
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
@@ -308,7 +308,15 @@ def _parse_from(args: str, where: str) -> tuple[str, str | None]:
 
 
 def parse(text: str, path: Path) -> Dockerfile:
-    parser = DockerfileParser(fileobj=io.BytesIO(text.encode("utf-8")))
+    # BuildKit drops a UTF-8 byte order mark (editors on Windows write one); so do we, or the
+    # first instruction is `\ufeffFROM` and the file "has no FROM".
+    text = text.removeprefix("\ufeff")
+    lines = text.split("\n")
+    # dockerfile-parse does not know heredocs: it is given the file with their bodies emptied
+    # (same line numbers), and each instruction that opens one gets its lines back below.
+    bodies = {body.opener + 1: body for body in heredoc.bodies(lines)}
+    source = "\n".join(heredoc.masked(lines, list(bodies.values()))) if bodies else text
+    parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8")))
     global_args: dict[str, str | None] = {}
     stages: list[Stage] = []
     comments: list[Comment] = []
@@ -334,9 +342,14 @@ def parse(text: str, path: Path) -> Dockerfile:
             continue
         seen_instruction = True
         flags, rest = _split_flags(value)
-        ins = Instruction(
-            keyword, line, int(item["endline"]) + 1, flags, rest, str(item["content"])
-        )
+        end, content = int(item["endline"]) + 1, str(item["content"])
+        doc = bodies.get(end)
+        if doc is not None:
+            end = doc.last + 1
+            content = "\n".join(lines[line - 1 : end]) + "\n"
+            if keyword == "RUN":  # the script is what runs: rules read it with the command
+                rest = "\n".join([rest, *doc.texts])
+        ins = Instruction(keyword, line, end, flags, rest, content)
         if keyword == "FROM":
             close()
             base, name = _parse_from(rest, f"{path}:{line}")
@@ -406,5 +419,6 @@ def sources(ins: Instruction) -> list[str]:
             items = text.split()
     else:
         items = text.split()
-    # `ADD "https://..." /x`: BuildKit removes the quotes; so must we before matching.
-    return [item.strip("\"'") for item in items[:-1]]
+    # `ADD "https://..." /x`: BuildKit removes the quotes; so must we before matching. A
+    # heredoc (`COPY <<EOF /etc/motd`) is text written in the instruction, not a source.
+    return [item.strip("\"'") for item in items[:-1] if not heredoc.words(item) or text[:1] == "["]

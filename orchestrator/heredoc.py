@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
-_WORD = re.compile(r"(?<!\S)\d*<<(?P<dash>-?)(?P<q>[\"']?)(?P<word>[^\s<\"']+)(?P=q)(?!\S)")
+WORD = re.compile(r"(?<!\S)\d*<<(?P<dash>-?)(?P<q>[\"']?)(?P<word>[^\s<\"']+)(?P=q)(?!\S)")
 _KEYWORD = re.compile(r"^\s*(?P<keyword>[A-Za-z]+)(?:\s|$)")
 _ESCAPE = re.compile(r"^#\s*escape\s*=\s*(?P<char>\S)\s*$", re.IGNORECASE)
 _DIRECTIVE = re.compile(r"^#\s*[A-Za-z][A-Za-z0-9]*\s*=")
@@ -51,7 +51,7 @@ def escape_char(lines: Sequence[str]) -> str:
 
 def words(line: str) -> list[tuple[str, bool]]:
     """The heredocs a line of an instruction opens: (delimiter, whether `<<-` strips tabs)."""
-    return [(m.group("word"), bool(m.group("dash"))) for m in _WORD.finditer(line)]
+    return [(m.group("word"), bool(m.group("dash"))) for m in WORD.finditer(line)]
 
 
 def bodies(lines: Sequence[str]) -> list[Body]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from orchestrator import refs
+from orchestrator import heredoc, refs
 from orchestrator.plan import image_key
 
 LEVELS = ("none", "minor", "patch", "digest")
@@ -195,9 +195,15 @@ def rewrite(text: str, digests: Mapping[str, str]) -> tuple[str, list[Rewrite]]:
     changes: list[Rewrite] = []
     seen_from = False
     stages: set[str] = set()  # `FROM builder` / `COPY --from=builder` name a stage, not an image
+    # A heredoc's lines are a script's or a file's text (a `FROM ...` line there is not ours).
+    text_lines = heredoc.inside(heredoc.bodies([raw.rstrip("\r\n") for raw in lines]))
     for index, raw in enumerate(lines):
+        if index in text_lines:
+            continue
         body = raw.rstrip("\r\n")
         ending = raw[len(body) :]
+        mark = "\ufeff" if index == 0 and body.startswith("\ufeff") else ""  # a BOM stays
+        body = body[len(mark) :]
         if body.rstrip().endswith("\\"):
             if _FROM.match(body):
                 seen_from = True
@@ -221,5 +227,5 @@ def rewrite(text: str, digests: Mapping[str, str]) -> tuple[str, list[Rewrite]]:
                 new_body = f"{match.group('head')}{new}{body[match.end() :]}"
         if new_body != body:
             changes.append(Rewrite(index + 1, body.strip(), new_body.strip()))
-            lines[index] = new_body + ending
+            lines[index] = mark + new_body + ending
     return "".join(lines), changes

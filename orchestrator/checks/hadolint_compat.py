@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from orchestrator import heredoc
+
 if TYPE_CHECKING:
     from orchestrator.dockerfile import Dockerfile
 
@@ -24,7 +26,6 @@ if TYPE_CHECKING:
 _DOTLESS_HOST = re.compile(r"(?P<host>(?<![\w.-])[A-Za-z0-9-]+):(?P<port>\d+)/")
 _FROM = re.compile(r"^(?P<head>\s*FROM\s+(?:--\S+\s+)*)(?P<image>\S+)", re.IGNORECASE)
 _COPY_FROM = re.compile(r"(?P<head>--from=)(?P<image>[^\s,]+)", re.IGNORECASE)
-_HEREDOC = re.compile(r"<<(?P<dash>-?)(?P<q>[\"']?)(?P<word>[A-Za-z_][A-Za-z0-9_]*)(?P=q)")
 _INSTRUCTION = re.compile(r"^\s*(?P<keyword>[A-Za-z]+)\b")
 _MOUNT = re.compile(r"--mount=(?P<opts>\S+)")
 # BuildKit's parser directive (`# syntax=...`, `# escape=...`), honoured only at the very top.
@@ -53,10 +54,9 @@ def neutralise(text: str) -> tuple[str, list[str]]:
     """(copy for hadolint, what was neutralised); the copy has exactly the same lines."""
     lines = text.split("\n")
     changed: set[str] = set()
-    pending: list[tuple[str, bool]] = []  # heredoc terminators still to find, in order
+    bodies = heredoc.inside(heredoc.bodies(lines))
     for n, line in enumerate(lines):
-        if pending:
-            _heredoc_line(pending, line)
+        if n in bodies:
             lines[n] = ""  # the heredoc's body: hadolint does not see it
             continue
         new = line
@@ -71,11 +71,10 @@ def neutralise(text: str) -> tuple[str, list[str]]:
             changed.add("a mount without a target")
             new = mounted
         keyword = _INSTRUCTION.match(new)
-        if keyword and _HEREDOC.search(new):
+        if keyword and heredoc.WORD.search(new):
             changed.add("heredocs")
-            pending += _heredocs(new)
             is_run = keyword.group("keyword").upper() == "RUN"
-            new = _HEREDOC.sub("" if is_run else "heredoc", new).rstrip()
+            new = heredoc.WORD.sub("" if is_run else "heredoc", new).rstrip()
             if is_run and re.fullmatch(r"\s*RUN(?:\s+--\S+)*", new, re.IGNORECASE):
                 new += " true"  # the script was all in the heredoc
         lines[n] = new
@@ -100,18 +99,6 @@ def blank_instruction(text: str, line: int, dockerfile: Dockerfile) -> str | Non
     return None
 
 
-def _heredocs(line: str) -> list[tuple[str, bool]]:
-    """The heredocs an instruction line opens: (terminator, whether `<<-` strips tabs)."""
-    return [(doc.group("word"), bool(doc.group("dash"))) for doc in _HEREDOC.finditer(line)]
-
-
-def _heredoc_line(pending: list[tuple[str, bool]], line: str) -> None:
-    """`line` is in the body of the first pending heredoc: drop that heredoc if it ends it."""
-    word, dash = pending[0]
-    if (line.lstrip("\t") if dash else line) == word:
-        pending.pop(0)
-
-
 def quiet_comments(text: str) -> str:
     """`text` with the words of its plain comments dropped: each such line stays, as a bare `#`
     with its indentation, so line numbers and the Dockerfile's meaning are the same. Kept as
@@ -120,26 +107,21 @@ def quiet_comments(text: str) -> str:
     treats it as part of the instruction is not ours to guess) and heredoc bodies (a script's or
     a file's own text)."""
     lines = text.split("\n")
-    pending: list[tuple[str, bool]] = []
+    bodies = heredoc.inside(heredoc.bodies(lines))
     top = True  # still in the parser directives: BuildKit reads them only before anything else
     for n, line in enumerate(lines):
-        if pending:
-            _heredoc_line(pending, line)
+        if n in bodies:
             continue
         body = line.strip()
         if top and _DIRECTIVE.match(body):
             continue
         top = False
-        if body.startswith("#"):
-            if not (
-                body == "#"
-                or body.startswith("#!")
-                or _READ_COMMENT.search(body)
-                or body.endswith(("\\", "`"))
-            ):
-                cr = "\r" if line.endswith("\r") else ""
-                lines[n] = f"{line[: len(line) - len(line.lstrip())]}#{cr}"
-            continue
-        if _INSTRUCTION.match(line) and _HEREDOC.search(line):
-            pending += _heredocs(line)
+        if body.startswith("#") and not (
+            body == "#"
+            or body.startswith("#!")
+            or _READ_COMMENT.search(body)
+            or body.endswith(("\\", "`"))
+        ):
+            cr = "\r" if line.endswith("\r") else ""
+            lines[n] = f"{line[: len(line) - len(line.lstrip())]}#{cr}"
     return "\n".join(lines)

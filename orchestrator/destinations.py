@@ -1,7 +1,8 @@
 """Where a plan writes and what it sends: outside the repository only when asked for.
 
 An output path (`oci:`, `docker:`, `tar:`, `local:`) is written by buildx with our rights, and
-a build context is sent whole to the builder: `oci:../../x` or `context: /` in a manifest you
+a build context (the target's, or a named one that is a directory or an OCI layout) is sent
+whole to the builder: `oci:../../x`, `context: /` or `contexts: {x: /etc}` in a manifest you
 did not write yourself should not pass unnoticed. So both must resolve inside the directory
 of builds.yaml unless `project.allow-outside: true` says otherwise; device and kernel trees
 (/dev, /proc, /sys) are refused always (`docker:/dev/sda` is never a result file). Caches are
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestrator import specs
+from orchestrator import contexts, specs
 from orchestrator.errors import ManifestError
 from orchestrator.plan import Plan
 
@@ -26,11 +27,26 @@ def _inside(path: Path, root: Path) -> bool:
     return path.parts[: len(parts)] == parts
 
 
+def _local_path(value: str) -> Path | None:
+    """The directory a named context reads from the machine (contexts.local_value made it
+    absolute), None for an image, a URL or another target."""
+    if value.startswith((contexts.TARGET, contexts.IMAGE)) or contexts.is_remote(value):
+        return None
+    if value.startswith(contexts.OCI_LAYOUT):
+        return Path(value.removeprefix(contexts.OCI_LAYOUT).partition("@")[0])
+    return Path(value)
+
+
 def problems(plan: Plan, allow_outside: bool) -> list[str]:
     root = Path(plan.root)
     out: list[str] = []
     for t in plan.targets:
         places = [("context", Path(t.context))]
+        for name, value in t.build_contexts.items():
+            # A named context that is a directory (or an OCI layout) is sent like the context.
+            local = _local_path(value)
+            if local is not None:
+                places.append((f"contexts.{name}", local))
         for spec in t.outputs:
             dest = specs.fields(spec).get("dest")
             if dest and not dest.startswith(str(root / ".orchestrator")):

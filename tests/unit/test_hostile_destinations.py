@@ -41,6 +41,9 @@ def plan(capsys: pytest.CaptureFixture[str], path: Path) -> tuple[int, str]:
         ("    outputs: ['oci:../../x.tar']\n", "outputs"),
         ("    outputs: ['local:/tmp/elsewhere']\n", "outputs"),
         ("    context: ..\n", "context"),
+        ("    contexts: {src: ../elsewhere}\n", "contexts.src"),
+        ("    contexts: {etc: /etc}\n", "contexts.etc"),
+        ("    contexts: {lay: 'oci-layout://../layout'}\n", "contexts.lay"),
     ],
 )
 def test_outside_the_repository_needs_the_opt_in(
@@ -62,15 +65,35 @@ def test_outside_the_repository_needs_the_opt_in(
     assert plan(capsys, path)[0] == 0
 
 
-@pytest.mark.parametrize("output", ["docker:/dev/sda", "local:/proc/self", "tar:/sys/x"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "    outputs: ['docker:/dev/sda']\n",
+        "    outputs: ['local:/proc/self']\n",
+        "    outputs: ['tar:/sys/x']\n",
+        "    contexts: {k: /proc}\n",
+    ],
+)
 def test_device_paths_are_refused_even_with_the_opt_in(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], output: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
-    path = project(tmp_path, f"    outputs: ['{output}']\n", head=", allow-outside: true")
+    path = project(tmp_path, target, head=", allow-outside: true")
     code, err = plan(capsys, path)
     assert code == 2
     assert "device or kernel path" in err
+
+
+def test_named_contexts_that_are_no_directory_are_not_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    (tmp_path / "repo" / "inside").mkdir(parents=True)
+    target = (
+        "    contexts: {a: inside, b: 'docker-image://localhost:5000/b:1', "
+        "c: 'https://example.invalid/x.git'}\n"
+    )
+    assert plan(capsys, project(tmp_path, target)) == (0, "")
 
 
 @pytest.mark.parametrize(

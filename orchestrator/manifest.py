@@ -7,6 +7,7 @@ mean 'tags'?)`, all problems at once, never a traceback.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -146,6 +147,18 @@ class ChecksSpec(_Model):
         return values
 
 
+def check_platforms(values: Sequence[str]) -> None:
+    """ValueError unless `values` are platforms, each named once (`linux/arm64/v8` is
+    `linux/arm64`)."""
+    for value in values:
+        refs.parse_platform(value)
+    if len(set(values)) != len(values):
+        raise ValueError("platforms are listed twice")
+    twice = platforms.duplicates(values)
+    if twice:
+        raise ValueError(f"{twice[0]} (listed twice)")
+
+
 class TargetSpec(_Model):
     """Settings of one target; `defaults:` has the same shape (without `stage`)."""
 
@@ -216,13 +229,9 @@ class TargetSpec(_Model):
     @field_validator("platforms")
     @classmethod
     def _platforms(cls, values: list[str] | None) -> list[str] | None:
-        for value in values or []:
-            refs.parse_platform(value)
-        if values is not None and len(set(values)) != len(values):
-            raise ValueError("platforms are listed twice")
-        twice = platforms.duplicates(values or [])
-        if twice:
-            raise ValueError(f"{twice[0]} (listed twice)")
+        # `${PLATFORM}` or a matrix value: judged by plan once it is interpolated.
+        if values is not None and not any("$" in value for value in values):
+            check_platforms(values)
         return values
 
     @field_validator("labels")

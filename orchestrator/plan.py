@@ -32,6 +32,7 @@ from orchestrator import (
     variables,
     yamlsrc,
 )
+from orchestrator import manifest as manifest_mod
 from orchestrator.dockerfile import Dockerfile as ParsedDockerfile
 from orchestrator.errors import ManifestError, UserError
 from orchestrator.gitinfo import GitInfo
@@ -477,6 +478,8 @@ def _resolve_target(
     def origin_of(field: str) -> str:
         return _origin(manifest, located, name, key, field, overrides)
 
+    platform_list = _platform_list(spec.platforms or [], values, origin_of("platforms"))
+
     context = _abs(
         root, _interp(spec.context or manifest.project.context, values, origin_of("context"))
     )
@@ -516,7 +519,7 @@ def _resolve_target(
     try:
         stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
-        built = parsed.built_stages(stage, args, spec.platforms or [])
+        built = parsed.built_stages(stage, args, platform_list)
     except UserError as exc:
         raise ManifestError(f"{stage_where}.stage: {exc.message}") from None
 
@@ -548,7 +551,7 @@ def _resolve_target(
         for k, v in (spec.contexts or {}).items()
     }
     base_images, build_contexts = _bases(
-        parsed, stage, args, spec.platforms or [], manifest.mirrors, lock, set(named)
+        parsed, stage, args, platform_list, manifest.mirrors, lock, set(named)
     )
     for context_name, value in named.items():
         line = located.line_of(("targets", key, "contexts", context_name))
@@ -628,7 +631,7 @@ def _resolve_target(
         context=str(context),
         dockerfile=str(df_path),
         stage=stage,
-        platforms=tuple(spec.platforms or []),
+        platforms=tuple(platform_list),
         repository=repository,
         tags=tuple(full_tags),
         args=args,
@@ -664,7 +667,7 @@ def _resolve_target(
             [_interp(a, values, f"{where}.annotations") for a in spec.annotations or ()],
             labels,
             spec.label_annotations or [],
-            multi_platform=len(spec.platforms or []) > 1,
+            multi_platform=len(platform_list) > 1,
         ),
         no_cache_filter=tuple(spec.no_cache_filter or ()),
         pull=bool(spec.pull),
@@ -733,6 +736,19 @@ def _context_image(
     path, _, line = where.rpartition(":")
     context = f"docker-image://{pinned}"
     return context, BaseImage(ref, f"context {name}", int(line), source, digest, context, path)
+
+
+def _platform_list(written: Sequence[str], values: Mapping[str, str], where: str) -> list[str]:
+    """The target's platforms with `${...}` interpolated (a variable, a matrix value already
+    substituted), then judged as builds.yaml judges written ones."""
+    if not any("$" in p for p in written):
+        return list(written)  # judged when builds.yaml was read
+    out = [_interp(p, values, where) for p in written]
+    try:
+        manifest_mod.check_platforms(out)
+    except ValueError as exc:
+        raise ManifestError(f"{where}: {exc}") from None
+    return out
 
 
 def _shown(path: Path, root: Path) -> str:

@@ -194,6 +194,32 @@ def test_matrix_expands_named_targets_and_a_group(tmp_path: Path) -> None:
     assert {t.args["VARIANT"] for t in over.targets} == {"z"}
 
 
+def test_platforms_are_interpolated_from_the_matrix_and_variables(tmp_path: Path) -> None:
+    """`platforms: ["linux/${arch}"]` was refused as an invalid platform before the matrix
+    value or the variable was put in; the result is judged as written platforms are."""
+    targets = (
+        "variables: {EXTRA: linux/arm64}\n"
+        "targets:\n"
+        "  app:\n"
+        "    matrix: {arch: [amd64, arm64]}\n"
+        "    platforms: ['linux/${arch}']\n"
+        "  both:\n"
+        "    platforms: ['${EXTRA}', linux/amd64]\n"
+    )
+    plan = resolve(project(tmp_path, targets))
+    assert {t.name: t.platforms for t in plan.targets} == {
+        "app-amd64": ("linux/amd64",),
+        "app-arm64": ("linux/arm64",),
+        "both": ("linux/arm64", "linux/amd64"),
+    }
+    twice = project(tmp_path, "targets:\n  app:\n    platforms: ['${P}', linux/arm64/v8]\n")
+    with pytest.raises(ManifestError, match=r"builds\.yaml:5: targets\.app\.platforms: .*twice"):
+        resolve(twice, env={"P": "linux/arm64"}, cli={"P": "linux/arm64"})
+    bad = project(tmp_path, "targets:\n  app:\n    platforms: ['${P:-linux/x86}']\n")
+    with pytest.raises(ManifestError, match=r"targets\.app\.platforms: .*linux/x86"):
+        resolve(bad)
+
+
 def test_matrix_default_name_and_duplicates(tmp_path: Path) -> None:
     path = project(tmp_path, "targets:\n  app:\n    matrix: {v: [a.1, b]}\n")
     assert [t.name for t in resolve(path).targets] == ["app-a_1", "app-b"]

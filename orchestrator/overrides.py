@@ -5,7 +5,9 @@ TARGET may be `*` (every target). KEY is a manifest key (`platforms`, `tags`, `o
 `pull`, `images`, `ulimits`, `entitlements`, `annotations`, `no-cache-filter`), a mapping entry
 (`args.NAME`, `labels.NAME`, `contexts.NAME`, `extra-hosts.NAME`) or a cache key (`cache.from`,
 `cache.to`, `cache.registry`, `cache.local`, `cache.inline`, `cache.compression`). Lists take
-comma-separated values.
+comma-separated values, but for `cache.from` and `cache.to` the value is one cache spec
+(`type=registry,ref=...`, commas and all, as buildx's `--cache-from` takes it); repeat the
+--set for several.
 """
 
 from __future__ import annotations
@@ -67,7 +69,13 @@ class Override:
         if head in MAP_KEYS:
             extra.setdefault(head, {})[sub] = self.value
         elif head == "cache" and sub in ("from", "to"):
-            extra.setdefault("cache", {})[sub] = _split(self.value)
+            # One cache spec per --set (a spec is itself comma-separated: `type=registry,ref=`);
+            # several --set of the key make the list, which replaces builds.yaml's; empty: none.
+            specs = extra.setdefault("cache", {}).setdefault(sub, [])
+            if self.value:
+                specs.append(self.value)
+            else:
+                specs.clear()
         elif head == "cache":
             value: object = _bool(self.value, self.text) if sub == "inline" else self.value
             extra.setdefault("cache", {})[sub] = value

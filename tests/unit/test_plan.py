@@ -319,6 +319,22 @@ def test_cache_policy_registry_per_branch_with_default_fallback(tmp_path: Path) 
     assert no_tag.cache_from[0] == "type=registry,ref=localhost:5000/cache:cache-main"
 
 
+def test_a_set_cache_spec_is_one_spec_commas_and_all(tmp_path: Path) -> None:
+    """`--set T.cache.from=type=registry,ref=...` was cut at its commas ('ref=...' is no spec);
+    as with buildx's --cache-from, the value is one spec, and repeating the --set lists more."""
+    path = write_project(tmp_path)
+    one = "production.cache.from=type=registry,ref=localhost:5000/x:cache"
+    two = "production.cache.from=type=local,src=/tmp/c"
+    target = resolve(path, sets=[one, two, "production.cache.to=type=inline"]).target("production")
+    assert target.cache_from[:2] == (
+        "type=registry,ref=localhost:5000/x:cache",
+        "type=local,src=/tmp/c",
+    )
+    assert target.cache_to == ("type=inline",)
+    cleared = resolve(path, sets=[one, "production.cache.from="]).target("production")
+    assert "type=registry,ref=localhost:5000/x:cache" not in cleared.cache_from
+
+
 def test_reproducible_turns_the_sbom_off_and_says_so(tmp_path: Path) -> None:
     """An SBOM attestation records its scan time: two builds of one commit would get different
     index digests, which is what `reproducible` promises they do not."""

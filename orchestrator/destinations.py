@@ -52,14 +52,22 @@ def problems(plan: Plan, allow_outside: bool) -> list[str]:
             if dest and not dest.startswith(str(root / ".orchestrator")):
                 places.append(("outputs", Path(dest)))
         for key, path in places:
-            if any(_inside(path, tree) for tree in DEVICE_TREES):
-                out.append(f"targets.{t.name}.{key}: {path} is a device or kernel path")
-            elif not allow_outside and not _inside(path, root):
-                out.append(
-                    f"targets.{t.name}.{key}: {path} is outside the repository {root}; "
-                    "set `project.allow-outside: true` if that is intended"
-                )
+            problem = place_problem(f"targets.{t.name}.{key}", path, root, allow_outside)
+            if problem:
+                out.append(problem)
     return out
+
+
+def place_problem(key: str, path: Path, root: Path, allow_outside: bool) -> str | None:
+    """What is wrong with reading or writing `path` (absolute, resolved) for `key`, or None."""
+    if any(_inside(path, tree) for tree in DEVICE_TREES):
+        return f"{key}: {path} is a device or kernel path"
+    if not allow_outside and not _inside(path, root):
+        return (
+            f"{key}: {path} is outside the repository {root}; "
+            "set `project.allow-outside: true` if that is intended"
+        )
+    return None
 
 
 def refuse(plan: Plan, allow_outside: bool) -> None:

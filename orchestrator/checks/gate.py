@@ -190,20 +190,38 @@ def judge(
 
 
 # --- the baseline file ---------------------------------------------------------------------
-def read_baseline(path: Path) -> list[dict[str, str]]:
-    """The recorded findings; none when the file does not exist."""
+def read_baseline(path: Path, *, rewriting: bool = False) -> list[dict[str, str]]:
+    """The recorded findings; none when the file does not exist. `rewriting`: for
+    --write-baseline, which replaces a baseline of another format (read as empty) but never a
+    file that is no baseline at all."""
     inputs.note(path)
     try:
         data: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return []
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if rewriting:
+            raise UserError(
+                f"{path}: cannot read it as a check baseline ({exc}); not overwritten: move "
+                "it, or point checks.baseline at another file"
+            ) from None
         raise UserError(f"{path}: cannot read the check baseline: {exc}") from None
     entries = data.get("findings") if isinstance(data, dict) else None
-    if data.get("version") != BASELINE_FORMAT or not isinstance(entries, list):
+    if not isinstance(entries, list) or "version" not in data:
         raise UserError(
-            f"{path}: not a check baseline of format {BASELINE_FORMAT}; "
-            "rewrite it with `orchestrator check --write-baseline`"
+            f"{path}: not a check baseline (no `version` and `findings`)"
+            + (
+                "; not overwritten: move it, or point checks.baseline at another file"
+                if rewriting
+                else "; point checks.baseline at the baseline file"
+            )
+        )
+    if data["version"] != BASELINE_FORMAT:
+        if rewriting:
+            return []
+        raise UserError(
+            f"{path}: a check baseline of format {data['version']!r}, this orchestrator reads "
+            f"format {BASELINE_FORMAT}; rewrite it with `orchestrator check --write-baseline`"
         )
     out = []
     for n, entry in enumerate(entries):
@@ -221,7 +239,7 @@ def write_baseline(
     """Record `findings` of `targets` (info excluded: it never fails), keeping the entries of
     targets not checked this time; sorted, so the file diffs well. Returns how many are new."""
     checked = set(targets)
-    kept = [e for e in read_baseline(path) if e["target"] not in checked]
+    kept = [e for e in read_baseline(path, rewriting=True) if e["target"] not in checked]
     recorded = fingerprints([f for f in findings if f.severity != "info"], root)
     entries = sorted(
         kept + recorded, key=lambda e: (e["file"], e["code"], e["target"], e["fingerprint"])

@@ -20,6 +20,7 @@ from orchestrator import (
     buildcontext,
     checkmemo,
     console,
+    destinations,
     inputs,
     masking,
     matrix,
@@ -242,6 +243,14 @@ def write_baseline(loaded: Loaded, findings: list[Finding]) -> int:
     recorded, it has its reason."""
     base = Path(loaded.plan.root)
     baseline = gate_.baseline_path(loaded.manifest, base)
+    # Written with our rights, like an output: inside the repository unless builds.yaml opts
+    # out (destinations.py), never in a device or kernel tree.
+    problem = destinations.place_problem(
+        "checks.baseline", baseline.resolve(), base, loaded.manifest.project.allow_outside
+    )
+    if problem:
+        line = loaded.located.line_of(("checks", "baseline"))
+        raise UserError(f"{loaded.located.path}:{line}: {problem}")
     by_target = policies(loaded)
     kept, _ = gate_.apply_policy(findings, by_target, base)
     count = gate_.write_baseline(baseline, kept, base, by_target)

@@ -166,6 +166,35 @@ def test_baseline_accepts_todays_findings_and_reports_fixed_ones(
     assert [e["code"] for e in body["fixed"]] == ["OR009"]
 
 
+def test_a_baseline_outside_the_repository_or_over_another_file_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--write-baseline wrote `checks.baseline: ../x.json` outside the repository unasked, and
+    its advice for a file that is no baseline was the command that had just refused it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    manifest = _project(repo, "checks: {baseline: ../outside.json}\n")
+    capsys.readouterr()
+    assert main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline"]) == 2
+    err = capsys.readouterr().err
+    assert f"builds.yaml:5: checks.baseline: {tmp_path / 'outside.json'} is outside" in err
+    assert not (tmp_path / "outside.json").exists()
+
+    manifest = _project(repo, "checks: {baseline: notes.json}\n")
+    (repo / "notes.json").write_text('{"mine": true}\n')
+    assert main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline"]) == 2
+    assert "not a check baseline (no `version` and `findings`); not overwritten" in (
+        capsys.readouterr().err
+    )
+    assert (repo / "notes.json").read_text() == '{"mine": true}\n'
+    # A baseline of another format is replaced (what its message tells the user to do).
+    (repo / "notes.json").write_text('{"version": 0, "findings": []}\n')
+    assert main(["check", "-f", str(manifest), "--no-hadolint"]) == 2
+    assert "rewrite it with `orchestrator check --write-baseline`" in capsys.readouterr().err
+    assert main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline"]) == 0
+    assert json.loads((repo / "notes.json").read_text())["version"] == gate_.BASELINE_FORMAT
+
+
 def test_text_output_says_how_to_silence_or_baseline(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -6,7 +6,7 @@ import argparse
 import json
 import shlex
 
-from orchestrator import argv, console, guards, inputs, manifest, planmemo, sources
+from orchestrator import argv, console, guards, inputs, manifest, matrix, planmemo, sources
 from orchestrator.commands.common import load
 from orchestrator.plan import Plan
 
@@ -42,8 +42,11 @@ def render_text(plan: Plan) -> str:
 
 
 def list_names(args: argparse.Namespace) -> int:
-    """`plan --list`: targets, then groups with their members; nothing is resolved."""
-    man, _ = manifest.load(args.file)
+    """`plan --list`: targets, then groups with their members; nothing is resolved but the
+    matrix (a matrix target is listed as the targets it makes and a group of them, as plan
+    sees it, and a matrix that makes one name twice is the same error as plan's)."""
+    man, located = manifest.load(args.file)
+    man = matrix.expand(man, located).manifest
     lines = [f"target {name}" for name in man.targets]
     lines += [f"group  {name}: {' '.join(members)}" for name, members in man.groups.items()]
     console.result("\n".join(lines), markup=False)

@@ -94,3 +94,25 @@ def test_plan_list_prints_every_target_and_group(
         "group  default: production",
         "group  all: development production",
     ]
+
+
+def test_plan_list_shows_what_a_matrix_makes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It listed `target app` (a name plan refuses to build alone) and passed a matrix that
+    makes one name twice."""
+    text = (
+        "version: 1\nproject: {name: m, image: localhost:5000/m}\n"
+        "targets:\n  app:\n    matrix: {v: [x, y]}\n"
+    )
+    path = write_project(tmp_path, text, "FROM busybox:1.35\n")
+    capsys.readouterr()
+    assert main(["plan", "-f", str(path), "--list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "target app-x",
+        "target app-y",
+        "group  app: app-x app-y",
+    ]
+    path.write_text(text.replace("[x, y]", "['a b', a_b]"))
+    assert main(["plan", "-f", str(path), "--list"]) == 2
+    assert "makes 'app-a_b' twice" in capsys.readouterr().err

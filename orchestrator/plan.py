@@ -487,7 +487,10 @@ def _resolve_target(
         spec.dockerfile or manifest.project.dockerfile, values, origin_of("dockerfile")
     )
     args = {k: _arg_text(v) for k, v in (spec.args or {}).items()}
-    args = {k: _interp(v, values, f"{where}.args.{k}") for k, v in args.items()}
+    args = {
+        k: _interp(v, values, _entry_origin(manifest, located, name, key, "args", k, overrides))
+        for k, v in args.items()
+    }
     reproducible = bool(spec.reproducible)
     if reproducible:
         args.setdefault("SOURCE_DATE_EPOCH", values.get("SOURCE_DATE_EPOCH", "0"))
@@ -521,7 +524,9 @@ def _resolve_target(
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
         built = parsed.built_stages(stage, args, platform_list)
     except UserError as exc:
-        raise ManifestError(f"{stage_where}.stage: {exc.message}") from None
+        # No stage written (an empty file, no FROM): the target is what the error is about.
+        at = f"{stage_where}.stage" if spec.stage else where
+        raise ManifestError(f"{at}: {exc.message}") from None
 
     repositories = _repositories(
         spec, manifest, values, origin_of("images" if spec.images else "image")
@@ -749,6 +754,28 @@ def _platform_list(written: Sequence[str], values: Mapping[str, str], where: str
     except ValueError as exc:
         raise ManifestError(f"{where}: {exc}") from None
     return out
+
+
+def _entry_origin(
+    manifest: Manifest,
+    located: yamlsrc.Located,
+    name: str,
+    yaml_key: str,
+    mapping: str,
+    entry: str,
+    overrides: Sequence[Override],
+) -> str:
+    """Where entry `entry` of the merged mapping `mapping` (`args`) was written: the --set that
+    set it, else its own line under the target or the defaults."""
+    for o in reversed(overrides):
+        if (o.applies_to(name) or o.applies_to(yaml_key)) and o.key == f"{mapping}.{entry}":
+            return f"--set {o.text}"
+    loc: tuple[str, ...] = ("targets", yaml_key, mapping)
+    if entry in (getattr(manifest.targets[name], mapping, None) or {}):
+        loc = (*loc, entry)
+    elif entry in (getattr(manifest.defaults, mapping, None) or {}):
+        loc = ("defaults", mapping, entry)
+    return f"{located.path}:{located.line_of(loc)}: {'.'.join(loc)}"
 
 
 def _shown(path: Path, root: Path) -> str:

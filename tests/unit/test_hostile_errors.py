@@ -55,6 +55,26 @@ def test_a_context_that_is_no_directory_is_reported_at_the_context_key(
     assert caught.value.message == f"{path}:7: targets.app.context: {context}: {what}"
 
 
+def test_an_arg_is_reported_at_its_own_line(tmp_path: Path) -> None:
+    """It was reported at the target's line as `targets.app.args.A`."""
+    target = "    stage: app\n    args:\n      OK: x\n      A: '${UNDEFINED}'\n"
+    path = project(tmp_path, "  image: localhost:5000/e\n", target)
+    with pytest.raises(ManifestError, match=r"builds\.yaml:10: targets\.app\.args\.A: unknown"):
+        helpers.resolve(path, ["app"])
+    with pytest.raises(ManifestError, match=r"^--set app\.args\.A=\$\{Z:\?gone\}: \$\{Z\}: gone"):
+        helpers.resolve(path, ["app"], sets=["app.args.A=${Z:?gone}"])
+
+
+def test_a_dockerfile_without_from_is_the_targets_problem(tmp_path: Path) -> None:
+    """No `stage:` is written: the error named `targets.app.stage` all the same."""
+    path = project(tmp_path, "  image: localhost:5000/e\n", "    tags: [a]\n")
+    (tmp_path / "Dockerfile").write_text("# nothing yet\n")
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    assert caught.value.message.startswith(f"{path}:6: targets.app: ")
+    assert caught.value.message.endswith("no FROM instruction")
+
+
 def test_a_defaults_value_is_reported_at_defaults(tmp_path: Path) -> None:
     path = project(tmp_path, "  image: localhost:5000/e\ndefaults:\n  image: 'x:5000/${NOPE}'\n")
     with pytest.raises(ManifestError, match=r"builds\.yaml:6: defaults\.image: unknown variable"):

@@ -387,6 +387,7 @@ def resolve(
         cli_vars or {},
     )
     gitinfo.settle(values, builtins)
+    _given_version(values, builtins, env, cli_vars or {}, manifest, located)
     # Read as a number by tag rules and labels: refused in one line before either uses it.
     _epoch(values.get("SOURCE_DATE_EPOCH") or "0")
     lock = lock or LockView()
@@ -741,6 +742,41 @@ def _context_image(
     path, _, line = where.rpartition(":")
     context = f"docker-image://{pinned}"
     return context, BaseImage(ref, f"context {name}", int(line), source, digest, context, path)
+
+
+def _given_version(
+    values: dict[str, str],
+    builtins: Mapping[str, str],
+    env: Mapping[str, str],
+    cli: Mapping[str, str],
+    manifest: Manifest,
+    located: yamlsrc.Located,
+) -> None:
+    """A VERSION given instead of git's is a semantic version, as git's always is (tags, the
+    `semver` rule and the version label read it as one): `v1.2.3` and `v1.2` are read as a
+    version tag is, anything else is refused in one line. An empty VERSION in the environment
+    counts as not set (CI templates export it empty); an empty --var does not."""
+    given = values.get("VERSION", "")
+    if given == builtins.get("VERSION", ""):
+        return
+    if "VERSION" in cli:
+        where = f"--var VERSION={given}"
+    elif "VERSION" in env:
+        if not given:
+            values["VERSION"] = builtins.get("VERSION", "")
+            return
+        where = "VERSION (from the environment)"
+    elif "VERSION" in manifest.variables:
+        where = f"{located.path}:{located.line_of(('variables', 'VERSION'))}: variables.VERSION"
+    else:
+        return
+    normal = gitinfo.tag_version(given)
+    if normal is None or tags.parse_version(normal) is None:
+        raise ManifestError(
+            f"{where}: {given!r} is not a semantic version (1.2.3, 1.2.3-rc.1; a leading v is "
+            "dropped): tags and the version label read VERSION as one"
+        )
+    values["VERSION"] = normal
 
 
 def _platform_list(written: Sequence[str], values: Mapping[str, str], where: str) -> list[str]:

@@ -58,7 +58,10 @@ def keyword_tags(spec: str, values: Mapping[str, str]) -> list[str]:
     if spec == "latest":
         return ["latest"] if is_release(version) else []
     if spec == "sha":
-        return [f"sha-{values.get('GIT_COMMIT', 'unknown')}"]
+        # Outside a repository (or before its first commit) there is no commit to name: no
+        # tag, as `{type: sha}` gives none (`sha-unknown` would be one image for every build).
+        commit = values.get("GIT_COMMIT", "")
+        return [f"sha-{commit}"] if commit and commit != "unknown" else []
     if spec == "branch":
         branch = values.get("GIT_BRANCH", "")
         return [refs.sanitize_tag(branch)] if branch else []

@@ -77,6 +77,27 @@ def test_variables_precedence_git_then_manifest_then_env_then_cli(tmp_path: Path
     )
 
 
+def test_a_given_version_is_a_semantic_version(tmp_path: Path) -> None:
+    """A VERSION from the environment or --var went into tags and the version label as given
+    (`junk`, `v1.2.3`, `01.2.3`); git's is always a semver, so a given one must be too."""
+    path = write_project(tmp_path)
+    assert resolve(path, env={"TOKEN": "x", "VERSION": "v2.1"}).variables["VERSION"] == "2.1.0"
+    for bad in ("junk", "01.2.3", "1.2.3-"):
+        with pytest.raises(ManifestError, match=rf"^VERSION \(from the environment\): '{bad}'"):
+            resolve(path, env={"TOKEN": "x", "VERSION": bad})
+    with pytest.raises(ManifestError, match=r"^--var VERSION=x: 'x' is not a semantic version"):
+        resolve(path, cli={"VERSION": "x"})
+    # Exported empty by a CI template: not set.
+    assert resolve(path, env={"TOKEN": "x", "VERSION": ""}).variables["VERSION"] == "1.2.3"
+
+
+def test_sha_outside_a_repository_gives_no_tag(tmp_path: Path) -> None:
+    path = write_project(tmp_path)
+    outside = GIT.__class__(**{**GIT.__dict__, "commit": "unknown", "short": "unknown"})
+    prod = resolve(path, git=outside).target("production")
+    assert not any("sha-" in tag for tag in prod.tags)
+
+
 def test_undeclared_env_var_does_not_override(tmp_path: Path) -> None:
     path = write_project(tmp_path)
     plan = resolve(path, env={"TOKEN": "x", "SOMETHING": "1"})

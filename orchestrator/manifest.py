@@ -455,6 +455,14 @@ class Manifest(_Model):
         default_factory=ChecksSpec, description="the check gate for every target"
     )
 
+    @field_validator("version", mode="before")
+    @classmethod
+    def _format(cls, value: Any) -> Any:
+        # pydantic's lax mode reads `version: true` (and "1") as 1: the number, as written.
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"expected 1, the manifest format (a number), got {value!r}")  # noqa: TRY004 (pydantic reports ValueError)
+        return value
+
     @field_validator("variables")
     @classmethod
     def _var_names(cls, values: dict[str, str]) -> dict[str, str]:

@@ -77,6 +77,13 @@ def test_a_list_or_scalar_where_a_mapping_goes_says_so_without_class_names() -> 
     ]
 
 
+@pytest.mark.parametrize("written", ["true", "'1'", "1.0"])
+def test_the_format_version_is_the_number_1_as_written(written: str) -> None:
+    """pydantic's lax mode read `version: true` as format 1."""
+    (problem,) = problems(f"version: {written}\n" + HEAD + "targets:\n  app: {}\n")
+    assert problem.startswith("builds.yaml:1: version: expected 1, the manifest format")
+
+
 def test_group_member_must_exist() -> None:
     text = HEAD + "targets: {p: {}}\ngroups:\n  all: [p, q]\n"
     assert problems(text) == [

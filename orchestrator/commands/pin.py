@@ -149,12 +149,15 @@ def pin(
 ) -> Lock:
     """The new lock: entries of other targets kept, unused ones dropped, missing ones resolved,
     and existing ones moved only when `--update` names them (or names nothing: all)."""
+    # Said once every image is resolved: a registry failure half way must not leave "locked:"
+    # lines for a builds.lock that was never written.
+    said: list[str] = []
     refresh = _update_keys(update, used)
     images = dict(before.images) if before else {}
     now = lockfile.utc_now()
     for key in list(images):
         if key not in used_anywhere:
-            _say(f"removed: {refs.parse_reference(key).familiar()} (no target uses it)")
+            said.append(f"removed: {refs.parse_reference(key).familiar()} (no target uses it)")
             del images[key]
     for key, use in used.items():
         entry = images.get(key)
@@ -165,15 +168,17 @@ def pin(
             continue  # plain `pin` never moves a pin
         new = _resolve(use, now)
         if entry is None:
-            _say(f"locked: {use.name} {new.digest} ({use.source})")
+            said.append(f"locked: {use.name} {new.digest} ({use.source})")
         elif moved:
-            _say(f"locked: {use.name} {new.digest} ({use.source}; was {entry.source})")
+            said.append(f"locked: {use.name} {new.digest} ({use.source}; was {entry.source})")
         elif entry.digest == new.digest and dict(entry.platforms) == dict(new.platforms):
-            _say(f"unchanged: {use.name} {entry.digest}")
+            said.append(f"unchanged: {use.name} {entry.digest}")
             continue  # keep the old `resolved` stamp: no diff when nothing changed
         else:
-            _say(f"updated: {use.name} {entry.digest} -> {new.digest} ({use.source})")
+            said.append(f"updated: {use.name} {entry.digest} -> {new.digest} ({use.source})")
         images[key] = new
+    for line in said:
+        _say(line)
     return Lock(images)
 
 

@@ -651,3 +651,21 @@ def test_write_names_images_that_come_from_builds_yaml_args(
         "the lock still applies to it at build time"
     )
     assert df.read_text(encoding="utf-8") == DOCKERFILE  # the default golang:1.23 is not used
+
+
+def test_a_failure_half_way_says_nothing_was_locked(
+    project: Path, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An image resolved before the failing one was reported `locked:` though builds.lock was
+    never written."""
+    assert orch(capsys, "pin")[0] == 0
+    last = registry.asked[-1]  # the image resolved last: every other one succeeds before it
+    (project / "builds.lock").unlink(missing_ok=True)
+    registry.asked.clear()
+    del registry.tags[last]
+    code, out, err = orch(capsys, "pin")
+    assert code == 2
+    assert len(registry.asked) > 1
+    assert "locked:" not in out
+    assert f"{last}: not found" in err
+    assert not (project / "builds.lock").exists()

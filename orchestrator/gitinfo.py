@@ -51,6 +51,18 @@ class GitInfo:
     version: str
     origin_url: str = ""  # `git config remote.origin.url` as written (may hold credentials)
     default_branch: str = ""  # from origin/HEAD, else init.defaultBranch; "" when neither
+    shallow: bool = False  # a shallow clone: the history (and tags) may stop short
+
+    def shallow_warning(self, version: str) -> str | None:
+        """Why `version` (git's, not one given) may be wrong here, or None: in a shallow clone
+        only a version tag at HEAD is certain to be seen (CI checkouts are often one commit)."""
+        if not self.shallow or version != self.version or tag_version(self.tag):
+            return None
+        return (
+            f"shallow clone: VERSION {version} is counted from the commits and tags fetched, "
+            "not the whole history; fetch them (`git fetch --unshallow --tags`, or "
+            "actions/checkout with `fetch-depth: 0`) or give VERSION"
+        )
 
     @property
     def any_tag(self) -> str:
@@ -200,6 +212,8 @@ QUERIES = (
     # The source label's URL and the default branch when no CI names it.
     ("config", "--get-regexp", r"^(remote\.origin\.url|init\.defaultbranch)$"),
     ("symbolic-ref", "--short", "-q", "refs/remotes/origin/HEAD"),
+    # A shallow clone (CI checkouts often are) may lack the tag VERSION counts from.
+    ("rev-parse", "--is-shallow-repository"),
 )
 
 
@@ -211,8 +225,9 @@ def ask(repo: Path) -> tuple[str | None, ...]:
 
 
 def _reduced(answers: list[str | None]) -> tuple[str | None, ...]:
-    head, branch, status, at_head, described, config, origin_head = answers
-    return head, branch, "dirty" if status else "", at_head, described, config, origin_head
+    head, branch, status, at_head, described, config, origin_head, shallow = answers
+    dirty = "dirty" if status else ""
+    return head, branch, dirty, at_head, described, config, origin_head, shallow
 
 
 # QUERIES started by prefetch(), by the `git -C` directory they run in; taken by read().
@@ -247,7 +262,7 @@ def read(repo: Path) -> GitInfo:
 
 
 def from_answers(repo: Path, answers: tuple[str | None, ...]) -> GitInfo:
-    head, branch, dirty_text, at_head, described, config, origin_head = answers
+    head, branch, dirty_text, at_head, described, config, origin_head, shallow = answers
     fields = (head or "").splitlines()
     if len(fields) != 3:
         return GitInfo("unknown", "unknown", "", False, "", 0, "0.0.0-dev.0.gunknown")
@@ -273,6 +288,7 @@ def from_answers(repo: Path, answers: tuple[str | None, ...]) -> GitInfo:
         origin_url=settings.get("remote.origin.url", ""),
         default_branch=(origin_head or "").removeprefix("origin/")
         or settings.get("init.defaultbranch", ""),
+        shallow=(shallow or "").strip() == "true",
     )
 
 

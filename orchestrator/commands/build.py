@@ -85,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         plan, part_prints = parts.restrict(plan, args.platforms)
     ci = args.ci or console.is_ci()
     _validate(plan, args.allow_secret_args)
+    shallow = loaded.git.shallow_warning(plan.variables.get("VERSION", ""))
+    if shallow:
+        console.err.print(f"warning: {shallow}", markup=False, highlight=False)
     spec = loaded.manifest.builder
     if spec is not None and spec.driver == "fan-out" and not args.builder:
         return _fan_out(loaded, args, ci, bool(part_prints))

@@ -60,6 +60,9 @@ def run(args: argparse.Namespace) -> int:
         loaded = load(args)
         plan = loaded.plan
         warnings = sources.problems(plan)
+        shallow = loaded.git.shallow_warning(plan.variables.get("VERSION", ""))
+        if shallow:
+            warnings.append(shallow)
         text = _render(plan, args.format)
     for problem in warnings:
         console.err.print(f"warning: {problem}", markup=False)

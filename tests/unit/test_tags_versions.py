@@ -257,3 +257,46 @@ def test_source_label_from_the_origin_remote(tmp_path: Path) -> None:
     assert labels["org.opencontainers.image.source"] == "https://github.com/octo/app"
     assert labels["org.opencontainers.image.url"] == "https://github.com/octo/app"
     assert "t0ken" not in json.dumps(result.to_dict())  # the remote's credentials never show
+
+
+def test_a_shallow_clone_says_its_version_may_be_short(tmp_path: Path) -> None:
+    """A CI checkout of one commit has no tag to count from: VERSION came out
+    `0.0.0-dev.1.g...` (where the full clone says `1.0.1-dev.2.g...`) without a word."""
+    from tests.unit.helpers import git
+
+    source = tmp_path / "source"
+    source.mkdir()
+    git(source, "init", "-q", "-b", "main")
+    for n in range(3):
+        (source / f"f{n}").write_text(str(n))
+        git(source, "add", "-A")
+        git(source, "commit", "-qm", str(n))
+        if n == 0:
+            git(source, "tag", "v1.0.0")
+    full = gitinfo.read(source)
+    assert (full.version.split(".g")[0], full.shallow) == ("1.0.1-dev.2", False)
+    assert full.shallow_warning(full.version) is None
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", "--depth", "1", f"file://{source}", str(clone))
+    shallow = gitinfo.read(clone)
+    assert shallow.shallow
+    assert shallow.version.startswith("0.0.0-dev.1.g")
+    warning = shallow.shallow_warning(shallow.version)
+    assert warning is not None
+    assert "git fetch --unshallow --tags" in warning
+    assert shallow.shallow_warning("2.0.0") is None  # a given VERSION is not git's guess
+    git(source, "tag", "v1.1.0")  # HEAD at a version tag: a one-commit clone sees it
+    tagged = tmp_path / "tagged"
+    git(
+        tmp_path,
+        "clone",
+        "-q",
+        "--depth",
+        "1",
+        "--branch",
+        "v1.1.0",
+        f"file://{source}",
+        str(tagged),
+    )
+    at_tag = gitinfo.read(tagged)
+    assert (at_tag.version, at_tag.shallow_warning(at_tag.version)) == ("1.1.0", None)

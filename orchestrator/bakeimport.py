@@ -176,6 +176,11 @@ def _target(
             spec["stage"] = name_of_last
     for key in ("args", "labels"):
         values = {k: v for k, v in (bake.get(key) or {}).items() if v is not None}
+        if key == "labels":
+            # buildx splits `--label a=b=c` at the first `=`; builds.yaml refuses such keys.
+            for bad in [k for k in values if not k.strip() or "=" in k]:
+                skipped.append(f"{where}: label {bad!r}: a key with '=' or blank; left out")
+                del values[bad]
         if values:
             spec[key] = values
     if bake.get("platforms"):
@@ -193,10 +198,9 @@ def _target(
     tags = by_repo.get(repo or "", [])
     others = [r for r in by_repo if r != repo]
     if tags:
-        spec["tags"] = tags
-    for word in (t for t in tags if t in KEYWORDS):
-        # In builds.yaml these words are rules, not literal tags (tags.py): say what changes.
-        skipped.append(f"{where}: tag {word!r} is the builds.yaml keyword {word!r}, not a literal")
+        # In builds.yaml `latest`, `sha`, ... are rules (tags.py); bake's are literal tags, so
+        # they are carried over as literal ones: `{type: raw, value: latest}`.
+        spec["tags"] = [{"type": "raw", "value": t} if t in KEYWORDS else t for t in tags]
     if others:
         if "images" in schema:
             spec["images"] = [repo, *others]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from orchestrator import (
     scaffold,
     yamlsrc,
 )
-from orchestrator.errors import UserError
+from orchestrator.errors import ManifestError, UserError
 
 HEADER = """\
 # Written by `orchestrator import {source}` from what `docker buildx bake --print` resolved
@@ -33,6 +34,10 @@ def _last_stage(context: Path, name: str) -> str | None:
         return None  # the plan will say so, naming the file
     stages = dockerfile.load(path).stages
     return stages[-1].name if stages else None
+
+
+# `builds.yaml:15: ` at the start of a problem line, whatever directory the name carries.
+_GENERATED = re.compile(r"^\S*?builds\.yaml:(\d+): ")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,8 +57,18 @@ def run(args: argparse.Namespace) -> int:
         imported.data, sort_keys=False, default_flow_style=False, width=100
     )
     where = args.output if not to_stdout else source.parent / "builds.yaml"
-    # What we write must load: a result that does not is named before anything is written.
-    manifest.validate(yamlsrc.loads(text, where))
+    # What we write must load: a result that does not is named before anything is written,
+    # as the generated file's problem (its lines are of no file the user has).
+    try:
+        manifest.validate(yamlsrc.loads(text, where))
+    except ManifestError as exc:
+        raise UserError(
+            f"{source}: the builds.yaml made from it would not load; nothing written",
+            problems=[
+                _GENERATED.sub(r"the generated builds.yaml, line \1: ", line, count=1)
+                for line in (exc.problems or [exc.message])
+            ],
+        ) from None
     for line in imported.skipped:
         console.err.print(f"not carried over: {line}", markup=False, highlight=False)
     if to_stdout:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from orchestrator import bakeimport, manifest, yamlsrc
 
 DEFINITION = {
@@ -17,6 +19,7 @@ DEFINITION = {
             "dockerfile": "Dockerfile",
             "target": "production",
             "args": {"GO_VERSION": "1.23", "UNSET": None},
+            "labels": {"team": "shop", "a=b": "x"},
             "tags": [
                 "localhost:5000/acme/api:1.0",
                 "localhost:5000/acme/api:latest",
@@ -53,7 +56,9 @@ def test_targets_carry_over_with_repositories_split_from_tags(tmp_path: Path) ->
     api = data["targets"]["api"]
     assert api["stage"] == "production"
     assert api["args"] == {"GO_VERSION": "1.23"}
-    assert api["tags"] == ["1.0", "latest"]
+    # bake's `latest` is a literal tag; in builds.yaml the word is a rule: carried as a literal.
+    assert api["tags"] == ["1.0", {"type": "raw", "value": "latest"}]
+    assert api["labels"] == {"team": "shop"}
     assert api["platforms"] == ["linux/amd64", "linux/arm64"]
     assert api["cache"] == {
         "from": ["type=registry,ref=localhost:5000/acme/api:cache"],
@@ -69,7 +74,8 @@ def test_targets_carry_over_with_repositories_split_from_tags(tmp_path: Path) ->
     assert (api["provenance"], api["sbom"]) == ("max", True)
     web = data["targets"]["web"]
     assert web["image"] == "localhost:5000/acme/web"
-    assert (web["context"], web["dockerfile"], web["tags"]) == ("web", "Web.Dockerfile", ["latest"])
+    assert (web["context"], web["dockerfile"]) == ("web", "Web.Dockerfile")
+    assert web["tags"] == [{"type": "raw", "value": "latest"}]
     assert web["outputs"] == ["load", "local:out"]
     assert web["no-cache"] is True
     assert data["groups"] == {"default": ["api", "web"], "ci": ["api"]}
@@ -85,7 +91,8 @@ def test_what_cannot_be_carried_over_is_listed(tmp_path: Path) -> None:
     )
     assert "target web: output 'type=weird': no builds.yaml equivalent" in skipped
     assert "group ci: members left out: gone" in skipped
-    assert "target api: tag 'latest' is the builds.yaml keyword 'latest', not a literal" in skipped
+    assert not any("keyword" in line for line in skipped)
+    assert "target api: label 'a=b': a key with '=' or blank; left out" in skipped
     assert (
         "target api: tags differ between repositories; builds.yaml pushes 1.0, latest to each "
         "of localhost:5000/acme/api, ghcr.io/acme/api" in skipped
@@ -117,3 +124,24 @@ def test_contexts_are_relative_to_the_manifest(tmp_path: Path) -> None:
     assert data["targets"]["b"]["context"] == "https://x/y.git"
     assert data["project"]["image"] == "${REGISTRY}/p"
     assert data["variables"] == {"REGISTRY": "localhost:5000"}
+
+
+def test_a_result_that_would_not_load_is_named_as_generated_and_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its problems carried `builds.yaml:15:` line numbers of a file that was never written."""
+    from orchestrator import executor
+    from orchestrator.main import main
+
+    source = tmp_path / "docker-bake.json"
+    source.write_text("{}")
+    bad = {"target": {"app": {"context": ".", "platforms": ["linux/arm65"]}}}
+    monkeypatch.setattr(executor, "bake_definition", lambda _path: bad)
+    capsys.readouterr()
+    out = tmp_path / "builds.yaml"
+    assert main(["import", str(source), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{source}: the builds.yaml made from it would not load; nothing written" in err
+    assert "the generated builds.yaml, line " in err
+    assert "arm65" in err
+    assert not out.exists()

@@ -57,6 +57,8 @@ def words(line: str) -> list[tuple[str, bool]]:
 def bodies(lines: Sequence[str]) -> list[Body]:
     """Every heredoc body of the file whose lines (without their line endings) are `lines`.
     A body that never meets its delimiter runs to the end of the file, as BuildKit reads it."""
+    if not any("<<" in line for line in lines):
+        return []  # most files: no heredoc to look for
     escape = escape_char(lines)
     found: list[Body] = []
     keyword: str | None = None  # the instruction being read (continued lines), else None

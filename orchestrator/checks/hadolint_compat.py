@@ -14,6 +14,7 @@ only in comments are one lint, and editing a comment keeps the remembered answer
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING
 
@@ -99,6 +100,7 @@ def blank_instruction(text: str, line: int, dockerfile: Dockerfile) -> str | Non
     return None
 
 
+@functools.lru_cache(maxsize=256)  # asked per target and platform, for a few distinct files
 def quiet_comments(text: str) -> str:
     """`text` with the words of its plain comments dropped: each such line stays, as a bare `#`
     with its indentation, so line numbers and the Dockerfile's meaning are the same. Kept as

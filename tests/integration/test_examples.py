@@ -150,6 +150,18 @@ def test_single_unnamed_stage_builds_and_runs(
     assert out.stdout == f"hello from a single-stage Dockerfile on {machine}\n"
 
 
+def test_heredoc_files_and_script_are_built_as_written(
+    engine: Engine, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`COPY <<EOF` and `RUN <<EOF`: a body line starting with FROM is the file's text (the
+    plan used to stop on it as a broken FROM instruction)."""
+    image = _built(engine, tmp_path_factory, "heredoc", "app") + "/examples/heredoc"
+    out = engine.run("docker", "run", "--rm", "--pull", "always", f"{image}:{VERSION}")
+    assert out.stdout == "Welcome.\nFROM here on, all sessions are logged.\nbuilt on x86_64\n"
+    user = engine.run("docker", "run", "--rm", "--entrypoint", "id", f"{image}:{VERSION}", "-u")
+    assert user.stdout.strip() == "65534"
+
+
 def test_python_web_app_answers_over_http(
     engine: Engine, tmp_path_factory: pytest.TempPathFactory, container: list[str]
 ) -> None:

@@ -30,7 +30,7 @@ def build_argv(t: TargetPlan, *, metadata_file: str | None = None) -> list[str]:
         argv += ["--platform", ",".join(t.platforms)]
     argv += _repeat("--build-arg", [f"{k}={v}" for k, v in sorted(t.args.items())])
     argv += _repeat("--label", [f"{k}={v}" for k, v in sorted(t.labels.items())])
-    if t.load:
+    if t.load and not t.push:  # beside a push the load output names itself (plan._outputs)
         argv += _repeat("--tag", list(t.tags))
     argv += _repeat(
         "--build-context", [specs.context(k, v) for k, v in sorted(t.build_contexts.items())]
@@ -116,7 +116,7 @@ def bake_target(t: TargetPlan) -> dict[str, Any]:
         data["args"] = dict(sorted(t.args.items()))
     if t.labels:
         data["labels"] = dict(sorted(t.labels.items()))
-    if t.load and t.tags:
+    if t.load and t.tags and not t.push:
         data["tags"] = list(t.tags)
     if t.build_contexts:
         data["contexts"] = dict(sorted(t.build_contexts.items()))

@@ -319,6 +319,7 @@ def _outputs(
 ) -> tuple[list[str], bool, bool]:
     out: list[str] = []
     push = load = False
+    pushing = any(kind.partition(":")[0] == "push" for kind in kinds)
     stamp = [("rewrite-timestamp", "true")] if reproducible else []
     for kind in kinds:
         name, _, dest = kind.partition(":")
@@ -347,6 +348,13 @@ def _outputs(
                     ("push", "true"),
                 )
             )
+        elif name == "load" and pushing and full_tags:
+            load = True
+            # Beside a push, the release tags name the loaded image only: given as --tag (bake's
+            # `tags`) buildx gives them to every exporter, and the push went out under them
+            # during the bake (a failed run left them published, and the two exporters raced
+            # to name the same image: "already exists").
+            out.append(specs.build(("type", "docker"), ("name", ",".join(full_tags))))
         elif name == "load":
             load = True
             out.append("type=docker")

@@ -359,6 +359,37 @@ def test_auth_refusal_is_not_retried(
     assert registry_tags(repo.replace(f"localhost:{proxy.port}", "localhost:5000")) == []
 
 
+def test_a_failed_run_with_push_and_load_publishes_no_release_tag(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """`outputs: [push, load]` gave the release tags to buildx as --tag, which names every
+    exporter: the push went out under them during the bake, so another target's failure left
+    them published (and the two exporters raced to name one image: "already exists")."""
+    repo = engine.unique_repo("pushload")
+    project = write_project(tmp_path / "p", engine, repo)
+    text = (project / "builds.yaml").read_text(encoding="utf-8")
+    (project / "builds.yaml").write_text(
+        text.replace("    outputs: [push]\n", "    stage: app\n    outputs: [push, load]\n")
+        + "  bad:\n    stage: bad\n    image: "
+        + repo
+        + "-bad\n    outputs: [push]\n",
+        encoding="utf-8",
+    )
+    (project / "Dockerfile").write_text(
+        DOCKERFILE.format(run="echo ok > /ok") + "FROM busybox:1.35 AS bad\nRUN sleep 3; false\n",
+        encoding="utf-8",
+    )
+    out = orchestrator(env_for(engine), project, "build", "--skip-checks", "app", "bad")
+    assert out.returncode == 1, out.stderr[-4000:]
+    assert error_lines(out.stderr)[0] == "error: build failed; no tags were pushed"
+    assert registry_tags(repo) == ["orchestrator-staging-app"]
+    again = orchestrator(env_for(engine), project, "build", "--skip-checks", "app")
+    assert again.returncode == 0, again.stderr[-4000:]
+    assert sorted(registry_tags(repo)) == ["orchestrator-staging-app", "v1"]
+    loaded = engine.run("docker", "image", "inspect", f"{repo}:v1", "--format", "{{.Id}}")
+    assert loaded.stdout.startswith("sha256:")  # the load output carries the release tag
+
+
 # --- interrupt -----------------------------------------------------------------------------------
 def _processes() -> dict[int, tuple[int, int, str]]:
     """pid -> (ppid, pgid, cmdline) for every process we can read."""

@@ -383,3 +383,23 @@ def test_a_pushed_target_without_a_release_tag_says_what_names_it(tmp_path: Path
     tagged = resolve(path, ["production"]).target("production")
     assert tagged.tags
     assert not any("release tag" in n for n in tagged.notes)
+
+
+def test_push_and_load_give_the_release_tags_to_the_loaded_image_only(tmp_path: Path) -> None:
+    """As --tag (bake's `tags`) buildx names every exporter with them: the push went out under
+    the release tags during the bake."""
+    path = write_project(tmp_path)
+    target = resolve(path, sets=["production.outputs=push,load"]).target("production")
+    assert (target.push, target.load) == (True, True)
+    built = argv.build_argv(target)
+    assert "--tag" not in built
+    named = [o for o in target.outputs if o.startswith("type=docker")]
+    assert named == ['type=docker,"name=' + ",".join(target.tags) + '"']
+    assert (
+        "tags"
+        not in argv.bake_definition(resolve(path, sets=["production.outputs=push,load"]))["target"][
+            "production"
+        ]
+    )
+    alone = resolve(path, sets=["production.outputs=load"]).target("production")
+    assert argv.build_argv(alone).count("--tag") == len(alone.tags)

@@ -16,17 +16,25 @@ from orchestrator import atomic, masking
 from orchestrator.errors import OutputError
 
 
-def write(path: Path, text: str) -> None:
+def check(path: Path) -> None:
+    """OutputError unless `path` can be replaced by a result file: absent, a regular file or a
+    symlink (replaced, never followed). Asked before long work too (`build --report`), so a
+    bad path fails at once rather than after the build."""
     try:
-        mode = os.lstat(path).st_mode
+        found = os.lstat(path).st_mode
     except FileNotFoundError:
-        mode = None
+        return
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
-    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+    if not (stat.S_ISREG(found) or stat.S_ISLNK(found)):
         raise OutputError(f"cannot write {path}: it exists and is not a regular file")
+
+
+def write(path: Path, text: str, mode: int | None = 0o644) -> None:
+    """`mode`: the file's permissions; None keeps the temp file's 0600 (private reports)."""
+    check(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_text(path, masking.mask(text), mode=0o644)
+        atomic.write_text(path, masking.mask(text), mode=mode)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -14,7 +14,7 @@ from typing import Any
 
 from rich.table import Table
 
-from orchestrator import atomic, console, scratch
+from orchestrator import console, outfile, scratch
 
 # Marks a report as ours: `publish --from` refuses any other JSON file in one line.
 FORMAT = "orchestrator-report/1"
@@ -72,9 +72,11 @@ class Report:
 
 
 def write_json(report: Report, path: Path) -> None:
-    """Atomic write: two concurrent runs never leave a half-written report behind."""
+    """Atomic write: two concurrent runs never leave a half-written report behind. `--report`
+    names the path: a device, FIFO or directory there is refused in one line (renamed over,
+    `--report /dev/null` replaced the machine's /dev/null with a report)."""
     scratch.mkdir(path.parent)
-    atomic.write_text(path, json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n")
+    outfile.write(path, json.dumps(report.to_dict(), indent=2, sort_keys=False) + "\n", mode=None)
 
 
 def markdown(report: Report) -> str:

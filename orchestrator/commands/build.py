@@ -22,6 +22,7 @@ from orchestrator import (
     executor,
     fanout,
     guards,
+    outfile,
     parts,
     preflight,
     readahead,
@@ -76,6 +77,8 @@ def _validate(plan: Plan, allow_secret_args: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     """resolve -> check -> preflight -> skip up-to-date -> bake -> publish -> report."""
     began = time.monotonic()
+    if args.report:
+        outfile.check(args.report)  # a device or a directory there: said now, not after the build
     # resolve: builds.yaml -> the plan (a graph of target builds); a build needs the copies
     loaded = load(args, sent_required=True)
     plan = loaded.plan

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orchestrator import console, executor, parts, report, signing
+from orchestrator import console, executor, outfile, parts, report, signing
 from orchestrator.commands.common import load
 from orchestrator.errors import BuildFailed, UserError
 from orchestrator.plan import Plan, TargetPlan, staging_tag
@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
     began = time.monotonic()
     names = list(args.targets or [])
     loaded = load(args, names=names or [])
+    if args.report:
+        outfile.check(args.report)
     found = read_parts(list(args.reports), loaded.plan.project)
     if not names:  # default: exactly the targets the reports hold parts of
         names = list(dict.fromkeys(p.target for p in found))

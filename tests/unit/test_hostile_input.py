@@ -290,3 +290,23 @@ def test_a_secret_file_that_is_no_regular_file_is_a_warning_not_a_hang(tmp_path:
         assert f"{tmp_path / name}, which is not a regular file" in done.stderr
     assert "/dev/zero, which is not a regular file" in done.stderr
     assert f"{tmp_path / 'missing'}, which does not exist" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["build", "publish"])
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_report_path_that_is_no_regular_file_is_refused_before_anything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, kind: str
+) -> None:
+    """`--report /dev/full` was renamed over (the device became a report file); a directory
+    there was an 'unexpected error' after the whole build."""
+    project(tmp_path)
+    where = tmp_path / "out"
+    if kind == "fifo":
+        os.mkfifo(where)
+    else:
+        where.mkdir()
+    extra = ["--from", "part.json"] if command == "publish" else []
+    code, _, err = run(capsys, command, "-f", "builds.yaml", *extra, "--report", str(where))
+    assert code == 1
+    assert err == f"error: cannot write {where}: it exists and is not a regular file\n"
+    assert where.is_fifo() if kind == "fifo" else where.is_dir()

@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(words)
         args.words = words  # the exact command line, for the plan and check memos' keys
         code[0] = _dispatch_with_git(args)
+        if getattr(sys.stderr, "lost", False):
+            code[0] = code[0] or 1  # messages were lost (a full disk): the run is not clean
     return code[0]
 
 

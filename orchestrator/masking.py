@@ -105,14 +105,46 @@ def register_manifest(
 
 
 class MaskedStream:
-    """A text stream that masks what it is given, then hands it to the real stream."""
+    """A text stream that masks what it is given, then hands it to the real stream.
 
-    def __init__(self, inner: TextIO) -> None:
+    `diagnostics` (stderr): progress and messages are not the command's result, so a stream
+    that cannot take them any more -- its reader left (`build 2>&1 | head`), a full disk --
+    must not stop a build half way (an exception there abandoned the bake or the tagging):
+    what follows is dropped, and `lost` says whether anything but a departed reader was the
+    cause (main() then exits 1 if nothing else failed)."""
+
+    def __init__(self, inner: TextIO, diagnostics: bool = False) -> None:
         self._inner = inner
+        self._diagnostics = diagnostics
+        self._dead = False
+        self.lost = False
 
     def write(self, text: str) -> int:
-        self._inner.write(mask(text))
+        if self._dead:
+            return len(text)
+        try:
+            self._inner.write(mask(text))
+        except OSError as exc:
+            self._give_up(exc)
         return len(text)
+
+    def flush(self) -> None:
+        if not self._dead:
+            try:
+                self._inner.flush()
+            except OSError as exc:
+                self._give_up(exc)
+
+    def _give_up(self, exc: OSError) -> None:
+        if not self._diagnostics:
+            raise exc
+        self._dead = True
+        self.lost = self.lost or not isinstance(exc, BrokenPipeError)
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            # The buffered text would fail again at exit: the descriptor now goes nowhere.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._inner.fileno())
+            os.close(devnull)
 
     def writelines(self, lines: Iterable[str]) -> None:
         for line in lines:
@@ -129,7 +161,7 @@ def installed() -> Iterator[None]:
     if sys.stdout is not None and not isinstance(sys.stdout, MaskedStream):
         sys.stdout = MaskedStream(sys.stdout)
     if sys.stderr is not None and not isinstance(sys.stderr, MaskedStream):
-        sys.stderr = MaskedStream(sys.stderr)
+        sys.stderr = MaskedStream(sys.stderr, diagnostics=True)
     try:
         yield
     finally:

@@ -310,3 +310,39 @@ def test_a_report_path_that_is_no_regular_file_is_refused_before_anything(
     assert code == 1
     assert err == f"error: cannot write {where}: it exists and is not a regular file\n"
     assert where.is_fifo() if kind == "fifo" else where.is_dir()
+
+
+class _Refusing:
+    """A text stream whose writes fail the way a departed reader's or a full disk's do."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+        self.writes = 0
+
+    def write(self, _text: str) -> int:
+        self.writes += 1
+        raise self.error
+
+    def flush(self) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "lost"),
+    [(BrokenPipeError(32, "Broken pipe"), False), (OSError(28, "No space left on device"), True)],
+)
+def test_messages_that_cannot_be_written_never_stop_the_run(error: OSError, lost: bool) -> None:
+    """`build 2>&1 | head` crashed (exit 3) and abandoned the bake when stderr's reader left;
+    `2>/dev/full` the same. Messages are not the result: they are dropped from then on."""
+    from orchestrator import masking
+
+    inner = _Refusing(error)
+    stream = masking.MaskedStream(inner, diagnostics=True)  # type: ignore[arg-type]
+    assert stream.write("progress\n") == len("progress\n")
+    stream.write("more\n")
+    stream.flush()
+    assert inner.writes == 1  # given up after the first failure
+    assert stream.lost is lost
+    results = masking.MaskedStream(_Refusing(error))  # type: ignore[arg-type]
+    with pytest.raises(OSError, match=str(error.strerror)):
+        results.write("the result\n")  # stdout: stdout_guard decides (exit 1 or a quiet end)

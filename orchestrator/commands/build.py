@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import resource
+import signal
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -120,22 +121,53 @@ def run(args: argparse.Namespace) -> int:
         report.cpu["per_baked_target"] = round(per_target, 5)
     if not baked.failed and args.verify_reproducible:
         _verify_reproducible(plan, report, baked.definition, baked.run_dir, builder, baked.direct)
-    if not baked.failed:
-        tagging = time.monotonic()
-        try:
-            _publish(plan, report, part_prints)
-        except BuildFailed:
-            report.status = "failed"  # e.g. signing: no tag was attached, say so in the report
-            _write_report(plan, report, args, ci)
-            raise
-        phases["publish"] = round(time.monotonic() - tagging, 3)
-        _remember(plan, report, prints, Path(plan.root), wall_start)
-    else:
-        report.status = "interrupted" if baked.result.interrupted else "failed"
-    report.cpu["total"] = round(_own_cpu(), 3)
-    _write_report(plan, report, args, ci)
+    with _tagging_finishes() as held:
+        if not baked.failed:
+            tagging = time.monotonic()
+            try:
+                _publish(plan, report, part_prints)
+            except BuildFailed:
+                report.status = "failed"  # e.g. signing: no tag was attached, say so
+                _write_report(plan, report, args, ci)
+                raise
+            phases["publish"] = round(time.monotonic() - tagging, 3)
+            _remember(plan, report, prints, Path(plan.root), wall_start)
+        else:
+            report.status = "interrupted" if baked.result.interrupted else "failed"
+        report.cpu["total"] = round(_own_cpu(), 3)
+        _write_report(plan, report, args, ci)
     _raise_for(plan, baked)
+    if held:
+        raise Interrupted(
+            "interrupted while publishing: it was finished first, every tag is on "
+            "(see the report)"
+        )
     return 0
+
+
+@contextlib.contextmanager
+def _tagging_finishes() -> Iterator[list[int]]:
+    """SIGINT or SIGTERM while tags go on (a PUT each, a second or so for many targets) is
+    held until the tagging and the report are done: stopped half way, some release tags had
+    moved and others not, and no report said which (SIGTERM ended the process at once). A
+    second signal stops at once. The signals seen are yielded; the caller ends with exit 130."""
+    held: list[int] = []
+
+    def hold(signum: int, _frame: object) -> None:
+        if held:
+            raise KeyboardInterrupt
+        held.append(signum)
+        with contextlib.suppress(OSError, ValueError):
+            console.err.print(
+                "interrupt: finishing the tagging first (again to stop now)", markup=False
+            )
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield held
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _skip_up_to_date(

@@ -517,6 +517,51 @@ def test_interrupt_mid_build(engine: Engine, tmp_path: Path, signum: signal.Sign
     assert registry_tags(f"{repo}-slow") == []
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_while_tagging_lets_the_tagging_finish(
+    engine: Engine, tmp_path: Path, signum: int
+) -> None:
+    """Stopped half way through the tag PUTs, some release tags had moved and others not, and
+    no report said which (SIGTERM: no message at all). The tagging now finishes first, the
+    report is written, and the run ends with exit 130."""
+    repo = engine.unique_repo("tagint")
+    many = ", ".join(f"t{n}" for n in range(40))
+    project = write_project(tmp_path / "p", engine, repo)
+    text = (project / "builds.yaml").read_text(encoding="utf-8")
+    (project / "builds.yaml").write_text(text.replace("tags: [v1]", f"tags: [{many}]"))
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "build", "--skip-checks"],
+        cwd=project,
+        env=env_for(engine),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        assert proc.stderr is not None
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
+        reader.start()
+        try:
+            _wait(lambda: any(": tagging " in x for x in list(lines)), 120, "the tagging")
+            proc.send_signal(signum)
+            proc.wait(timeout=60)
+            reader.join(timeout=10)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+    stderr = "".join(lines)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert "error: interrupted while publishing: it was finished first, every tag is on" in stderr
+    assert sorted(registry_tags(repo)) == sorted(
+        ["orchestrator-staging-app", *(f"t{n}" for n in range(40))]
+    )
+    report = json.loads((project / ".orchestrator" / "report.json").read_text(encoding="utf-8"))
+    assert (report["status"], report["targets"][0]["pushed"]) == ("ok", True)
+
+
 # --- a platform the builder cannot run ---------------------------------------------------------
 def _unsupported_platform(engine: Engine) -> str:
     inspect = engine.run("docker", "buildx", "inspect").stdout

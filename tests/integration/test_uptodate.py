@@ -44,7 +44,9 @@ def test_unchanged_targets_are_not_baked_until_an_output_changes(engine: Engine)
 
     again, err = _build(engine, registry, "2")
     assert _statuses(again) == {"development": "up to date", "production": "up to date"}
-    assert again["phases"]["bake"] == 0.0
+    # Nothing was baked: the phase is a few bookkeeping calls (2 ms once, on a loaded machine).
+    assert again["phases"]["bake"] < 0.05
+    assert again["cpu"].get("per_baked_target") is None
     assert "production: up to date" in err
     same = {t["name"]: t for t in again["targets"]}["production"]
     assert (same["digest"], same["platforms"]) == (production["digest"], production["platforms"])

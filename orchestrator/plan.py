@@ -436,6 +436,7 @@ def resolve(
             raise UserError(
                 f"{t.name}: contexts target:{missing[0]} set with --set: write it in builds.yaml"
             )
+    _refuse_shared_tags(plans, manifest_path)
     signing = supply.signing_plan(manifest, located, values, root)
     plans = [supply.apply(manifest, located, t, values, root, signing) for t in plans]
     return Plan(
@@ -750,6 +751,29 @@ def _context_image(
     path, _, line = where.rpartition(":")
     context = f"docker-image://{pinned}"
     return context, BaseImage(ref, f"context {name}", int(line), source, digest, context, path)
+
+
+def _refuse_shared_tags(plans: Sequence[TargetPlan], manifest_path: Path) -> None:
+    """Two pushed targets of one run may not put the same release tag: whichever is tagged
+    last wins, `verify` then fails the other, and build avoidance moves the tag back and forth
+    between them on every run."""
+    owner: dict[str, str] = {}
+    shared: dict[tuple[str, str], list[str]] = {}
+    for t in plans:
+        if not t.push:
+            continue
+        for tag in t.tags:
+            first = owner.setdefault(tag, t.name)
+            if first != t.name:
+                shared.setdefault((first, t.name), []).append(tag)
+    if shared:
+        problems = [
+            f"targets {a} and {b} both push {tags[0]}"
+            + (f" (and {len(tags) - 1} more tag(s))" if len(tags) > 1 else "")
+            + ": a release tag names one image; give them different tags or images"
+            for (a, b), tags in shared.items()
+        ]
+        raise ManifestError(f"{manifest_path}: {len(problems)} problem(s)", problems=problems)
 
 
 def _given_version(

@@ -403,3 +403,22 @@ def test_push_and_load_give_the_release_tags_to_the_loaded_image_only(tmp_path: 
     )
     alone = resolve(path, sets=["production.outputs=load"]).target("production")
     assert argv.build_argv(alone).count("--tag") == len(alone.tags)
+
+
+def test_two_pushed_targets_may_not_put_the_same_release_tag(tmp_path: Path) -> None:
+    text = (
+        "version: 1\nproject: {name: d, image: localhost:5000/d}\n"
+        "targets:\n"
+        "  a: {tags: [latest, x], outputs: [push], args: {X: a}}\n"
+        "  b: {tags: [latest, x], outputs: [push], args: {X: b}}\n"
+        "  c: {tags: [latest], outputs: [load]}\n"
+        "  e: {tags: [latest], image: localhost:5000/e, outputs: [push]}\n"
+    )
+    path = write_project(tmp_path, text, "FROM busybox:1.35\n")
+    with pytest.raises(ManifestError) as caught:
+        resolve(path, ["a", "b", "c", "e"], cli={"VERSION": "1.0.0"})
+    assert caught.value.problems == (
+        "targets a and b both push localhost:5000/d:latest (and 1 more tag(s)): a release tag "
+        "names one image; give them different tags or images",
+    )
+    assert len(resolve(path, ["a", "c", "e"], cli={"VERSION": "1.0.0"}).targets) == 3

@@ -11,9 +11,10 @@ not judged: a cache directory shared between repositories is the usual setup.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from orchestrator import contexts, specs
+from orchestrator import contexts, scratch, specs
 from orchestrator.errors import ManifestError
 from orchestrator.plan import Plan
 
@@ -49,13 +50,33 @@ def problems(plan: Plan, allow_outside: bool) -> list[str]:
                 places.append((f"contexts.{name}", local))
         for spec in t.outputs:
             dest = specs.fields(spec).get("dest")
-            if dest and not dest.startswith(str(root / ".orchestrator")):
+            # Our own OCI archives (plan.oci_archive) are not the user's to judge.
+            if dest and not dest.startswith(f"{root / scratch.NAME / 'oci'}{os.sep}"):
                 places.append(("outputs", Path(dest)))
         for key, path in places:
             problem = place_problem(f"targets.{t.name}.{key}", path, root, allow_outside)
+            if problem is None and key == "outputs":
+                problem = _overwrites(f"targets.{t.name}.{key}", path, root)
             if problem:
                 out.append(problem)
     return out
+
+
+# What an output must never be written over: the repository's own history (a `local:` output
+# into .git/hooks is code git runs), and the files this tool reads.
+_OWN_FILES = ("builds.yaml", "builds.lock")
+
+
+def _overwrites(key: str, path: Path, root: Path) -> str | None:
+    if path == root:
+        return (
+            f"{key}: {path} is the repository itself; write the output into a directory of its own"
+        )
+    if _inside(path, root / ".git"):
+        return f"{key}: {path} is inside .git (git's own files: its hooks are run)"
+    if path == root / scratch.NAME or (path.parent == root and path.name in _OWN_FILES):
+        return f"{key}: {path} is a file or directory this tool keeps; pick another path"
+    return None
 
 
 def place_problem(key: str, path: Path, root: Path, allow_outside: bool) -> str | None:

@@ -139,8 +139,7 @@ def run(args: argparse.Namespace) -> int:
     _raise_for(plan, baked)
     if held:
         raise Interrupted(
-            "interrupted while publishing: it was finished first, every tag is on "
-            "(see the report)"
+            "interrupted while publishing: it was finished first, every tag is on (see the report)"
         )
     return 0
 

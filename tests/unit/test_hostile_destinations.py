@@ -84,6 +84,35 @@ def test_device_paths_are_refused_even_with_the_opt_in(
     assert "device or kernel path" in err
 
 
+@pytest.mark.parametrize(
+    ("output", "why"),
+    [
+        ("local:.git/hooks", "is inside .git"),
+        ("oci:.git/config", "is inside .git"),
+        ("oci:builds.yaml", "a file or directory this tool keeps"),
+        ("tar:builds.lock", "a file or directory this tool keeps"),
+        ("local:.orchestrator", "a file or directory this tool keeps"),
+        ("local:.", "is the repository itself"),
+    ],
+)
+def test_an_output_never_overwrites_git_or_the_files_this_tool_reads(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    output: str,
+    why: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`local:.git/hooks` wrote a pre-commit hook that the next `git commit` ran; `local:.`
+    wrote the image over the repository. Refused even with allow-outside."""
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    path = project(tmp_path, f"    outputs: ['{output}']\n", head=", allow-outside: true")
+    code, err = plan(capsys, path)
+    assert code == 2
+    assert why in err
+    ok = project(tmp_path, "    outputs: ['local:out', 'oci:.orchestrator/mine.tar']\n")
+    assert plan(capsys, ok)[0] == 0
+
+
 def test_named_contexts_that_are_no_directory_are_not_judged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -505,7 +505,6 @@ def _resolve_target(
     if reproducible:
         args.setdefault("SOURCE_DATE_EPOCH", values.get("SOURCE_DATE_EPOCH", "0"))
 
-    stage_where = f"{located.path}:{located.line_of(('targets', key, 'stage'))}: targets.{key}"
     try:
         parsed = dockerfile.load(df_path)
     except UserError as exc:
@@ -535,7 +534,7 @@ def _resolve_target(
         built = parsed.built_stages(stage, args, platform_list)
     except UserError as exc:
         # No stage written (an empty file, no FROM): the target is what the error is about.
-        at = f"{stage_where}.stage" if spec.stage else where
+        at = origin_of("stage") if spec.stage else where  # a --set names itself
         raise ManifestError(f"{at}: {exc.message}") from None
 
     repositories = _repositories(

@@ -130,3 +130,10 @@ def test_a_malformed_digest_in_from_is_refused_at_its_line(tmp_path: Path, diges
     )
     with pytest.raises(UserError, match=r"Dockerfile:2: FROM busybox@"):
         helpers.resolve(path, ["app"])
+
+
+def test_a_stage_set_on_the_command_line_names_the_set(tmp_path: Path) -> None:
+    """It named `builds.yaml:5: targets.app.stage`, a key the file does not have."""
+    path = project(tmp_path, "  image: localhost:5000/e\n", "    tags: [a]\n")
+    with pytest.raises(ManifestError, match=r"^--set app\.stage=nosuch: .*no stage named 'nosuch'"):
+        helpers.resolve(path, ["app"], sets=["app.stage=nosuch"])

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator import platforms as platforms_
 from orchestrator import refs
 from orchestrator.errors import UserError
 from orchestrator.plan import Plan, TargetPlan, staging_tag
@@ -62,7 +63,7 @@ def normalise(platforms: Sequence[str]) -> list[str]:
                 value = refs.parse_platform(one.strip())
             except ValueError as exc:
                 raise UserError(f"--platform {one.strip()!r}: {exc}") from None
-            if value in out:
+            if platforms_.normalize(value) in {platforms_.normalize(v) for v in out}:
                 raise UserError(f"--platform {value}: given twice")
             out.append(value)
     return out
@@ -91,8 +92,9 @@ def restrict(plan: Plan, platforms: Sequence[str]) -> tuple[Plan, dict[str, Whol
     narrowed: list[TargetPlan] = []
     problems: list[str] = []
     for t in plan.targets:
-        declared = [refs.parse_platform(p) for p in t.platforms]
-        unknown = [p for p in wanted if p not in declared]
+        # Compared as BuildKit compares them: `linux/arm64/v8` is `linux/arm64`.
+        declared = [platforms_.normalize(refs.parse_platform(p)) for p in t.platforms]
+        unknown = [p for p in wanted if platforms_.normalize(p) not in declared]
         if not declared:
             problems.append(f"{t.name}: declares no platforms; --platform needs a target that does")
             continue
@@ -103,7 +105,8 @@ def restrict(plan: Plan, platforms: Sequence[str]) -> tuple[Plan, dict[str, Whol
             )
             continue
         prints[t.name] = Whole(fingerprint(t), t.platforms)
-        keep = tuple(p for p, d in zip(t.platforms, declared, strict=True) if d in wanted)
+        chosen = {platforms_.normalize(p) for p in wanted}
+        keep = tuple(p for p, d in zip(t.platforms, declared, strict=True) if d in chosen)
         narrowed.append(narrow(t, keep))
     if problems:
         raise UserError(f"--platform: {len(problems)} problem(s)", problems=problems)

@@ -50,11 +50,22 @@ def test_restrict_narrows_platforms_and_pushes_under_a_part_tag(tmp_path: Path) 
     assert parts.fingerprint(other.target("production")) != wholes["production"].fingerprint
 
 
+def test_a_platform_is_asked_for_as_buildkit_names_it(tmp_path: Path) -> None:
+    """`--platform linux/arm64/v8` for a target of `linux/arm64` was "not one of its
+    platforms"; BuildKit builds the same image for both spellings."""
+    plan = resolve(write_project(tmp_path), ["production"])
+    narrowed, _ = parts.restrict(plan, ["linux/arm64/v8"])
+    assert narrowed.target("production").platforms == ("linux/arm64",)
+    again, _ = parts.restrict(plan, ["linux/amd64/v1"])
+    assert again.target("production").platforms == ("linux/amd64",)
+
+
 @pytest.mark.parametrize(
     ("asked", "message"),
     [
         (["linux/s390x"], "production: linux/s390x is not one of its platforms"),
         (["linux/arm64", "linux/arm64"], "--platform linux/arm64: given twice"),
+        (["linux/arm64", "linux/arm64/v8"], "--platform linux/arm64/v8: given twice"),
         (["linux"], "--platform 'linux': invalid platform"),
     ],
 )

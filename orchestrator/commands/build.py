@@ -504,6 +504,10 @@ def _result(
         steps=progress.total,
         cached_steps=progress.cached,
         base_images=_bases_used(t),
+        # The failing step and BuildKit's reason, as the error lines show them (CI reads it).
+        error="; ".join(f"{s.name}: {s.error}" for s in progress.failed)
+        if status == "failed"
+        else "",
     )
 
 

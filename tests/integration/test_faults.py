@@ -383,6 +383,11 @@ def test_a_failed_run_with_push_and_load_publishes_no_release_tag(
     assert out.returncode == 1, out.stderr[-4000:]
     assert error_lines(out.stderr)[0] == "error: build failed; no tags were pushed"
     assert registry_tags(repo) == ["orchestrator-staging-app"]
+    report = json.loads((project / ".orchestrator" / "report.json").read_text(encoding="utf-8"))
+    bad = {t["name"]: t for t in report["targets"]}["bad"]
+    assert bad["status"] == "failed"
+    assert "RUN sleep 3; false" in bad["error"]  # the step and BuildKit's reason, for CI
+    assert "exit code: 1" in bad["error"]
     again = orchestrator(env_for(engine), project, "build", "--skip-checks", "app")
     assert again.returncode == 0, again.stderr[-4000:]
     assert sorted(registry_tags(repo)) == ["orchestrator-staging-app", "v1"]

@@ -147,11 +147,7 @@ def print_summary(report: Report) -> None:
     for t in report.targets:
         _plain_supply(t)
         for base in t.base_images:
-            state = "locked" if base.locked else "unlocked"
-            console.plain(
-                f"  {t.name}: base {base.ref} <- {base.source}"
-                f"{'@' + base.digest if base.digest else ''} ({state})"
-            )
+            console.plain(f"  {t.name}: base {_base_line(base)}")
 
 
 def _print_plain(report: Report) -> None:
@@ -174,9 +170,15 @@ def _print_plain(report: Report) -> None:
             console.plain(f"    tag {tag}")
         _plain_supply(t)
         for base in t.base_images:
-            state = "locked" if base.locked else "unlocked"
-            pin = f"@{base.digest}" if base.digest else ""
-            console.plain(f"    base {base.ref} <- {base.source}{pin} ({state})")
+            console.plain(f"    base {_base_line(base)}")
+
+
+def _base_line(base: BaseUsed) -> str:
+    """`ref <- source@digest (locked)`; a source pinned in the Dockerfile itself (`pin --write`)
+    already ends in its digest, which is not written twice."""
+    state = "locked" if base.locked else "unlocked"
+    pin = f"@{base.digest}" if base.digest and "@" not in base.source else ""
+    return f"{base.ref} <- {base.source}{pin} ({state})"
 
 
 def _plain_supply(t: TargetResult) -> None:

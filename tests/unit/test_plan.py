@@ -422,3 +422,18 @@ def test_two_pushed_targets_may_not_put_the_same_release_tag(tmp_path: Path) -> 
         "names one image; give them different tags or images",
     )
     assert len(resolve(path, ["a", "c", "e"], cli={"VERSION": "1.0.0"}).targets) == 3
+
+
+def test_a_base_pinned_in_the_dockerfile_shows_its_digest_once() -> None:
+    """After `pin --write` the summary said `...:1.35@sha256:c84d…@sha256:c84d…`."""
+    from orchestrator import report
+
+    digest = "sha256:" + "c" * 64
+    pinned = report.BaseUsed(
+        f"busybox:1.35@{digest}", f"localhost:5000/busybox:1.35@{digest}", digest, True
+    )
+    assert report._base_line(pinned).count(digest) == 2  # the ref and the source, once each
+    mirrored = report.BaseUsed("busybox:1.35", "localhost:5000/busybox:1.35", digest, True)
+    assert report._base_line(mirrored) == (
+        f"busybox:1.35 <- localhost:5000/busybox:1.35@{digest} (locked)"
+    )

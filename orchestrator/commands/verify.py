@@ -165,9 +165,14 @@ def verify_ref(
     pinned = f"{ref.name}@{current}"
     targets = targets_for(plan, str(tagged), ref.name)
     if key is None:
-        checks.append(
-            Check(text, "signature", False, "no public key (signing: in builds.yaml, or --key)")
+        # verify proves an image is signed: an unsigned project fails it, and says why.
+        why = (
+            "no public key (signing: in builds.yaml, or --key)"
+            if any(t.sign for t in plan.targets)
+            else "not signed: builds.yaml signs no image (signing: and sign: true), "
+            "and no --key was given"
         )
+        checks.append(Check(text, "signature", False, why))
     elif not Path(key).is_file():
         checks.append(Check(text, "signature", False, f"public key {key} does not exist"))
     else:

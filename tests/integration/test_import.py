@@ -80,7 +80,8 @@ def test_import_hcl_through_buildx(engine: Engine, tmp_path: Path) -> None:
     api = written["targets"]["api"]
     # inherits and variables were applied by buildx, not by us
     assert api["args"] == {"MODE": "prod"}
-    assert api["tags"] == ["1.0", "latest"]
+    # bake's `latest` is a literal tag: carried as one, not as the builds.yaml `latest` rule
+    assert api["tags"] == ["1.0", {"type": "raw", "value": "latest"}]
     assert api["stage"] == "production"
     assert api["outputs"] == ["push"]
     assert api["secrets"] == [{"id": "token", "env": "TOKEN"}]
@@ -93,6 +94,7 @@ def test_import_hcl_through_buildx(engine: Engine, tmp_path: Path) -> None:
     )
     plan = _plan(engine, path)
     assert "localhost:5000/acme/api:1.0" in json.dumps(plan)
+    assert "localhost:5000/acme/api:latest" in json.dumps(plan)  # on any commit, as in bake
     # a second import does not overwrite; --force does
     again = orchestrator(engine, "import", "docker-bake.hcl", cwd=path, check=False)
     assert again.returncode == 2

@@ -971,7 +971,9 @@ def _secrets(
     out: list[SecretRef] = []
     for secret in spec.secrets or []:
         if secret.env is not None:
-            present = secret.env in env
+            # Empty is not there: a CI secret a job does not get (a pull request from a fork)
+            # is an empty variable, and BuildKit would mount an empty file.
+            present = bool(env.get(secret.env))
             ref = SecretRef(secret.id, "env", secret.env)
         else:
             path = _abs(root, secret.file or "")

@@ -17,10 +17,16 @@ def problems(plan: Plan, environ: dict[str, str] | None = None) -> list[str]:
     out: list[str] = []
     for t in plan.targets:
         for secret in t.secrets:
-            if secret.source == "env" and secret.name not in env:
+            if secret.source == "env" and not env.get(secret.name):
+                what = (
+                    "which is empty (a CI secret this job is not given, as for a pull request "
+                    "from a fork?)"
+                    if secret.name in env
+                    else "which is not set"
+                )
                 out.append(
                     f"{t.name}: secret {secret.id!r} needs environment variable {secret.name}, "
-                    "which is not set (export it, or mark the secret `required: false`)"
+                    f"{what}; export it, or mark the secret `required: false`"
                 )
             if secret.source == "file":
                 inputs.note(secret.name)

@@ -257,9 +257,14 @@ def test_unset_env_var_for_declared_secret_fails_before_building(
     assert code == 2
     assert "nothing was started" in text
     assert (
-        "app: secret 'token' needs environment variable TOKEN, which is not set "
-        "(export it, or mark the secret `required: false`)"
+        "app: secret 'token' needs environment variable TOKEN, which is not set; "
+        "export it, or mark the secret `required: false`"
     ) in text
+    # Empty is not given: GitHub hands a fork's pull request empty secrets.
+    monkeypatch.setenv("TOKEN", "")
+    code, text = run_cli(tmp_path, capsys, "build", "app")
+    assert code == 2
+    assert "needs environment variable TOKEN, which is empty (a CI secret this job" in text
 
 
 def test_missing_secret_file_fails_before_building(

@@ -15,6 +15,7 @@ BuildKit falls back from https to plain http (a 127.0.0.1:<port> name gets https
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -420,6 +421,34 @@ def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.2)
 
 
+@contextlib.contextmanager
+def _build_process(
+    engine: Engine, project: Path, *args: str
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`orchestrator build ARGS` in a session of its own, its stderr read into a list as it
+    comes; the test signals it meanwhile. Whatever is left of it afterwards is killed."""
+    lines: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "build", *args],
+        cwd=project,
+        env=env_for(engine),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # so the test can clean up everything it started
+    ) as proc:
+        assert proc.stderr is not None
+        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
+        reader.start()
+        try:
+            yield proc, lines
+            reader.join(timeout=10)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -459,47 +488,29 @@ def test_interrupt_mid_build(engine: Engine, tmp_path: Path, signum: signal.Sign
         f"  slow: {{image: '{repo}-slow'}}\n",
         encoding="utf-8",
     )
-    lines: list[str] = []
-    with subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "build", "quick", "slow"],
-        cwd=project,
-        env=env_for(engine),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # so the test can clean up everything it started
-    ) as proc:
-        assert proc.stderr is not None
-        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
-        reader.start()
-        try:
-            # `slow` has started when its shell runs (BuildKit runs it on this host), and
-            # `quick` has finished when its push is reported done.
-            _wait(
-                lambda: (
-                    any(token in c and "sleep" in c for _, _, c in _processes().values())
-                    and any(" done " in x and "staging-quick with" in x for x in list(lines))
-                ),
-                60,
-                "the sleep step to start and the quick target to be pushed",
-            )
-            table = _processes()
-            buildx = [pid for pid, (ppid, _, cmd) in table.items() if ppid == proc.pid]
-            # One child: buildx bake, started the way executor.buildx() starts it.
-            first = executor.buildx_plugin() or "docker"
-            assert [table[pid][2].split()[:3] for pid in buildx] == [[first, "buildx", "bake"]]
-            groups = {table[pid][1] for pid in buildx}
-            assert proc.pid not in groups  # buildx runs in a process group of its own
-            members = {pid for pid, (_, pgid, _) in table.items() if pgid in groups}
-            started = time.monotonic()
-            proc.send_signal(signum)
-            proc.wait(timeout=30)
-            assert time.monotonic() - started < 20
-            reader.join(timeout=10)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with _build_process(engine, project, "quick", "slow") as (proc, lines):
+        # `slow` has started when its shell runs (BuildKit runs it on this host), and
+        # `quick` has finished when its push is reported done.
+        _wait(
+            lambda: (
+                any(token in c and "sleep" in c for _, _, c in _processes().values())
+                and any(" done " in x and "staging-quick with" in x for x in list(lines))
+            ),
+            60,
+            "the sleep step to start and the quick target to be pushed",
+        )
+        table = _processes()
+        buildx = [pid for pid, (ppid, _, cmd) in table.items() if ppid == proc.pid]
+        # One child: buildx bake, started the way executor.buildx() starts it.
+        first = executor.buildx_plugin() or "docker"
+        assert [table[pid][2].split()[:3] for pid in buildx] == [[first, "buildx", "bake"]]
+        groups = {table[pid][1] for pid in buildx}
+        assert proc.pid not in groups  # buildx runs in a process group of its own
+        members = {pid for pid, (_, pgid, _) in table.items() if pgid in groups}
+        started = time.monotonic()
+        proc.send_signal(signum)
+        proc.wait(timeout=30)
+        assert time.monotonic() - started < 20
     stderr = "".join(lines)
     assert proc.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr
@@ -534,28 +545,10 @@ def test_an_interrupt_while_tagging_lets_the_tagging_finish(
     project = write_project(tmp_path / "p", engine, repo)
     text = (project / "builds.yaml").read_text(encoding="utf-8")
     (project / "builds.yaml").write_text(text.replace("tags: [v1]", f"tags: [{many}]"))
-    lines: list[str] = []
-    with subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "build", "--skip-checks"],
-        cwd=project,
-        env=env_for(engine),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    ) as proc:
-        assert proc.stderr is not None
-        reader = threading.Thread(target=lambda: lines.extend(proc.stderr or []), daemon=True)
-        reader.start()
-        try:
-            _wait(lambda: any(": tagging " in x for x in list(lines)), 120, "the tagging")
-            proc.send_signal(signum)
-            proc.wait(timeout=60)
-            reader.join(timeout=10)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+    with _build_process(engine, project, "--skip-checks") as (proc, lines):
+        _wait(lambda: any(": tagging " in x for x in list(lines)), 120, "the tagging")
+        proc.send_signal(signum)
+        proc.wait(timeout=60)
     stderr = "".join(lines)
     assert proc.returncode == 130, stderr[-3000:]
     assert "Traceback" not in stderr

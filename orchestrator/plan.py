@@ -485,8 +485,8 @@ def _resolve_target(
 
     notes: list[str] = []
 
-    def origin_of(field: str) -> str:
-        return _origin(manifest, located, name, key, field, overrides)
+    def origin_of(field: str, entry: str | None = None) -> str:
+        return _origin(manifest, located, name, key, field, overrides, entry)
 
     platform_list = _platform_list(spec.platforms or [], values, origin_of("platforms"))
 
@@ -497,10 +497,7 @@ def _resolve_target(
         spec.dockerfile or manifest.project.dockerfile, values, origin_of("dockerfile")
     )
     args = {k: _arg_text(v) for k, v in (spec.args or {}).items()}
-    args = {
-        k: _interp(v, values, _entry_origin(manifest, located, name, key, "args", k, overrides))
-        for k, v in args.items()
-    }
+    args = {k: _interp(v, values, origin_of("args", k)) for k, v in args.items()}
     reproducible = bool(spec.reproducible)
     if reproducible:
         args.setdefault("SOURCE_DATE_EPOCH", values.get("SOURCE_DATE_EPOCH", "0"))
@@ -823,28 +820,6 @@ def _platform_list(written: Sequence[str], values: Mapping[str, str], where: str
     return out
 
 
-def _entry_origin(
-    manifest: Manifest,
-    located: yamlsrc.Located,
-    name: str,
-    yaml_key: str,
-    mapping: str,
-    entry: str,
-    overrides: Sequence[Override],
-) -> str:
-    """Where entry `entry` of the merged mapping `mapping` (`args`) was written: the --set that
-    set it, else its own line under the target or the defaults."""
-    for o in reversed(overrides):
-        if (o.applies_to(name) or o.applies_to(yaml_key)) and o.key == f"{mapping}.{entry}":
-            return f"--set {o.text}"
-    loc: tuple[str, ...] = ("targets", yaml_key, mapping)
-    if entry in (getattr(manifest.targets[name], mapping, None) or {}):
-        loc = (*loc, entry)
-    elif entry in (getattr(manifest.defaults, mapping, None) or {}):
-        loc = ("defaults", mapping, entry)
-    return f"{located.path}:{located.line_of(loc)}: {'.'.join(loc)}"
-
-
 def _shown(path: Path, root: Path) -> str:
     """`path` as a user reads it in an error: relative to builds.yaml's directory if inside."""
     try:
@@ -860,25 +835,36 @@ def _origin(
     yaml_key: str,
     key: str,
     overrides: Sequence[Override],
+    entry: str | None = None,
 ) -> str:
     """Where target `name`'s `key` was written: the --set that set it, else the target, the
-    defaults or the project, as `file:line: key.path` (an error names what to edit)."""
+    defaults or the project, as `file:line: key.path` (an error names what to edit). With
+    `entry`, the same for that entry of the merged mapping `key` (`args.NAME`): the entry's
+    own line under the target or the defaults, else the target's mapping."""
+    wanted = None if entry is None else f"{key}.{entry}"
     culprit = next(
         (
             o
             for o in reversed(overrides)
-            if (o.applies_to(name) or o.applies_to(yaml_key)) and o.key.split(".")[0] == key
+            if (o.applies_to(name) or o.applies_to(yaml_key))
+            and (o.key == wanted if wanted else o.key.split(".")[0] == key)
         ),
         None,
     )
     if culprit is not None:
         return f"--set {culprit.text}"
-    if getattr(manifest.targets[name], key, None) is not None:
-        loc: tuple[str, ...] = ("targets", yaml_key, key)
-    elif getattr(manifest.defaults, key, None) is not None:
-        loc = ("defaults", key)
+
+    def written_in(spec: object) -> bool:
+        value = getattr(spec, key, None)
+        return value is not None if entry is None else entry in (value or {})
+
+    tail = (key,) if entry is None else (key, entry)
+    if written_in(manifest.targets[name]):
+        loc: tuple[str, ...] = ("targets", yaml_key, *tail)
+    elif written_in(manifest.defaults):
+        loc = ("defaults", *tail)
     else:
-        loc = ("project", key)
+        loc = ("project", key) if entry is None else ("targets", yaml_key, key)
     return f"{located.path}:{located.line_of(loc)}: {'.'.join(loc)}"
 
 

@@ -23,7 +23,8 @@ KEYWORDS = frozenset({"RUN", "COPY", "ADD"})
 WORD = re.compile(r"(?<!\S)\d*<<(?P<dash>-?)(?P<q>[\"']?)(?P<word>[^\s<\"']+)(?P=q)(?!\S)")
 _KEYWORD = re.compile(r"^\s*(?P<keyword>[A-Za-z]+)(?:\s|$)")
 _ESCAPE = re.compile(r"^#\s*escape\s*=\s*(?P<char>\S)\s*$", re.IGNORECASE)
-_DIRECTIVE = re.compile(r"^#\s*[A-Za-z][A-Za-z0-9]*\s*=")
+# A parser directive line (`# syntax=...`, `# escape=...`), honoured only at the very top.
+DIRECTIVE = re.compile(r"^#\s*[A-Za-z][A-Za-z0-9]*\s*=\s*\S")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ def escape_char(lines: Sequence[str]) -> str:
         match = _ESCAPE.match(body)
         if match and match.group("char") in "\\`":
             return match.group("char")
-        if not _DIRECTIVE.match(body):
+        if not DIRECTIVE.match(body):
             break  # directives are only read at the very top
     return "\\"
 

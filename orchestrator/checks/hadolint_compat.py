@@ -29,8 +29,6 @@ _FROM = re.compile(r"^(?P<head>\s*FROM\s+(?:--\S+\s+)*)(?P<image>\S+)", re.IGNOR
 _COPY_FROM = re.compile(r"(?P<head>--from=)(?P<image>[^\s,]+)", re.IGNORECASE)
 _INSTRUCTION = re.compile(r"^\s*(?P<keyword>[A-Za-z]+)\b")
 _MOUNT = re.compile(r"--mount=(?P<opts>\S+)")
-# BuildKit's parser directive (`# syntax=...`, `# escape=...`), honoured only at the very top.
-_DIRECTIVE = re.compile(r"#\s*[A-Za-z][A-Za-z0-9]*\s*=\s*\S")
 # Comments whose words hadolint or ShellCheck read: `# hadolint ignore=DL3008`,
 # `# hadolint global ...`, `# shellcheck disable=SC2086` (inside a RUN script).
 _READ_COMMENT = re.compile(r"hadolint|shellcheck", re.IGNORECASE)
@@ -115,7 +113,7 @@ def quiet_comments(text: str) -> str:
         if n in bodies:
             continue
         body = line.strip()
-        if top and _DIRECTIVE.match(body):
+        if top and heredoc.DIRECTIVE.match(body):
             continue
         top = False
         if body.startswith("#") and not (

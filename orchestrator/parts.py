@@ -57,14 +57,16 @@ def fingerprint(t: TargetPlan) -> str:
 def normalise(platforms: Sequence[str]) -> list[str]:
     """`--platform` values as written, checked and in a canonical spelling; twice is an error."""
     out: list[str] = []
+    seen: set[str] = set()  # as BuildKit compares them: `linux/arm64/v8` is `linux/arm64`
     for text in platforms:
         for one in text.split(","):
             try:
                 value = refs.parse_platform(one.strip())
             except ValueError as exc:
                 raise UserError(f"--platform {one.strip()!r}: {exc}") from None
-            if platforms_.normalize(value) in {platforms_.normalize(v) for v in out}:
+            if platforms_.normalize(value) in seen:
                 raise UserError(f"--platform {value}: given twice")
+            seen.add(platforms_.normalize(value))
             out.append(value)
     return out
 
@@ -88,6 +90,7 @@ def restrict(plan: Plan, platforms: Sequence[str]) -> tuple[Plan, dict[str, Whol
     """The plan of a part: each selected target narrowed to `platforms`, pushed under its part
     tag. Returns it with what each target was before narrowing."""
     wanted = normalise(platforms)
+    chosen = {platforms_.normalize(p) for p in wanted}
     prints: dict[str, Whole] = {}
     narrowed: list[TargetPlan] = []
     problems: list[str] = []
@@ -105,7 +108,6 @@ def restrict(plan: Plan, platforms: Sequence[str]) -> tuple[Plan, dict[str, Whol
             )
             continue
         prints[t.name] = Whole(fingerprint(t), t.platforms)
-        chosen = {platforms_.normalize(p) for p in wanted}
         keep = tuple(p for p, d in zip(t.platforms, declared, strict=True) if d in chosen)
         narrowed.append(narrow(t, keep))
     if problems:

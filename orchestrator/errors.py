@@ -63,6 +63,30 @@ class Interrupted(UserError):
     exit_code = EXIT_INTERRUPTED
 
 
+# Set by on_interrupt(), the SIGINT handler entry() installs. A library interrupted inside its
+# native code does not always let the KeyboardInterrupt through: pydantic-core, stopped while
+# it builds a model at import, raises a SchemaError or pyo3's PanicException (a BaseException)
+# instead, seen with Ctrl-C in the first 0.3 s of a run. After a SIGINT, whatever stops the
+# run is the interrupt (exit 130), not a bug of ours.
+# A list appended to rather than a flag rebound with `global`; the handler takes no lock.
+_SIGINTS: list[int] = []
+
+
+def on_interrupt(signum: int, _frame: object) -> None:
+    """Python's own SIGINT behaviour (raise KeyboardInterrupt), noting that it happened."""
+    _SIGINTS.append(signum)
+    raise KeyboardInterrupt
+
+
+def interrupted() -> bool:
+    return bool(_SIGINTS)
+
+
+def report_interrupt() -> int:
+    _write(["error: interrupted"])
+    return EXIT_INTERRUPTED
+
+
 def _write(lines: Sequence[str]) -> None:
     if sys.stderr is None:  # started with fd 2 closed (`2>&-`): only the exit code can tell
         return
@@ -104,9 +128,15 @@ def error_handler(log_dir: Path | None = None) -> Iterator[list[int]]:
         _write([f"error: {line}" if i == 0 else f"  {line}" for i, line in enumerate(exc.lines())])
         cell[0] = exc.exit_code
     except KeyboardInterrupt:
-        _write(["error: interrupted"])
-        cell[0] = EXIT_INTERRUPTED
-    except Exception as exc:
+        cell[0] = report_interrupt()
+    except BaseException as exc:
+        if isinstance(exc, SystemExit | GeneratorExit):
+            raise  # argparse's exits, a generator closed: not failures
+        if _SIGINTS:
+            cell[0] = report_interrupt()
+            return
+        # Not only Exception: pyo3's PanicException (a panic in a native library) is a
+        # BaseException, and it is a bug to report like any other, not a bare traceback.
         import traceback  # only on this path: two milliseconds off every start-up
 
         detail = traceback.format_exc()

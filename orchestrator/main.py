@@ -6,10 +6,13 @@ import argparse
 import gc
 import importlib
 import os
+import signal
 import sys
 import types
 from collections.abc import Sequence
 from pathlib import Path
+
+from orchestrator import errors  # stdlib only: cheap
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,12 +69,22 @@ def entry() -> None:
     # still collected, every 100,000 allocations instead of 700; plain garbage (progress
     # lines, JSON objects) never waits for the collector: reference counting frees it.
     gc.set_threshold(100_000, 20, 20)
+    # Ctrl-C is noted as well as raised (errors.on_interrupt): what a library interrupted in
+    # native code raises instead of KeyboardInterrupt still ends as "interrupted", exit 130.
+    # Left alone when SIGINT was ignored by whoever started us (`nohup`, a script's `cmd &`).
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, errors.on_interrupt)
     try:
         code = main()
     except SystemExit as exc:  # argparse's --help and usage errors
         if not isinstance(exc.code, int | None):
             raise  # a message to print: the normal exit path does that
         code = exc.code or 0
+    except BaseException:
+        # Interrupted before main() had its error handler in place (its first imports).
+        if not errors.interrupted():
+            raise
+        code = errors.report_interrupt()
     for stream in (sys.stdout, sys.stderr):
         if stream is None:  # fd closed at start-up (`>&-`): nothing buffered, nothing to flush
             continue

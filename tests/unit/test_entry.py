@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from orchestrator import errors
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -227,3 +230,82 @@ def test_a_user_who_enables_plugins_gets_the_real_loader(tmp_path: Path) -> None
     assert enabled.stdout.strip() == "None"
     disabled = _python(code, PYDANTIC_DISABLE_PLUGINS="__all__")
     assert "pydantic.plugin._loader" in disabled.stdout
+
+
+# What pydantic-core does when Ctrl-C reaches it while it builds a model: the KeyboardInterrupt
+# comes out as another exception (a SchemaError, or pyo3's PanicException, a BaseException).
+_NATIVE_INTERRUPT = """
+import os, signal, sys
+from orchestrator import main as entry_module
+
+class PanicException(BaseException):
+    pass
+
+def interrupted_in_native_code(argv=None):
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        signal.pthread_kill(signal.pthread_self(), 0)  # the handler runs before this returns
+    except KeyboardInterrupt:
+        raise PanicException("failed to import `datetime` C API") from None
+    return 0
+
+entry_module.main = interrupted_in_native_code
+entry_module.entry()
+"""
+
+
+def test_ctrl_c_turned_into_another_exception_by_a_library_is_still_an_interrupt() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _NATIVE_INTERRUPT],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (130, "error: interrupted\n")
+
+
+def test_an_ignored_sigint_stays_ignored() -> None:
+    """`nohup orchestrator build` / a script's `orchestrator build &`: SIGINT was ignored by
+    whoever started us, and entry() must not install a handler that takes it back."""
+    program = (
+        "import signal\n"
+        "from orchestrator import main as m\n"
+        "m.main = lambda argv=None: 0 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else 5\n"
+        "m.entry()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_any_failure_after_a_sigint_is_the_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(errors, "_SIGINTS", [signal.SIGINT])
+    with errors.error_handler(tmp_path) as cell:
+        raise RuntimeError("Error building `model` serializer")  # pydantic-core, interrupted
+    assert cell == [errors.EXIT_INTERRUPTED]
+    assert capsys.readouterr().err == "error: interrupted\n"
+    assert not (tmp_path / "orchestrator-crash.log").exists()
+
+
+def test_a_native_panic_without_a_sigint_is_a_bug_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class PanicException(BaseException):  # pyo3's: not an Exception
+        pass
+
+    with errors.error_handler(tmp_path) as cell:
+        raise PanicException("called `Option::unwrap()` on a `None` value")
+    assert cell == [errors.EXIT_BUG]
+    assert "error: unexpected error (PanicException:" in capsys.readouterr().err
+    assert "Option::unwrap" in (tmp_path / "orchestrator-crash.log").read_text()

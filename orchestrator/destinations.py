@@ -12,6 +12,7 @@ not judged: a cache directory shared between repositories is the usual setup.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from orchestrator import contexts, scratch, specs
@@ -38,25 +39,35 @@ def _local_path(value: str) -> Path | None:
     return Path(value)
 
 
-def problems(plan: Plan, allow_outside: bool) -> list[str]:
+# Where a target's key was written, as `file:line: targets.NAME.KEY` (plan.key_origin): given
+# the target's name, the key and, for a mapping, the entry.
+Where = Callable[[str, str, str | None], str]
+
+
+def problems(plan: Plan, allow_outside: bool, where: Where | None = None) -> list[str]:
+    """One line per place that must not be read or written, each naming the key as written
+    (with `where`, the file and line too)."""
     root = Path(plan.root)
     out: list[str] = []
     for t in plan.targets:
-        places = [("context", Path(t.context))]
+        places: list[tuple[str, str | None, Path]] = [("context", None, Path(t.context))]
         for name, value in t.build_contexts.items():
             # A named context that is a directory (or an OCI layout) is sent like the context.
             local = _local_path(value)
             if local is not None:
-                places.append((f"contexts.{name}", local))
+                places.append(("contexts", name, local))
         for spec in t.outputs:
             dest = specs.fields(spec).get("dest")
             # Our own OCI archives (plan.oci_archive) are not the user's to judge.
             if dest and not dest.startswith(f"{root / scratch.NAME / 'oci'}{os.sep}"):
-                places.append(("outputs", Path(dest)))
-        for key, path in places:
-            problem = place_problem(f"targets.{t.name}.{key}", path, root, allow_outside)
+                places.append(("outputs", None, Path(dest)))
+        for key, entry, path in places:
+            shown = f"targets.{t.name}.{key}" + (f".{entry}" if entry else "")
+            problem = place_problem(shown, path, root, allow_outside)
             if problem is None and key == "outputs":
-                problem = _overwrites(f"targets.{t.name}.{key}", path, root)
+                problem = _overwrites(shown, path, root)
+            if problem and where is not None:
+                problem = where(t.name, key, entry) + problem.removeprefix(shown)
             if problem:
                 out.append(problem)
     return out
@@ -91,7 +102,9 @@ def place_problem(key: str, path: Path, root: Path, allow_outside: bool) -> str 
     return None
 
 
-def refuse(plan: Plan, allow_outside: bool) -> None:
-    found = problems(plan, allow_outside)
+def refuse(plan: Plan, allow_outside: bool, where: Where | None = None) -> None:
+    found = problems(plan, allow_outside, where)
+    if len(found) == 1:
+        raise ManifestError(found[0])
     if found:
         raise ManifestError(f"{plan.manifest}: {len(found)} problem(s)", problems=found)

@@ -828,6 +828,21 @@ def _shown(path: Path, root: Path) -> str:
         return str(path)
 
 
+def key_origin(
+    manifest: Manifest,
+    located: yamlsrc.Located,
+    overrides: Sequence[Override],
+    name: str,
+    key: str,
+    entry: str | None = None,
+) -> str:
+    """_origin() for a check made on the finished plan (destinations.py): `name` may be a
+    matrix expansion, found again here. Only on an error's path: it expands the matrix anew."""
+    expanded = matrix.expand(manifest, located)
+    yaml_key = expanded.origin.get(name, name)
+    return _origin(expanded.manifest, located, name, yaml_key, key, overrides, entry)
+
+
 def _origin(
     manifest: Manifest,
     located: yamlsrc.Located,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from orchestrator import (
 from orchestrator.errors import UserError
 from orchestrator.lockfile import lock_view, read_lock
 from orchestrator.manifest import Manifest
-from orchestrator.plan import Plan, resolve
+from orchestrator.plan import Plan, key_origin, resolve
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ def load(
     )
     git = gitinfo.read(root)
     lock = read_lock(root / "builds.lock")
+    given = [overrides.parse(s) for s in args.sets]
     plan = resolve(
         man,
         located,
@@ -80,11 +82,15 @@ def load(
         names=names if names is not None else list(getattr(args, "targets", []) or []),
         environ=os.environ,
         cli_vars=cli_vars,
-        overrides=[overrides.parse(s) for s in args.sets],
+        overrides=given,
         lock=lock_view(lock) if lock else None,
     )
     exposure.refuse(plan, secret_values)
-    destinations.refuse(plan, man.project.allow_outside)
+    destinations.refuse(
+        plan,
+        man.project.allow_outside,
+        functools.partial(key_origin, man, located, given),
+    )
     # For every command, not only build: `plan --format bake` output names these files, and may
     # be fed to bake directly. Best effort but for build (a read-only checkout still plans).
     _write_sent(plan, strict=sent_required)

@@ -189,3 +189,50 @@ def test_stage_names_buildkit_accepts_are_kept(tmp_path: Path) -> None:
     path = project(tmp_path, "    outputs: [load]\n    stage: app.v-1_x\n")
     (path.parent / "Dockerfile").write_text("FROM busybox:1.35 AS App.v-1_x\nUSER 1\n")
     assert helpers.resolve(path, ["app"]).targets[0].stage == "app.v-1_x"
+
+
+@pytest.mark.parametrize(
+    ("top", "target", "sets", "says"),
+    [
+        ("", "    outputs: ['local:.git/hooks']\n", [], r"builds\.yaml:5: targets\.app\.outputs: "),
+        (
+            "",
+            "    contexts:\n      ok: .\n      etc: /etc\n",
+            [],
+            r"builds\.yaml:7: targets\.app\.contexts\.etc: ",
+        ),
+        (
+            "defaults:\n  outputs: ['oci:builds.lock']\n",
+            "    tags: [x]\n",
+            [],
+            r"builds\.yaml:4: defaults\.outputs: ",
+        ),
+        (
+            "",
+            "    matrix: {v: [a, b]}\n    name: app-${v}\n    outputs: ['local:.git/${v}']\n",
+            [],
+            r"builds\.yaml:7: targets\.app\.outputs: .*\.git/a is inside \.git",
+        ),
+        ("", "    tags: [x]\n", ["--set", "app.outputs=local:.git"], r"^error: --set app\.outputs"),
+    ],
+)
+def test_a_refused_destination_names_the_line_it_was_written_on(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    top: str,
+    target: str,
+    sets: list[str],
+    says: str,
+) -> None:
+    """As every other manifest error does: file:line and the key as written (the defaults'
+    key when the target inherits it, the --set when one set it), one line for one problem."""
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    path = project(tmp_path, target, top=top)
+    capsys.readouterr()
+    code = main(["plan", "-f", str(path), *sets])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert re.search(says, err, re.MULTILINE), err
+    # One line for one problem; a matrix target's two expansions are two problems.
+    assert len(err.strip().splitlines()) == (3 if "matrix" in target else 1), err

@@ -11,12 +11,17 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-from orchestrator import inputs
+from orchestrator import inputs, refs
 from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule
 from orchestrator.dockerfile import Instruction, Stage, sources
 
 # Images that already run as a non-root user (the base's USER is inherited).
 _NONROOT_BASES = ("nonroot", "rootless", "unprivileged")
+# Publishers whose images say so in the tag only: (repository prefix, words of the tag).
+# Microsoft's .NET chiseled (Ubuntu) and Azure Linux distroless images end with
+# `USER $APP_UID` (uid 1654, "app"); their other .NET tags run as root. Not every distroless is
+# non-root (gcr.io/distroless/static is root, its :nonroot is not): the prefix is the publisher's.
+_NONROOT_TAGS = (("mcr.microsoft.com/dotnet/", ("chiseled", "distroless")),)
 
 
 def _last_in(stages: Iterable[Stage], keyword: str) -> Instruction | None:
@@ -41,6 +46,22 @@ def _base(ctx: CheckContext) -> str:
     """The image the shipped stages start FROM: through `target:` contexts, the one the first
     of those targets starts FROM."""
     return ctx.inherited[0].base if ctx.inherited else ctx.expand(ctx.final[0].base)
+
+
+def _nonroot(base: str) -> bool:
+    """Whether the image `base` names runs as a non-root user of its own."""
+    image = base.lower()
+    if any(word in image for word in _NONROOT_BASES):
+        return True
+    try:
+        ref = refs.parse_reference(image)
+    except refs.InvalidReferenceError:
+        return False  # an unexpanded ${VAR}, say: nothing known of it
+    tag = ref.tag or ""
+    return any(
+        ref.name.startswith(prefix) and any(word in tag for word in words)
+        for prefix, words in _NONROOT_TAGS
+    )
 
 
 def _shown(path: Path) -> Path:
@@ -199,8 +220,7 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
             f"({_shown(source.path)}:{ins.line}): the container runs as root"
         )
     else:
-        base = _base(ctx)
-        if any(word in base.lower() for word in _NONROOT_BASES):
+        if _nonroot(_base(ctx)):
             return  # the base image's own non-root USER is inherited
         stage = ctx.final[-1]
         line, what = stage.line, f"no USER in stage {stage.label} (or its bases): runs as root"

@@ -423,10 +423,31 @@ def test_or013_is_only_info_for_development() -> None:
         "FROM scratch AS production\nUSER 10001:10001\n",
         "FROM gcr.io/distroless/static:nonroot AS production\n",
         "FROM alpine:3.20 AS base\nUSER app\nFROM base AS production\nCOPY x /x\n",
+        # Microsoft's .NET chiseled and Azure Linux distroless images end with USER $APP_UID.
+        'FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled AS production\nCMD ["/a"]\n',
+        "FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled-composite AS production\n"
+        'CMD ["/a"]\n',
+        "ARG TAG=9.0-jammy-chiseled-extra\nFROM mcr.microsoft.com/dotnet/runtime-deps:$TAG AS "
+        'production\nCMD ["/a"]\n',
+        "FROM mcr.microsoft.com/dotnet/aspnet:10.0-azurelinux3.0-distroless AS production\n"
+        'CMD ["/a"]\n',
     ],
 )
 def test_or013_accepts_non_root(text: str) -> None:
     assert check(text, "OR013", **PROD) == []
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "mcr.microsoft.com/dotnet/aspnet:10.0-noble",  # the other .NET tags run as root
+        "gcr.io/distroless/static",  # distroless, but root: only its :nonroot is not
+        "example.com/chiseled/app:1",  # the word, not in a .NET image's tag
+    ],
+)
+def test_or013_knows_only_the_publishers_non_root_tags(base: str) -> None:
+    text = f'FROM {base} AS production\nCMD ["/a"]\n'
+    assert lines(check(text, "OR013", **PROD)) == [("OR013", 1, "error")]
 
 
 def test_or014_catches_missing_or_disabled_healthcheck_in_production() -> None:

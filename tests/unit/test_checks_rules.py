@@ -346,6 +346,37 @@ def test_or010_leaves_ordinary_names_alone() -> None:
     assert check(text, "OR010") == []
 
 
+def test_or010_leaves_settings_about_a_secret_alone() -> None:
+    # Names whose last word says where a secret is, how it is sent or what it must be like,
+    # and ENV values that cannot be one (a flag, a URL without credentials): settings.
+    text = """\
+        FROM alpine:3.20 AS production
+        ENV PASSWORD_MIN_LENGTH=12
+        ENV API_KEY_HEADER=X-Api-Key
+        ENV TOKEN_URL=https://auth.example.com/token
+        ENV POSTGRES_PASSWORD_FILE=/run/secrets/pg JWT_SECRET_ALGORITHM=HS256 TOKEN_TTL=3600
+        ENV SECRET_KEY_BASE_DUMMY=1
+        ENV OAUTH_TOKEN_ISSUER=https://auth.example.com/realms/app
+        """
+    assert check(text, "OR010", **PROD) == []
+
+
+def test_or010_still_catches_secrets_near_those_settings() -> None:
+    text = """\
+        FROM alpine:3.20 AS production
+        ENV DB_PASSWORD=hunter2
+        ARG GITHUB_TOKEN
+        ENV AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+        ARG API_TOKEN=1
+        ENV REDIS_PASSWORD=1234
+        ENV AUTH_PROXY=https://user:pw@proxy.example.com/
+        ENV API_KEY=https://api.example.com/?key=abc123
+        ENV DB_PASSWORD_HASH=$2y$10$abc
+        """
+    # An ARG's default is only a default: the build may still pass the real token.
+    assert lines(check(text, "OR010", **PROD)) == [("OR010", n, "error") for n in range(2, 10)]
+
+
 def test_or010_checks_only_built_stages() -> None:
     text = "FROM alpine:3.20 AS other\nARG API_TOKEN\nFROM scratch AS production\n"
     assert check(text, "OR010") == []

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 from orchestrator import inputs, refs
-from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule
+from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule, shells
 from orchestrator.dockerfile import Instruction, Stage, sources
 
 # Images that already run as a non-root user (the base's USER is inherited).
@@ -242,9 +242,8 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
     yield Hit(line, f"{what} at start, but {how}", severity=lowered)
 
 
-# Windows base images (mcr.microsoft.com): Nano Server runs as ContainerUser unless told
+# Windows base images (shells.WINDOWS_BASES): Nano Server runs as ContainerUser unless told
 # otherwise, Server Core and Windows as ContainerAdministrator; there is no root or uid 0.
-_WINDOWS_BASES = ("mcr.microsoft.com/windows", "nanoserver", "servercore")
 _WINDOWS_ADMIN = "containeradministrator"
 
 
@@ -253,8 +252,7 @@ def _windows(ctx: CheckContext) -> bool:
     its base is one of Microsoft's Windows images."""
     if ctx.platform:
         return ctx.platform.startswith("windows/")
-    base = _base(ctx).lower()
-    return any(word in base for word in _WINDOWS_BASES)
+    return shells.windows_image(_base(ctx))
 
 
 def _runs_as_administrator(ctx: CheckContext) -> Iterator[Hit]:

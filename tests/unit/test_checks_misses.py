@@ -130,6 +130,30 @@ def test_world_writable_in_the_final_image() -> None:
     assert "recursively" in found[0].message
 
 
+def test_world_writable_with_the_sticky_bit_is_worded_for_it_and_tmp_is_fine() -> None:
+    text = """\
+        FROM alpine:3.20 AS production
+        RUN mkdir -p /var/www/html && chmod 1777 /var/www/html
+        RUN chmod 1777 /tmp /var/tmp/ && chmod o+wt /dev/shm
+        """
+    found = check(text, "OR019")
+    assert lines(found) == [("OR019", 2, "warning")]
+    assert "can add files there" in found[0].message
+    assert "replace them" not in found[0].message  # others' files cannot be replaced
+
+
+def test_world_writable_points_at_the_chmod_line_of_a_long_run() -> None:
+    text = """\
+        FROM alpine:3.20 AS production
+        RUN set -x \\
+        # a comment line inside the RUN: not in its content
+            && apk add --no-cache curl \\
+            && mkdir /data \\
+            && chmod 777 /data
+        """
+    assert lines(check(text, "OR019")) == [("OR019", 6, "warning")]
+
+
 def test_owner_only_modes_and_build_stages_are_fine() -> None:
     text = """\
         FROM alpine:3.20 AS build

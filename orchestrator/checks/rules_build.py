@@ -231,9 +231,12 @@ def secret_in_arg_env(ctx: CheckContext) -> Iterator[Hit]:
                 )
 
 
+# Steps that download dependencies (cargo-chef's `cook` builds them from its recipe.json, the
+# manifests only: the layer a later `COPY . .` and `cargo build` reuse).
 _DEPS = re.compile(
     r"\b(go\s+mod\s+download|npm\s+(?:ci|install|i)\b|yarn(?:\s+install)?\b|pnpm\s+install"
     r"|pip3?\s+install\s+(?:-\S+\s+)*-r|poetry\s+install|pipenv\s+install|uv\s+sync"
+    r"|cargo\s+chef\s+cook"
     r"|bundle\s+install|cargo\s+fetch|composer\s+install|mvnw?(?:\s+-\S+)*\s+\S*dependency:|dotnet\s+restore"
     r"|gradle\S*\s+dependencies|mix\s+deps\.get)"
 )

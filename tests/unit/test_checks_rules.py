@@ -402,10 +402,19 @@ def test_or011_catches_source_copied_before_dependency_download() -> None:
         "COPY go.mod go.sum ./\nRUN go mod download\nCOPY . .\nRUN go build ./...\n",
         "COPY . .\nRUN go build ./...\n",
         "COPY --from=deps / .\nRUN npm ci\n",
+        # cargo-chef: `cook` built the dependencies from the recipe before the source came in.
+        "COPY --from=planner /app/recipe.json recipe.json\n"
+        "RUN cargo chef cook --release --recipe-path recipe.json\n"
+        "COPY . .\nRUN cargo build --release --bin app\n",
     ],
 )
 def test_or011_accepts_dependencies_first(body: str) -> None:
     assert check(f"FROM golang:1.23 AS production\n{body}", "OR011") == []
+
+
+def test_or011_catches_cargo_chef_cook_after_the_source() -> None:
+    text = "FROM rust:1 AS production\nCOPY . .\nRUN cargo chef cook --recipe-path r.json\n"
+    assert lines(check(text, "OR011")) == [("OR011", 2, "warning")]
 
 
 # --- OR012 / OR013 / OR014: runtime config -------------------------------------------------

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-from orchestrator import inputs, refs
+from orchestrator import heredoc, inputs, refs
 from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule, shells
 from orchestrator.dockerfile import Instruction, Stage, sources
 
@@ -154,6 +154,12 @@ def _script_steps_down(ctx: CheckContext, words: list[str]) -> str | None:
                 continue
             srcs = sources(ins)
             dest = ins.args.split()[-1] if ins.args.split() else ""
+            body = _heredoc_text(ins)
+            if body is not None and PurePosixPath(dest).name in names:
+                # `COPY <<'EOF' /usr/local/bin/entry`: the script is written in the Dockerfile.
+                if found := STEP_DOWN.search(body):
+                    return f"{found.group(1)} (in the heredoc at line {ins.line})"
+                continue
             for src in srcs:
                 if PurePosixPath(src).name not in names and PurePosixPath(dest).name not in names:
                     continue
@@ -182,11 +188,23 @@ def _steps_down(ctx: CheckContext) -> tuple[str, Severity] | None:
         for ins in stage.instructions:
             if ins.keyword in ("RUN", "COPY", "ADD") and (found := STEP_DOWN.search(ins.content)):
                 # Installed but not seen in use: the entrypoint is probably a script we could
-                # not read. Likely fine, so not an error, but worth a look.
-                return f"it installs {found.group(1)} (line {ins.line}), probably to step down", (
-                    "warning"
-                )
+                # not read. Likely fine, so not an error, but worth a look. A heredoc COPY/ADD
+                # installs nothing: it writes a file whose text uses the tool.
+                if ins.keyword != "RUN" and _heredoc_text(ins) is not None:
+                    how = f"a file it writes (line {ins.line}) uses {found.group(1)}"
+                else:
+                    how = f"it installs {found.group(1)} (line {ins.line})"
+                return f"{how}, probably to step down", "warning"
     return None
+
+
+def _heredoc_text(ins: Instruction) -> str | None:
+    """The text of a COPY/ADD's heredoc(s) (what the file written holds), or None without."""
+    opened = heredoc.WORD.search(ins.args)
+    if opened is None:
+        return None
+    start = ins.content.find("\n", ins.content.find(opened.group(0)))
+    return ins.content[start + 1 :] if start >= 0 else ""
 
 
 @rule(

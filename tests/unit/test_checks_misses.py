@@ -352,6 +352,21 @@ def test_installing_a_step_down_tool_without_seeing_it_used_is_a_warning() -> No
     assert _root(text, **PROD) == [("OR013", 1, "warning")]
 
 
+def test_a_heredoc_entrypoint_script_is_read_and_is_no_install() -> None:
+    script = "COPY --chmod=0755 <<'EOF' /usr/local/bin/entry\n#!/bin/sh\nexec setpriv --reuid=10001 \"$@\"\nEOF\n"
+    # The script written in the Dockerfile is the entrypoint: seen in use, an info.
+    text = f'FROM debian:12 AS production\n{script}ENTRYPOINT ["/usr/local/bin/entry"]\n'
+    found = check(text, "OR013", **PROD)
+    assert lines(found) == [("OR013", 1, "info")]
+    assert "steps down with setpriv (in the heredoc at line 2)" in found[0].message
+    # Another file's script: not seen in use, and nothing was installed.
+    text = f'FROM debian:12 AS production\n{script}ENTRYPOINT ["/app"]\n'
+    found = check(text, "OR013", **PROD)
+    assert lines(found) == [("OR013", 1, "warning")]
+    assert "a file it writes (line 2) uses setpriv" in found[0].message
+    assert "installs" not in found[0].message
+
+
 def test_a_base_image_without_a_process_of_its_own_only_warns() -> None:
     text = "FROM debian:12 AS production\nRUN apt-get update && apt-get install -y git && rm -rf /var/lib/apt/lists/*\n"
     found = _root(text, **PROD)

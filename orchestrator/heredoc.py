@@ -29,13 +29,16 @@ DIRECTIVE = re.compile(r"^#\s*[A-Za-z][A-Za-z0-9]*\s*=\s*\S")
 
 @dataclass(frozen=True)
 class Body:
-    """One instruction's heredocs: `opener` is the (0-based) line the instruction ends on,
-    its bodies run from `first` to `last` (the last delimiter's line, inclusive)."""
+    """One instruction's heredocs: the instruction (`keyword`, upper case) runs from line `head`
+    to `opener` (0-based; more than one line when continued, and any of them may hold a `<<`
+    word), its bodies from `first` to `last` (the last delimiter's line, inclusive)."""
 
     opener: int
     first: int
     last: int
     texts: tuple[str, ...]  # each heredoc's body, delimiter lines left out, in order
+    head: int
+    keyword: str
 
 
 def escape_char(lines: Sequence[str]) -> str:
@@ -64,7 +67,7 @@ def bodies(lines: Sequence[str]) -> list[Body]:
     found: list[Body] = []
     keyword: str | None = None  # the instruction being read (continued lines), else None
     pending: list[tuple[str, bool]] = []
-    index = 0
+    head = index = 0
     while index < len(lines):
         line = lines[index].rstrip("\r")
         stripped = line.strip()
@@ -75,6 +78,7 @@ def bodies(lines: Sequence[str]) -> list[Body]:
             match = _KEYWORD.match(line)
             keyword = match.group("keyword").upper() if match else ""
             pending = []
+            head = index
         elif stripped.startswith("#"):  # a comment inside a continued instruction
             index += 1
             continue
@@ -83,17 +87,20 @@ def bodies(lines: Sequence[str]) -> list[Body]:
         if stripped.endswith(escape):
             index += 1
             continue
-        keyword = None
+        opened, keyword = keyword or "", None  # (never None here)
         if not pending:
             index += 1
             continue
-        body, index = _read(lines, index + 1, pending)
-        found.append(body)
+        texts, next_index = _read(lines, index + 1, pending)
+        found.append(Body(index, index + 1, next_index - 1, texts, head, opened))
+        index = next_index
     return found
 
 
-def _read(lines: Sequence[str], start: int, pending: list[tuple[str, bool]]) -> tuple[Body, int]:
-    """The bodies of `pending` read from line `start`: (the Body, the next line to read)."""
+def _read(
+    lines: Sequence[str], start: int, pending: list[tuple[str, bool]]
+) -> tuple[tuple[str, ...], int]:
+    """The bodies of `pending` read from line `start`: (their texts, the next line to read)."""
     texts: list[str] = []
     at = start
     for word, dash in pending:
@@ -105,7 +112,7 @@ def _read(lines: Sequence[str], start: int, pending: list[tuple[str, bool]]) -> 
                 break
             part.append(line)
         texts.append("\n".join(part))
-    return Body(start - 1, start, at - 1, tuple(texts)), at
+    return tuple(texts), at
 
 
 def masked(lines: Sequence[str], found: Sequence[Body]) -> list[str]:

@@ -282,11 +282,19 @@ def finish(
         found = list(one.findings)
         if hadolint:
             from orchestrator.checks import hadolint as tool
+            from orchestrator.checks import shells
 
+            linted = tool.run(dockerfile, one.stages, target.name, text, runs)
+            # ShellCheck read PowerShell or cmd as shell syntax: its findings there are noise.
+            windows = (
+                shells.non_posix_lines(dockerfile, one.stages, target.args, one.platform)
+                if any(f.code.startswith("SC") for f in linted)
+                else set()
+            )
             found += [
                 f
-                for f in tool.run(dockerfile, one.stages, target.name, text, runs)
-                if f.code not in superseded
+                for f in linted
+                if f.code not in superseded and not (f.code.startswith("SC") and f.line in windows)
             ]
         for finding in found:
             seen.setdefault(finding, []).append(one.platform or "")

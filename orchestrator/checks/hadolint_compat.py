@@ -53,7 +53,13 @@ def neutralise(text: str) -> tuple[str, list[str]]:
     """(copy for hadolint, what was neutralised); the copy has exactly the same lines."""
     lines = text.split("\n")
     changed: set[str] = set()
-    bodies = heredoc.inside(heredoc.bodies(lines))
+    found = heredoc.bodies(lines)
+    bodies = heredoc.inside(found)
+    # Every line of an instruction that opens a heredoc may hold its `<<` word, not only the
+    # first: `RUN --mount=... \` then `  --mount=... <<EOT`. A word left in place, its body
+    # blanked, is an unterminated heredoc to ShellCheck (a false SC1072 error).
+    opening = {n: body for body in found for n in range(body.head, body.opener + 1)}
+    escape = heredoc.escape_char(lines)
     for n, line in enumerate(lines):
         if n in bodies:
             lines[n] = ""  # the heredoc's body: hadolint does not see it
@@ -69,15 +75,21 @@ def neutralise(text: str) -> tuple[str, list[str]]:
         if mounted != new:
             changed.add("a mount without a target")
             new = mounted
-        keyword = _INSTRUCTION.match(new)
-        if keyword and heredoc.WORD.search(new):
+        body = opening.get(n)
+        if body and heredoc.WORD.search(new):
             changed.add("heredocs")
-            is_run = keyword.group("keyword").upper() == "RUN"
-            new = heredoc.WORD.sub("" if is_run else "heredoc", new).rstrip()
-            if is_run and re.fullmatch(r"\s*RUN(?:\s+--\S+)*", new, re.IGNORECASE):
-                new += " true"  # the script was all in the heredoc
+            new = heredoc.WORD.sub("" if body.keyword == "RUN" else "heredoc", new).rstrip()
         lines[n] = new
+        if body and n == body.opener and body.keyword == "RUN" and _no_command(lines, body, escape):
+            lines[n] += " true"  # the script was all in the heredoc
     return "\n".join(lines), sorted(changed)
+
+
+def _no_command(lines: list[str], body: heredoc.Body, escape: str) -> bool:
+    """Whether the RUN opening `body` is only its keyword and flags, once its words are gone."""
+    parts = (lines[n].strip() for n in range(body.head, body.opener + 1))
+    joined = " ".join(p.removesuffix(escape) for p in parts if not p.startswith("#"))
+    return re.fullmatch(r"\s*RUN(?:\s+--\S+)*\s*", joined, re.IGNORECASE) is not None
 
 
 def blank_instruction(text: str, line: int, dockerfile: Dockerfile) -> str | None:

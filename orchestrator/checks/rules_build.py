@@ -140,17 +140,40 @@ SECRET_WORDS = re.compile(
     r"(?i)(?:^|_)(?:PASSW(?:OR)?D|PASS|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIALS?"
     r"|ACCESS_?KEY|AUTH|PAT)(?:_|$)"
 )
-_NOT_A_SECRET = re.compile(r"(?i)_(?:FILE|PATH|DIR)$")  # names a path to a secret, not a secret
+# A last word that makes the name a setting *about* a secret, not the secret: where it is
+# (POSTGRES_PASSWORD_FILE, the common "read it from this file" convention; TOKEN_URL), how it is
+# sent (API_KEY_HEADER), what it must be like (PASSWORD_MIN_LENGTH, TOKEN_TTL, JWT_SECRET_ALGORITHM)
+# or what it is called (SECRET_NAME). A secret's own value has no such word after it.
+_NOT_A_SECRET = re.compile(
+    r"(?i)_(?:FILE|PATH|DIR|URL|URI|ENDPOINT|HOST|HEADER|PARAM|LENGTH|LEN|TTL|EXPIRY|EXPIRES"
+    r"|EXPIRATION|LIFETIME|TIMEOUT|ALGORITHM|ALG|TYPE|NAME|ENABLED|REQUIRED)$"
+)
+# ENV values that cannot be a secret: an on/off flag (Rails' SECRET_KEY_BASE_DUMMY=1) or a URL
+# with no credentials or query in it. Only ENV's: its value as written is what the image ships,
+# while an ARG's default is only a default (the build may pass the real token).
+_NOT_A_SECRET_VALUE = re.compile(
+    r"(?i)0|1|true|false|yes|no|on|off|https?://[^\s@/?#$]+(?:/[^\s@?#$]*)?"
+)
 
 
 def declared_names(ins: Instruction) -> list[str]:
     """Variable names an ARG or ENV instruction declares (ENV's legacy `ENV K V` form too)."""
+    return [name for name, _ in declared(ins)]
+
+
+def declared(ins: Instruction) -> list[tuple[str, str | None]]:
+    """(name, value as written or None) for each variable an ARG or ENV instruction declares."""
     words = _words(ins.args)
     if not words:
         return []
     if ins.keyword == "ENV" and "=" not in words[0]:
-        return [words[0]]
-    return [w.partition("=")[0] for w in words if w.partition("=")[0].isidentifier()]
+        return [(words[0], " ".join(words[1:]))]
+    found: list[tuple[str, str | None]] = []
+    for word in words:
+        name, eq, value = word.partition("=")
+        if name.isidentifier():
+            found.append((name, value if eq else None))
+    return found
 
 
 @functools.lru_cache(maxsize=1024)
@@ -184,13 +207,20 @@ def secret_in_arg_env(ctx: CheckContext) -> Iterator[Hit]:
         for ins in stage.instructions:
             if ins.keyword not in ("ARG", "ENV"):
                 continue
-            for name in declared_names(ins):
+            for name, value in declared(ins):
                 if _NOT_A_SECRET.search(name):
                     continue
                 norm = _norm(name)
                 sid = next((i for k, i in secret_names.items() if len(k) > 2 and k in norm), None)
                 if sid is None and not SECRET_WORDS.search(name):
                     continue
+                if (
+                    sid is None
+                    and ins.keyword == "ENV"
+                    and value is not None
+                    and _NOT_A_SECRET_VALUE.fullmatch(value)
+                ):
+                    continue  # a flag or a plain URL: a setting, whatever its name says
                 why = f"carries secret {sid!r} from builds.yaml" if sid else "looks like a secret"
                 # An ENV in the shipped image is readable by anyone who pulls it: always an error.
                 shipped = ins.keyword == "ENV" and stage.index in final
@@ -201,9 +231,12 @@ def secret_in_arg_env(ctx: CheckContext) -> Iterator[Hit]:
                 )
 
 
+# Steps that download dependencies (cargo-chef's `cook` builds them from its recipe.json, the
+# manifests only: the layer a later `COPY . .` and `cargo build` reuse).
 _DEPS = re.compile(
     r"\b(go\s+mod\s+download|npm\s+(?:ci|install|i)\b|yarn(?:\s+install)?\b|pnpm\s+install"
     r"|pip3?\s+install\s+(?:-\S+\s+)*-r|poetry\s+install|pipenv\s+install|uv\s+sync"
+    r"|cargo\s+chef\s+cook"
     r"|bundle\s+install|cargo\s+fetch|composer\s+install|mvnw?(?:\s+-\S+)*\s+\S*dependency:|dotnet\s+restore"
     r"|gradle\S*\s+dependencies|mix\s+deps\.get)"
 )

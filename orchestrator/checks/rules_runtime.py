@@ -11,12 +11,17 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
-from orchestrator import inputs
-from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule
+from orchestrator import heredoc, inputs, refs
+from orchestrator.checks import CheckContext, Hit, Inherited, Severity, rule, shells
 from orchestrator.dockerfile import Instruction, Stage, sources
 
 # Images that already run as a non-root user (the base's USER is inherited).
 _NONROOT_BASES = ("nonroot", "rootless", "unprivileged")
+# Publishers whose images say so in the tag only: (repository prefix, words of the tag).
+# Microsoft's .NET chiseled (Ubuntu) and Azure Linux distroless images end with
+# `USER $APP_UID` (uid 1654, "app"); their other .NET tags run as root. Not every distroless is
+# non-root (gcr.io/distroless/static is root, its :nonroot is not): the prefix is the publisher's.
+_NONROOT_TAGS = (("mcr.microsoft.com/dotnet/", ("chiseled", "distroless")),)
 
 
 def _last_in(stages: Iterable[Stage], keyword: str) -> Instruction | None:
@@ -41,6 +46,22 @@ def _base(ctx: CheckContext) -> str:
     """The image the shipped stages start FROM: through `target:` contexts, the one the first
     of those targets starts FROM."""
     return ctx.inherited[0].base if ctx.inherited else ctx.expand(ctx.final[0].base)
+
+
+def _nonroot(base: str) -> bool:
+    """Whether the image `base` names runs as a non-root user of its own."""
+    image = base.lower()
+    if any(word in image for word in _NONROOT_BASES):
+        return True
+    try:
+        ref = refs.parse_reference(image)
+    except refs.InvalidReferenceError:
+        return False  # an unexpanded ${VAR}, say: nothing known of it
+    tag = ref.tag or ""
+    return any(
+        ref.name.startswith(prefix) and any(word in tag for word in words)
+        for prefix, words in _NONROOT_TAGS
+    )
 
 
 def _shown(path: Path) -> Path:
@@ -133,6 +154,12 @@ def _script_steps_down(ctx: CheckContext, words: list[str]) -> str | None:
                 continue
             srcs = sources(ins)
             dest = ins.args.split()[-1] if ins.args.split() else ""
+            body = _heredoc_text(ins)
+            if body is not None and PurePosixPath(dest).name in names:
+                # `COPY <<'EOF' /usr/local/bin/entry`: the script is written in the Dockerfile.
+                if found := STEP_DOWN.search(body):
+                    return f"{found.group(1)} (in the heredoc at line {ins.line})"
+                continue
             for src in srcs:
                 if PurePosixPath(src).name not in names and PurePosixPath(dest).name not in names:
                     continue
@@ -161,11 +188,23 @@ def _steps_down(ctx: CheckContext) -> tuple[str, Severity] | None:
         for ins in stage.instructions:
             if ins.keyword in ("RUN", "COPY", "ADD") and (found := STEP_DOWN.search(ins.content)):
                 # Installed but not seen in use: the entrypoint is probably a script we could
-                # not read. Likely fine, so not an error, but worth a look.
-                return f"it installs {found.group(1)} (line {ins.line}), probably to step down", (
-                    "warning"
-                )
+                # not read. Likely fine, so not an error, but worth a look. A heredoc COPY/ADD
+                # installs nothing: it writes a file whose text uses the tool.
+                if ins.keyword != "RUN" and _heredoc_text(ins) is not None:
+                    how = f"a file it writes (line {ins.line}) uses {found.group(1)}"
+                else:
+                    how = f"it installs {found.group(1)} (line {ins.line})"
+                return f"{how}, probably to step down", "warning"
     return None
+
+
+def _heredoc_text(ins: Instruction) -> str | None:
+    """The text of a COPY/ADD's heredoc(s) (what the file written holds), or None without."""
+    opened = heredoc.WORD.search(ins.args)
+    if opened is None:
+        return None
+    start = ins.content.find("\n", ins.content.find(opened.group(0)))
+    return ins.content[start + 1 :] if start >= 0 else ""
 
 
 @rule(
@@ -199,8 +238,7 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
             f"({_shown(source.path)}:{ins.line}): the container runs as root"
         )
     else:
-        base = _base(ctx)
-        if any(word in base.lower() for word in _NONROOT_BASES):
+        if _nonroot(_base(ctx)):
             return  # the base image's own non-root USER is inherited
         stage = ctx.final[-1]
         line, what = stage.line, f"no USER in stage {stage.label} (or its bases): runs as root"
@@ -222,9 +260,8 @@ def runs_as_root(ctx: CheckContext) -> Iterator[Hit]:
     yield Hit(line, f"{what} at start, but {how}", severity=lowered)
 
 
-# Windows base images (mcr.microsoft.com): Nano Server runs as ContainerUser unless told
+# Windows base images (shells.WINDOWS_BASES): Nano Server runs as ContainerUser unless told
 # otherwise, Server Core and Windows as ContainerAdministrator; there is no root or uid 0.
-_WINDOWS_BASES = ("mcr.microsoft.com/windows", "nanoserver", "servercore")
 _WINDOWS_ADMIN = "containeradministrator"
 
 
@@ -233,8 +270,7 @@ def _windows(ctx: CheckContext) -> bool:
     its base is one of Microsoft's Windows images."""
     if ctx.platform:
         return ctx.platform.startswith("windows/")
-    base = _base(ctx).lower()
-    return any(word in base for word in _WINDOWS_BASES)
+    return shells.windows_image(_base(ctx))
 
 
 def _runs_as_administrator(ctx: CheckContext) -> Iterator[Hit]:

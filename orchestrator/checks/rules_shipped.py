@@ -12,13 +12,16 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 
 from orchestrator.checks import CheckContext, Hit, rule
-from orchestrator.dockerfile import sources
+from orchestrator.dockerfile import Instruction, sources
 
 # chmod modes, numeric or symbolic; _world_writable() decides (777, 0666, 1777, o+w, a=rwx).
+# `paths`: the words after the mode, up to the end of that command.
 _CHMOD = re.compile(
     r"\bchmod\s+(?P<opts>(?:-\S+\s+)*)(?P<mode>0?[0-7]?[0-7]{3}|[ugoa]*[+=][rwxXst]*w[rwxXst]*)"
-    r"(?=\s)"
+    r"(?=\s)(?P<paths>[^;&|]*)"
 )
+# The shared temporary directories: world-writable with the sticky bit (1777) by design.
+_TEMP_DIRS = frozenset({"/tmp", "/var/tmp", "/dev/shm"})  # noqa: S108 (names, not files we use)
 
 
 def _world_writable(mode: str) -> bool:
@@ -27,6 +30,25 @@ def _world_writable(mode: str) -> bool:
     who = re.split(r"[+=]", mode, maxsplit=1)[0]
     # `+w` without a who follows the umask (022 in images: the owner only).
     return "o" in who or "a" in who
+
+
+def _sticky(mode: str) -> bool:
+    """The restricted-deletion bit (1777, +t): in such a directory only a file's owner can
+    delete or rename it, others can still add files."""
+    if mode[0].isdigit():
+        return len(mode.lstrip("0")) == 4 and int(mode.lstrip("0")[0]) & 1 == 1
+    return "t" in re.split(r"[+=]", mode, maxsplit=1)[1]
+
+
+def _line_of(ctx: CheckContext, ins: Instruction, offset: int) -> int:
+    """The file line of `offset` in a RUN's content: it keeps every line of the instruction
+    but the comments between them. The RUN's first line when they do not add up (an empty
+    line the parser dropped, say)."""
+    comments = {c.line for c in ctx.dockerfile.comments if ins.line < c.line <= ins.end_line}
+    lines = [n for n in range(ins.line, ins.end_line + 1) if n not in comments]
+    if len(lines) != len(ins.content.rstrip("\n").split("\n")):
+        return ins.line
+    return lines[ins.content.count("\n", 0, offset)]
 
 
 @rule(
@@ -42,19 +64,7 @@ def world_writable(ctx: CheckContext) -> Iterator[Hit]:
     for stage in ctx.final:
         for ins in stage.instructions:
             if ins.keyword == "RUN":
-                for found in _CHMOD.finditer(ins.args):
-                    if _world_writable(found.group("mode")):
-                        recursive = "-R" in found.group("opts") or "--recursive" in found.group(
-                            "opts"
-                        )
-                        scope = " recursively" if recursive else ""
-                        yield Hit(
-                            ins.line,
-                            f"`chmod {found.group('opts')}{found.group('mode')}` makes files "
-                            f"writable by every user{scope}: any process in the container can "
-                            "replace them",
-                        )
-                        break
+                yield from _chmods(ctx, ins)
             elif (
                 ins.keyword in ("COPY", "ADD")
                 and (mode := ins.flag("chmod"))
@@ -62,6 +72,30 @@ def world_writable(ctx: CheckContext) -> Iterator[Hit]:
                 and _world_writable(mode)
             ):
                 yield Hit(ins.line, f"{ins.keyword} --chmod={mode} makes files world-writable")
+
+
+def _chmods(ctx: CheckContext, ins: Instruction) -> Iterator[Hit]:
+    """The first world-writable chmod of a RUN, at its own line."""
+    for found in _CHMOD.finditer(ins.content):
+        opts, mode = found.group("opts"), found.group("mode")
+        if not _world_writable(mode):
+            continue
+        paths = {p.strip("\"'").rstrip("/") or "/" for p in found.group("paths").split()}
+        paths.discard("\\")  # a continuation character between the words
+        sticky = _sticky(mode)
+        if sticky and paths and paths <= _TEMP_DIRS:
+            continue  # /tmp's own mode
+        scope = " recursively" if "-R" in opts or "--recursive" in opts else ""
+        what = f"`chmod {opts}{mode}` makes files writable by every user{scope}: "
+        if sticky:
+            what += (
+                "any process in the container can add files there (the sticky bit only "
+                "stops it from deleting or renaming others' files)"
+            )
+        else:
+            what += "any process in the container can replace them"
+        yield Hit(_line_of(ctx, ins, found.start()), what)
+        return
 
 
 # Files that hold credentials by their name (the same names OR016 looks for in the context).

@@ -130,6 +130,30 @@ def test_world_writable_in_the_final_image() -> None:
     assert "recursively" in found[0].message
 
 
+def test_world_writable_with_the_sticky_bit_is_worded_for_it_and_tmp_is_fine() -> None:
+    text = """\
+        FROM alpine:3.20 AS production
+        RUN mkdir -p /var/www/html && chmod 1777 /var/www/html
+        RUN chmod 1777 /tmp /var/tmp/ && chmod o+wt /dev/shm
+        """
+    found = check(text, "OR019")
+    assert lines(found) == [("OR019", 2, "warning")]
+    assert "can add files there" in found[0].message
+    assert "replace them" not in found[0].message  # others' files cannot be replaced
+
+
+def test_world_writable_points_at_the_chmod_line_of_a_long_run() -> None:
+    text = """\
+        FROM alpine:3.20 AS production
+        RUN set -x \\
+        # a comment line inside the RUN: not in its content
+            && apk add --no-cache curl \\
+            && mkdir /data \\
+            && chmod 777 /data
+        """
+    assert lines(check(text, "OR019")) == [("OR019", 6, "warning")]
+
+
 def test_owner_only_modes_and_build_stages_are_fine() -> None:
     text = """\
         FROM alpine:3.20 AS build
@@ -326,6 +350,21 @@ def test_installing_a_step_down_tool_without_seeing_it_used_is_a_warning() -> No
         ENTRYPOINT ["/entrypoint.sh"]
         """
     assert _root(text, **PROD) == [("OR013", 1, "warning")]
+
+
+def test_a_heredoc_entrypoint_script_is_read_and_is_no_install() -> None:
+    script = "COPY --chmod=0755 <<'EOF' /usr/local/bin/entry\n#!/bin/sh\nexec setpriv --reuid=10001 \"$@\"\nEOF\n"
+    # The script written in the Dockerfile is the entrypoint: seen in use, an info.
+    text = f'FROM debian:12 AS production\n{script}ENTRYPOINT ["/usr/local/bin/entry"]\n'
+    found = check(text, "OR013", **PROD)
+    assert lines(found) == [("OR013", 1, "info")]
+    assert "steps down with setpriv (in the heredoc at line 2)" in found[0].message
+    # Another file's script: not seen in use, and nothing was installed.
+    text = f'FROM debian:12 AS production\n{script}ENTRYPOINT ["/app"]\n'
+    found = check(text, "OR013", **PROD)
+    assert lines(found) == [("OR013", 1, "warning")]
+    assert "a file it writes (line 2) uses setpriv" in found[0].message
+    assert "installs" not in found[0].message
 
 
 def test_a_base_image_without_a_process_of_its_own_only_warns() -> None:

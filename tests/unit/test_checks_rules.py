@@ -346,6 +346,37 @@ def test_or010_leaves_ordinary_names_alone() -> None:
     assert check(text, "OR010") == []
 
 
+def test_or010_leaves_settings_about_a_secret_alone() -> None:
+    # Names whose last word says where a secret is, how it is sent or what it must be like,
+    # and ENV values that cannot be one (a flag, a URL without credentials): settings.
+    text = """\
+        FROM alpine:3.20 AS production
+        ENV PASSWORD_MIN_LENGTH=12
+        ENV API_KEY_HEADER=X-Api-Key
+        ENV TOKEN_URL=https://auth.example.com/token
+        ENV POSTGRES_PASSWORD_FILE=/run/secrets/pg JWT_SECRET_ALGORITHM=HS256 TOKEN_TTL=3600
+        ENV SECRET_KEY_BASE_DUMMY=1
+        ENV OAUTH_TOKEN_ISSUER=https://auth.example.com/realms/app
+        """
+    assert check(text, "OR010", **PROD) == []
+
+
+def test_or010_still_catches_secrets_near_those_settings() -> None:
+    text = """\
+        FROM alpine:3.20 AS production
+        ENV DB_PASSWORD=hunter2
+        ARG GITHUB_TOKEN
+        ENV AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY
+        ARG API_TOKEN=1
+        ENV REDIS_PASSWORD=1234
+        ENV AUTH_PROXY=https://user:pw@proxy.example.com/
+        ENV API_KEY=https://api.example.com/?key=abc123
+        ENV DB_PASSWORD_HASH=$2y$10$abc
+        """
+    # An ARG's default is only a default: the build may still pass the real token.
+    assert lines(check(text, "OR010", **PROD)) == [("OR010", n, "error") for n in range(2, 10)]
+
+
 def test_or010_checks_only_built_stages() -> None:
     text = "FROM alpine:3.20 AS other\nARG API_TOKEN\nFROM scratch AS production\n"
     assert check(text, "OR010") == []
@@ -371,10 +402,19 @@ def test_or011_catches_source_copied_before_dependency_download() -> None:
         "COPY go.mod go.sum ./\nRUN go mod download\nCOPY . .\nRUN go build ./...\n",
         "COPY . .\nRUN go build ./...\n",
         "COPY --from=deps / .\nRUN npm ci\n",
+        # cargo-chef: `cook` built the dependencies from the recipe before the source came in.
+        "COPY --from=planner /app/recipe.json recipe.json\n"
+        "RUN cargo chef cook --release --recipe-path recipe.json\n"
+        "COPY . .\nRUN cargo build --release --bin app\n",
     ],
 )
 def test_or011_accepts_dependencies_first(body: str) -> None:
     assert check(f"FROM golang:1.23 AS production\n{body}", "OR011") == []
+
+
+def test_or011_catches_cargo_chef_cook_after_the_source() -> None:
+    text = "FROM rust:1 AS production\nCOPY . .\nRUN cargo chef cook --recipe-path r.json\n"
+    assert lines(check(text, "OR011")) == [("OR011", 2, "warning")]
 
 
 # --- OR012 / OR013 / OR014: runtime config -------------------------------------------------
@@ -423,10 +463,31 @@ def test_or013_is_only_info_for_development() -> None:
         "FROM scratch AS production\nUSER 10001:10001\n",
         "FROM gcr.io/distroless/static:nonroot AS production\n",
         "FROM alpine:3.20 AS base\nUSER app\nFROM base AS production\nCOPY x /x\n",
+        # Microsoft's .NET chiseled and Azure Linux distroless images end with USER $APP_UID.
+        'FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled AS production\nCMD ["/a"]\n',
+        "FROM mcr.microsoft.com/dotnet/aspnet:10.0-noble-chiseled-composite AS production\n"
+        'CMD ["/a"]\n',
+        "ARG TAG=9.0-jammy-chiseled-extra\nFROM mcr.microsoft.com/dotnet/runtime-deps:$TAG AS "
+        'production\nCMD ["/a"]\n',
+        "FROM mcr.microsoft.com/dotnet/aspnet:10.0-azurelinux3.0-distroless AS production\n"
+        'CMD ["/a"]\n',
     ],
 )
 def test_or013_accepts_non_root(text: str) -> None:
     assert check(text, "OR013", **PROD) == []
+
+
+@pytest.mark.parametrize(
+    "base",
+    [
+        "mcr.microsoft.com/dotnet/aspnet:10.0-noble",  # the other .NET tags run as root
+        "gcr.io/distroless/static",  # distroless, but root: only its :nonroot is not
+        "example.com/chiseled/app:1",  # the word, not in a .NET image's tag
+    ],
+)
+def test_or013_knows_only_the_publishers_non_root_tags(base: str) -> None:
+    text = f'FROM {base} AS production\nCMD ["/a"]\n'
+    assert lines(check(text, "OR013", **PROD)) == [("OR013", 1, "error")]
 
 
 def test_or014_catches_missing_or_disabled_healthcheck_in_production() -> None:

@@ -85,6 +85,45 @@ def test_the_neutralised_copy_keeps_every_line_number() -> None:
     assert copy.splitlines()[6:9] == ["RUN  bash", "", ""]
 
 
+def test_a_heredoc_word_on_a_continuation_line_is_neutralised_too() -> None:
+    # docker/buildx's and moby/buildkit's Dockerfiles: the `<<EOT` after the mounts, on the
+    # RUN's second line. Left there, its body blanked, ShellCheck saw an unterminated heredoc
+    # and the build was refused over a false SC1072 error.
+    text = textwrap.dedent(
+        """\
+        FROM alpine:3.21 AS production
+        COPY <<"EOF" /script.sh
+        echo "$HOME"
+        EOF
+        RUN --mount=type=cache,target=/root/.cache \\
+          --mount=type=cache,target=/tmp/c <<EOT
+          set -ex
+          echo hi > /out
+        EOT
+        RUN --mount=type=cache,target=/a \\
+          <<EOT sh -e
+          echo there
+        EOT
+        USER 10001
+        """
+    )
+    copy, changed = hadolint_compat.neutralise(text)
+    assert changed == ["heredocs"]
+    assert copy.splitlines()[4:13] == [
+        "RUN --mount=type=cache,target=/root/.cache \\",
+        "  --mount=type=cache,target=/tmp/c true",  # the script was all in the heredoc
+        "",
+        "",
+        "",
+        "RUN --mount=type=cache,target=/a \\",
+        "   sh -e",
+        "",
+        "",
+    ]
+    found = _check(text)
+    assert not [code for code, _, _ in found if code.startswith("SC")]
+
+
 def test_neutralising_touches_nothing_else() -> None:
     text = "FROM registry.example:5000/a:1\nRUN --mount=type=cache,target=/x true\n"
     assert hadolint_compat.neutralise(text) == (text, [])

@@ -73,11 +73,12 @@ def test_bodies_follow_continuations_tabs_and_the_escape_directive() -> None:
         "FROM b\n"
     )
     found = heredoc.bodies(text.split("\n"))
-    assert [(b.opener, b.first, b.last, b.texts) for b in found] == [
-        (3, 4, 5, ("\techo in",)),
-        (6, 7, 10, ("a", "b")),
-        (11, 12, 13, ("FROM b\n",)),  # never closed: the body runs to the end, as in BuildKit
+    assert [(b.head, b.opener, b.first, b.last, b.texts) for b in found] == [
+        (2, 3, 4, 5, ("\techo in",)),  # the instruction starts a line before its `<<-END`
+        (6, 6, 7, 10, ("a", "b")),
+        (11, 11, 12, 13, ("FROM b\n",)),  # never closed: the body runs to the end, as BuildKit
     ]
+    assert [b.keyword for b in found] == ["RUN", "COPY", "RUN"]
     assert [s.base for s in dockerfile.parse(text, Path("/p/Dockerfile")).stages] == ["a"]
 
 

@@ -268,6 +268,13 @@ def _target(
     outputs = [_output(e, where, skipped, folders) for e in bake.get("output") or []]
     if any(outputs):
         spec["outputs"] = [o for o in outputs if o]
+    elif any(_csv(e).get("type") == "cacheonly" for e in bake.get("output") or []):
+        # docker's own repositories run their lint and validate stages this way. builds.yaml
+        # exports only an input of other targets as cache; a target without outputs is loaded.
+        skipped.append(
+            f"{where}: output 'type=cacheonly': builds.yaml has no cache-only output; "
+            "the target is loaded into the engine instead (the default)"
+        )
     _attest(list(bake.get("attest") or []), where, spec, skipped)
     hosts = bake.get("extra-hosts")
     if hosts:

@@ -371,3 +371,20 @@ def test_a_bare_output_is_a_folder_relative_to_the_manifest(tmp_path: Path) -> N
     assert imported.skipped == [
         "target bin: output '-' (a tar on stdout): no builds.yaml equivalent"
     ]
+
+
+def test_a_cache_only_output_is_said_to_become_a_load(tmp_path: Path) -> None:
+    """`output = ["type=cacheonly"]` (docker/compose's lint) was dropped without a word, so the
+    imported target loaded its image into the engine, which the bake file never did."""
+    definition = {
+        "target": {
+            "lint": {"context": ".", "output": ["type=cacheonly"]},
+            "both": {"context": ".", "output": ["type=cacheonly", "type=docker"]},
+        }
+    }
+    imported = bakeimport.convert(definition, tmp_path / "docker-bake.hcl", tmp_path, "p")
+    assert "outputs" not in imported.data["targets"]["lint"]
+    assert imported.skipped == [
+        "target lint: output 'type=cacheonly': builds.yaml has no cache-only output; "
+        "the target is loaded into the engine instead (the default)"
+    ]

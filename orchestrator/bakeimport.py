@@ -270,10 +270,10 @@ def _target(
         spec["outputs"] = [o for o in outputs if o]
     elif any(_csv(e).get("type") == "cacheonly" for e in bake.get("output") or []):
         # docker's own repositories run their lint and validate stages this way. builds.yaml
-        # exports only an input of other targets as cache; a target without outputs is loaded.
+        # exports a target built only as another's input as cache; one named is loaded.
         skipped.append(
-            f"{where}: output 'type=cacheonly': builds.yaml has no cache-only output; "
-            "the target is loaded into the engine instead (the default)"
+            f"{where}: output 'type=cacheonly': builds.yaml has none; as an input of other "
+            "targets it stays in the cache, built by name it is loaded (the default)"
         )
     _attest(list(bake.get("attest") or []), where, spec, skipped)
     hosts = bake.get("extra-hosts")

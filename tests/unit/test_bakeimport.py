@@ -385,6 +385,6 @@ def test_a_cache_only_output_is_said_to_become_a_load(tmp_path: Path) -> None:
     imported = bakeimport.convert(definition, tmp_path / "docker-bake.hcl", tmp_path, "p")
     assert "outputs" not in imported.data["targets"]["lint"]
     assert imported.skipped == [
-        "target lint: output 'type=cacheonly': builds.yaml has no cache-only output; "
-        "the target is loaded into the engine instead (the default)"
+        "target lint: output 'type=cacheonly': builds.yaml has none; as an input of other "
+        "targets it stays in the cache, built by name it is loaded (the default)"
     ]

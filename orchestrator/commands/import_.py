@@ -58,7 +58,8 @@ def _definition(source: Path, declared: bakenames.Declared, names: list[str]) ->
     if names and names != ["default"]:
         groups = definition.setdefault("group", {})
         groups.pop("default", None)
-        if "default" in names and declared.names.get("default", ("group", 0))[0] == "group":
+        # (A matrix block labelled `default` is printed as the group of its expansions too.)
+        if "default" in names:
             alone = executor.bake_definition(source, ["default"]).get("group") or {}
             if "default" in alone:
                 groups["default"] = alone["default"]

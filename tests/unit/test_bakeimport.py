@@ -388,3 +388,18 @@ def test_a_cache_only_output_is_said_to_become_a_load(tmp_path: Path) -> None:
         "target lint: output 'type=cacheonly': builds.yaml has none; as an input of other "
         "targets it stays in the cache, built by name it is loaded (the default)"
     ]
+
+
+def test_a_matrix_block_named_default_stays_the_default_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`target "default" { matrix = ... }`: buildx prints it as a group of its expansions, and
+    asked for more names, that group with those names added; it was dropped."""
+    text = 'target "api" {}\ntarget "default" {\n  name = tgt\n  matrix = { tgt = ["a", "b"] }\n}\n'
+    targets: dict[str, dict[str, object]] = {"api": {}, "a": {}, "b": {}}
+    groups = {"default": ["a", "b"]}
+    calls, data, err, code = _import(tmp_path, monkeypatch, capsys, text, targets, groups)
+    assert code == 0, err
+    assert calls == [["api", "default"], ["default"]]
+    assert list(data["targets"]) == ["api", "a", "b"]
+    assert data["groups"] == {"default": ["a", "b"]}

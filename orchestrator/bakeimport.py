@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator import refs
+from orchestrator.bakenames import Declared
 from orchestrator.manifest import NAME_PATTERN, TargetSpec
 from orchestrator.tags import KEYWORDS
 
@@ -60,10 +61,26 @@ HANDLED = {
 LastStage = Callable[[Path, str], str | None]
 
 
+# builds.yaml key -> the bake attribute it was made from: a problem with the generated file
+# is named as the user wrote it (`platforms`, `output`), not as we did.
+BAKE_KEY = {
+    "stage": "target",
+    "outputs": "output",
+    "secrets": "secret",
+    "cache": "cache-from/cache-to",
+    "provenance": "attest",
+    "sbom": "attest",
+    "image": "tags",
+    "images": "tags",
+}
+
+
 @dataclass
 class Imported:
     data: dict[str, Any]
     skipped: list[str] = field(default_factory=list)  # one line per thing not carried over
+    # builds.yaml target -> the bake block it came from (a matrix target's is its block's label)
+    origin: dict[str, str] = field(default_factory=dict)
 
 
 def _schema_keys() -> set[str]:
@@ -104,7 +121,14 @@ def _ssh(entry: str) -> dict[str, Any]:
     return {"id": sid, "paths": paths.split(",")} if paths else {"id": sid}
 
 
-def _output(entry: str, where: str, skipped: list[str]) -> str | None:
+def _output(entry: str, where: str, skipped: list[str], folders: tuple[Path, Path]) -> str | None:
+    if "," not in entry and not entry.startswith("type="):
+        # buildx reads a lone value as a folder to write the result to (`-` as a tar on
+        # stdout): `output = ["./bin"]` is `type=local,dest=./bin`.
+        if entry == "-":
+            skipped.append(f"{where}: output '-' (a tar on stdout): no builds.yaml equivalent")
+            return None
+        entry = f"type=local,dest={entry}"
     opts = _csv(entry)
     kind = opts.get("type", "")
     if kind == "registry" or (kind == "image" and opts.get("push") == "true"):
@@ -112,7 +136,8 @@ def _output(entry: str, where: str, skipped: list[str]) -> str | None:
     if kind == "docker" and "dest" not in opts:
         return "load"
     if kind in ("oci", "docker", "tar", "local") and opts.get("dest"):
-        return f"{kind}:{opts['dest']}"
+        # bake's dest is relative to the bake file's folder, builds.yaml's to its own.
+        return f"{kind}:{_relative(opts['dest'], *folders)}"
     if kind == "cacheonly":
         return None
     skipped.append(f"{where}: output {entry!r}: no builds.yaml equivalent")
@@ -137,6 +162,21 @@ def _attest(entries: list[str], where: str, spec: dict[str, Any], skipped: list[
             spec["sbom"] = opts.get("disabled") != "true"
         else:
             skipped.append(f"{where}: attest {entry!r}: only provenance and plain sbom carry over")
+
+
+def _platforms(values: list[str], where: str, skipped: list[str]) -> list[str]:
+    """bake's platforms; `local` (the platform buildx itself runs on) has no builds.yaml spelling.
+
+    Left out, which means the builder's default platform: the same one on a local builder,
+    the node's own on a remote one. Said either way, since it is not always the same."""
+    kept = [p for p in values if p != "local"]
+    if len(kept) < len(values):
+        then = f"builds {', '.join(kept)} only" if kept else "the builder builds its own platform"
+        skipped.append(
+            f"{where}: platform 'local' left out (builds.yaml has no name for the platform "
+            f"buildx runs on): {then}"
+        )
+    return kept
 
 
 def _relative(context: str, source_dir: Path, out_dir: Path) -> str:
@@ -183,8 +223,9 @@ def _target(
                 del values[bad]
         if values:
             spec[key] = values
-    if bake.get("platforms"):
-        spec["platforms"] = list(bake["platforms"])
+    platforms = _platforms(list(bake.get("platforms") or []), where, skipped)
+    if platforms:
+        spec["platforms"] = platforms
     repo: str | None = None
     by_repo: dict[str, list[str]] = {}
     for tag in bake.get("tags") or []:
@@ -223,9 +264,17 @@ def _target(
         spec["secrets"] = [s for s in secrets if s]
     if bake.get("ssh"):
         spec["ssh"] = [_ssh(e) for e in bake["ssh"]]
-    outputs = [_output(e, where, skipped) for e in bake.get("output") or []]
+    folders = (source_dir, out_dir)
+    outputs = [_output(e, where, skipped, folders) for e in bake.get("output") or []]
     if any(outputs):
         spec["outputs"] = [o for o in outputs if o]
+    elif any(_csv(e).get("type") == "cacheonly" for e in bake.get("output") or []):
+        # docker's own repositories run their lint and validate stages this way. builds.yaml
+        # exports a target built only as another's input as cache; one named is loaded.
+        skipped.append(
+            f"{where}: output 'type=cacheonly': builds.yaml has none; as an input of other "
+            "targets it stays in the cache, built by name it is loaded (the default)"
+        )
     _attest(list(bake.get("attest") or []), where, spec, skipped)
     hosts = bake.get("extra-hosts")
     if hosts:
@@ -246,19 +295,55 @@ def _target(
     return spec, repo
 
 
+def _places(definition: Mapping[str, Any], declared: Declared | None) -> Callable[[str], Any]:
+    """A sort key putting names in the order the file declares them.
+
+    buildx prints targets sorted and some groups in an order of its own (compose's `default`
+    differs from run to run): the file's order is the one that stays put. A matrix target takes
+    its block's place, in the order buildx expands it; names the file does not show go last,
+    sorted."""
+    place: dict[str, tuple[int, int]] = {
+        name: (i, 0) for i, name in enumerate(declared.names if declared else ())
+    }
+    for label, group in (definition.get("group") or {}).items():
+        if label in place:
+            for j, member in enumerate(group.get("targets") or [], start=1):
+                place.setdefault(member, (place[label][0], j))
+    return lambda name: (*place.get(name, (len(place), 0)), name)
+
+
+def _origins(definition: Mapping[str, Any], declared: Declared | None) -> dict[str, str]:
+    """Printed target -> the block of the file it came from, where that is known."""
+    blocks = set(declared.of_kind("target")) if declared else set()
+    origin = {name: name for name in definition.get("target") or {} if name in blocks}
+    for label, group in (definition.get("group") or {}).items():
+        if label in blocks:  # a matrix block: its label names the group of its expansions
+            for member in group.get("targets") or []:
+                origin.setdefault(member, label)
+    return origin
+
+
 def convert(
     definition: Mapping[str, Any],
     source: Path,
     out_dir: Path,
     project: str,
     last_stage: LastStage | None = None,
+    declared: Declared | None = None,
+    selected: bool = False,
 ) -> Imported:
-    """The manifest data for a `bake --print` result read from SOURCE, written to OUT_DIR."""
-    imported = Imported(data={})
+    """The manifest data for a `bake --print` result read from SOURCE, written to OUT_DIR.
+
+    DECLARED is what the file declares (for the file's order, and, when SELECTED, to list what
+    the names given on the command line left out)."""
+    imported = Imported(data={}, origin=_origins(definition, declared))
     schema = _schema_keys()
+    key = _places(definition, declared)
     targets: dict[str, Any] = {}
     repos: dict[str, str | None] = {}
-    for name, bake in (definition.get("target") or {}).items():
+    printed = definition.get("target") or {}
+    for name in sorted(printed, key=key):
+        bake = printed[name]
         if not re.fullmatch(NAME_PATTERN, name):
             imported.skipped.append(f"target {name}: not a valid builds.yaml name; left out")
             continue
@@ -271,9 +356,10 @@ def convert(
     for name, repo in repos.items():
         if repo and repo != image:
             targets[name] = {"image": repo, **targets[name]}
+    printed_groups = definition.get("group") or {}
     groups = {
-        name: list(group.get("targets") or [])
-        for name, group in (definition.get("group") or {}).items()
+        name: list(printed_groups[name].get("targets") or [])
+        for name in sorted(printed_groups, key=key)
         if re.fullmatch(NAME_PATTERN, name) and name not in targets
     }
     for name, members in groups.items():
@@ -281,7 +367,13 @@ def convert(
         if kept != members:
             left = ", ".join(sorted(set(members) - set(kept)))
             imported.skipped.append(f"group {name}: members left out: {left}")
-        groups[name] = kept
+        # bake builds a group's members side by side: their order means nothing to it, and
+        # buildx's own order is not stable (a compose file's `default`), the file's is.
+        groups[name] = sorted(dict.fromkeys(kept), key=key)
+    if selected and declared:
+        unnamed = [n for n in declared.names if n not in printed and n not in printed_groups]
+        if unnamed:
+            imported.skipped.append(f"not named on the command line: {', '.join(unnamed)}")
     data: dict[str, Any] = {"version": 1, "project": {"name": project, "image": image}}
     if image.startswith("${REGISTRY}"):
         data["variables"] = {"REGISTRY": "localhost:5000"}

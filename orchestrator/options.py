@@ -224,10 +224,18 @@ def _import(sub: Any) -> None:
         "import",
         help="turn a docker-bake.hcl/.json or compose file into builds.yaml",
         description="Asks `docker buildx bake -f FILE --print` for the resolved definition "
-        "(buildx reads HCL, JSON and compose files) and writes it as builds.yaml; whatever "
-        "cannot be carried over is listed on stderr. Never overwrites without --force.",
+        "(buildx reads HCL, JSON and compose files) and writes it as builds.yaml: every target "
+        "and group the file declares, or the TARGETs named; the file's default group stays "
+        "builds.yaml's default. Whatever cannot be carried over, or was not named, is listed "
+        "on stderr. Never overwrites without --force.",
     )
     p.add_argument("source", type=Path, metavar="FILE", help="docker-bake.hcl/.json or compose")
+    p.add_argument(
+        "targets",
+        nargs="*",
+        metavar="TARGET",
+        help="bake targets or groups to carry over (default: all the file declares)",
+    )
     p.add_argument(
         "-o",
         "--output",

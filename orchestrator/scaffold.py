@@ -5,6 +5,8 @@ Dockerfile it drafts the targets a user would write by hand:
 
 * stages named `production` / `development` become targets of those names;
 * otherwise the last stage, which BuildKit builds when there is no `--target`;
+* names that plan reads as the stage meant (`_named`): never a stage's name unless that stage
+  is the one drafted, never a group's, never another target's;
 * platforms `linux/amd64` + `linux/arm64` only where the Dockerfile cross-compiles (a stage
   `FROM --platform=$BUILDPLATFORM` that reads TARGETOS/TARGETARCH/TARGETPLATFORM): elsewhere a
   second platform would mean emulating every RUN step, which the user should choose knowingly;
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator import console, dockerfile
-from orchestrator.dockerfile import Dockerfile
+from orchestrator.dockerfile import Dockerfile, Stage
 from orchestrator.errors import UserError
 
 # Folders that hold other people's files or tool state, never a project's Dockerfile.
@@ -32,6 +34,7 @@ SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "vendor", ".venv",
 CROSS_ARGS = ("TARGETARCH", "TARGETOS", "TARGETPLATFORM", "TARGETVARIANT")
 MULTI_ARCH = ("linux/amd64", "linux/arm64")
 ROLES = ("production", "development")
+GROUPS = ("default", "all")  # the groups render() writes: no target may be named like one
 
 
 @dataclass(frozen=True)
@@ -98,10 +101,12 @@ def drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft
 def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft]:
     many = len(found) > 1
     out: list[Draft] = []
+    taken = set(GROUPS)
+    prefixes: set[str] = set()
     for path, parsed in found:
         if not parsed.stages:
             continue  # no FROM: not a Dockerfile BuildKit can build
-        prefix = _prefix(path, many)
+        prefix = _unique(_prefix(path, many), prefixes)
         image = f"${{REGISTRY}}/{project}-{prefix}" if prefix else None
         context = path.parent.as_posix()
         platforms = MULTI_ARCH if cross_compiles(parsed) else ()
@@ -109,8 +114,7 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
         roles = [role for role in ROLES if role in names]
         if not roles:
             last = parsed.stages[-1]
-            name = prefix or slug(last.name or project)
-            stage = None if last.name in (None, name) else last.name
+            name, stage = _named(prefix or slug(last.name or project), last, parsed, taken)
             out.append(
                 Draft(
                     name,
@@ -126,12 +130,13 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
             )
             continue
         for role in roles:
-            name = f"{prefix}-{role}" if prefix else role
+            meant = next(s for s in parsed.stages if s.name == role)
+            name, stage = _named(f"{prefix}-{role}" if prefix else role, meant, parsed, taken)
             dev = role == "development"
             out.append(
                 Draft(
                     name,
-                    None if name == role else role,
+                    stage,
                     context,
                     path.name,
                     () if dev else platforms,
@@ -142,6 +147,41 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
                 )
             )
     return out
+
+
+def _unique(prefix: str, prefixes: set[str]) -> str:
+    """`prefix`, or with a number when another Dockerfile has it (`a/b/Dockerfile` and
+    `a/Dockerfile.b` are both `a-b`): it names the file's image too, and two files pushing
+    the same tags are refused by plan."""
+    name, n = prefix, 1
+    while name and name in prefixes:
+        n += 1
+        name = f"{prefix}-{n}"
+    prefixes.add(name)
+    return name
+
+
+def _named(
+    wanted: str, meant: Stage, parsed: Dockerfile, taken: set[str]
+) -> tuple[str, str | None]:
+    """The target name and `stage:` of a draft meant to build `meant`, the name marked taken.
+
+    plan builds the stage of a target's own name when the file has one, so a folder called
+    `builder` must not name the target of a file whose last stage is unnamed and whose first
+    is `FROM golang AS builder`: that target would build (and push) the golang stage. Such a
+    name gets `-image` added (an unnamed stage cannot be targeted, so only the name can
+    differ); a named stage is written as `stage:` whenever the name differs from it.
+    Names are lower case (slug) and BuildKit's stage names are compared lower-cased, so a
+    plain `in` is its case-insensitive match. Names already given to other targets, or taken
+    by the groups init writes, are skipped too: a second `api:` key would not load.
+    """
+    stages = set(parsed.stage_names())
+    name, n = wanted, 1
+    while name in taken or (meant.name is None and name in stages):
+        n += 1
+        name = f"{wanted}-image" if n == 2 else f"{wanted}-image-{n - 1}"
+    taken.add(name)
+    return name, None if name == meant.name else meant.name
 
 
 def _source(draft: Draft) -> str:

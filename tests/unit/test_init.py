@@ -12,6 +12,7 @@ import yaml
 from orchestrator import dockerfile, scaffold
 from orchestrator.main import main
 from tests.conftest import ROOT
+from tests.unit.helpers import resolve
 
 EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/builds.yaml"))
 
@@ -222,3 +223,55 @@ def test_a_dockerfile_buildkit_would_refuse_is_passed_over_with_a_line(
     err = capsys.readouterr().err
     assert "init: passed over" in err
     assert "tests/bad/Dockerfile:2: duplicate stage name 'one'" in err
+
+
+GO_BUILDER = """\
+FROM golang:1.23-bookworm AS Builder
+RUN go build -o /app .
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=builder /app /app
+"""
+TREES = {
+    # The folder names the target, and `builder` is the first stage's name (matched case-
+    # insensitively, as BuildKit does): the target must still build the last stage.
+    "builder": {"Dockerfile": GO_BUILDER},
+    "mono": {
+        "builder/Dockerfile": GO_BUILDER,  # prefix `builder`, like a stage of its file
+        "app/Dockerfile": "FROM busybox:1.35 AS app\nFROM busybox:1.35 AS runtime\n",
+        "base/Dockerfile": "FROM busybox:1.35 AS base\nFROM base AS production\n",
+        "a/b/Dockerfile": "FROM busybox:1.35 AS b\nFROM busybox:1.35\n",
+        "a/Dockerfile.b": "FROM busybox:1.35 AS a-b\nFROM busybox:1.35\n",  # prefix a-b too
+        "default/Dockerfile": "FROM busybox:1.35\n",  # a group init writes
+        "all/Dockerfile": "FROM busybox:1.35 AS all\n",
+    },
+}
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_every_drafted_target_builds_the_stage_init_says_it_does(
+    tree: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan builds the stage of a target's own name: a draft named like another stage of its
+    file (the folder `builder` of a Go build) would build and push that stage instead."""
+    root = tmp_path / tree
+    root.mkdir()
+    _write_tree(root, TREES[tree])
+    monkeypatch.chdir(root)
+    assert main(["init"]) == 0
+    data = yaml.safe_load((root / "builds.yaml").read_text())
+    planned = {
+        t.name: t
+        for t in resolve(root / "builds.yaml", ["all"] if len(data["targets"]) > 1 else []).targets
+    }
+    assert set(planned) == set(data["targets"])
+    for name, spec in data["targets"].items():
+        what, _, source = spec["description"].partition(" of ")
+        parsed = dockerfile.load(root / source)
+        meant = (
+            parsed.stages[-1]
+            if what == "the last stage"
+            else parsed.find_stage(what.removeprefix("stage "))
+        )
+        stage = planned[name].stage
+        built = parsed.stages[-1] if stage is None else parsed.find_stage(stage)
+        assert built == meant, f"target {name} builds stage {built and built.label}"

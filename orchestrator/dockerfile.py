@@ -21,6 +21,7 @@ from dockerfile_parse import DockerfileParser
 from orchestrator import heredoc, inputs, platformargs, textfile, wordexpand
 from orchestrator.errors import UserError
 
+_VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")  # the names `$X` / `${X...}` read
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
 
 
@@ -211,6 +212,22 @@ class Dockerfile:
                 if self.find_stage(image) is None:
                     found.append((image, ins.line))
         return found
+
+    def blank_base(
+        self, args: Mapping[str, str], platform: str | None = None
+    ) -> tuple[Stage, list[str]] | None:
+        """The first stage whose FROM expands to nothing (`FROM ${BASE}`, ARG BASE without a
+        default or value), with the variables it reads that have no value; None if none.
+
+        BuildKit expands every stage's FROM before it looks at --target and refuses a blank
+        one (`base name (${BASE}) should not be blank`): a stage the target never builds fails
+        the build as well, so every stage is asked, not only those of `stages_for`."""
+        values = self._scope(args, platform)
+        for stage in self.stages:
+            if not self._expand(stage.base, values):
+                names = [n for n in _VAR_RE.findall(stage.base) if not values.get(n)]
+                return stage, list(dict.fromkeys(names))
+        return None
 
     def scope(self, args: Mapping[str, str], platform: str | None = None) -> dict[str, str]:
         """The variables a FROM line sees, as BuildKit sets them: the automatic platform ARGs

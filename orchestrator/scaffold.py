@@ -51,6 +51,7 @@ class Draft:
     description: str
     image: str | None = None  # own repository: several Dockerfiles must not share one's tags
     contexts: tuple[tuple[str, str], ...] = ()  # (name in the Dockerfile, "target:<draft>")
+    required: tuple[tuple[str, str, int], ...] = ()  # (ARG, its FROM as written, line): no value
 
 
 def is_dockerfile(name: str) -> bool:
@@ -110,6 +111,7 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
         image = f"${{REGISTRY}}/{project}-{prefix}" if prefix else None
         context = path.parent.as_posix()
         platforms = MULTI_ARCH if cross_compiles(parsed) else ()
+        required = required_args(parsed)
         names = parsed.stage_names()
         roles = [role for role in ROLES if role in names]
         if not roles:
@@ -126,6 +128,7 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
                     ("push",),
                     f"the last stage of {path.as_posix()}",
                     image,
+                    required=required,
                 )
             )
             continue
@@ -144,9 +147,26 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
                     ("load",) if dev else ("push",),
                     f"stage {role} of {path.as_posix()}",
                     image,
+                    required=required,
                 )
             )
     return out
+
+
+def required_args(parsed: Dockerfile) -> tuple[tuple[str, str, int], ...]:
+    """Global ARGs a FROM reads that have no default (`ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}`):
+    BuildKit refuses the blank base in any stage, so every target of the file needs a value.
+    Asked again with each one given a stand-in, to find the ARGs of later stages too."""
+    given: dict[str, str] = {}
+    found: list[tuple[str, str, int]] = []
+    while (blank := parsed.blank_base(given)) is not None:
+        stage, names = blank
+        if not names:
+            break  # `${X:+y}`-like: no one ARG to ask for; plan says so at its line
+        for name in names:
+            given[name] = "image"
+            found.append((name, stage.base, stage.line))
+    return tuple(found)
 
 
 def _unique(prefix: str, prefixes: set[str]) -> str:
@@ -184,7 +204,7 @@ def _named(
     return name, None if name == meant.name else meant.name
 
 
-def _source(draft: Draft) -> str:
+def source(draft: Draft) -> str:
     return (Path(draft.context) / draft.dockerfile).as_posix()
 
 
@@ -207,7 +227,7 @@ def _links(out: list[Draft], parsed_by_path: dict[str, Dockerfile]) -> list[Draf
             by_folder.setdefault(slug(folder), []).append(d)
     links: dict[str, dict[str, str]] = {}
     for d in out:
-        parsed = parsed_by_path.get(_source(d))
+        parsed = parsed_by_path.get(source(d))
         if parsed is None:
             continue
         for name in _external_names(parsed, d.stage or d.name):
@@ -258,6 +278,22 @@ def _reaches(links: dict[str, dict[str, str]], start: str, goal: str) -> bool:
     return False
 
 
+def _required_lines(target: Draft) -> list[str]:
+    """`args:` for the ARGs a FROM needs that the Dockerfile gives no default. There is no
+    value init could guess, so each reads the variable of its name: plan refuses it in one line
+    (`unknown variable ${BASE_IMAGE} ... pass --var BASE_IMAGE=VALUE`) until the user writes
+    the image here or passes it, instead of BuildKit failing the build on a blank FROM."""
+    lines: list[str] = []
+    for name, base, line in target.required:
+        lines += [
+            f"    # ARG {name} has no default and BuildKit refuses a blank base (line {line}:",
+            f"    # FROM {base}): write the image here, or pass --var {name}=IMAGE.",
+        ]
+    lines.append("    args:")
+    lines += [f'      {name}: "${{{name}}}"' for name, _, _ in target.required]
+    return lines
+
+
 def _flow(items: Iterable[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
@@ -294,6 +330,8 @@ def render(project: str, targets: Sequence[Draft]) -> str:
             lines.append(f"    context: {target.context}")
         if target.dockerfile != "Dockerfile":
             lines.append(f"    dockerfile: {target.dockerfile}")
+        if target.required:
+            lines += _required_lines(target)
         if target.contexts:
             lines.append(
                 "    # Built first in the same bake and fed in: not pulled from a registry."

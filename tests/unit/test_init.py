@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from orchestrator import dockerfile, scaffold
+from orchestrator.errors import UserError
 from orchestrator.main import main
 from tests.conftest import ROOT
 from tests.unit.helpers import resolve
@@ -275,3 +276,28 @@ def test_every_drafted_target_builds_the_stage_init_says_it_does(
         stage = planned[name].stage
         built = parsed.stages[-1] if stage is None else parsed.find_stage(stage)
         assert built == meant, f"target {name} builds stage {built and built.label}"
+
+
+def test_a_from_arg_without_a_default_is_drafted_as_an_arg_to_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`FROM ${BASE_IMAGE}` with no default is blank for BuildKit: the draft asks for it by name
+    (plan refuses it until given) instead of drafting a target whose build fails."""
+    _write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "ARG BASE_IMAGE\nFROM busybox:1.36 AS deps\n"
+            "FROM ${BASE_IMAGE} AS production\nFROM busybox:1.36 AS development\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 0
+    err = capsys.readouterr().err
+    assert "init: target production needs BASE_IMAGE: Dockerfile:3: FROM ${BASE_IMAGE}" in err
+    targets = yaml.safe_load((tmp_path / "builds.yaml").read_text())["targets"]
+    for name in ("production", "development"):  # BuildKit expands every stage's FROM
+        assert targets[name]["args"] == {"BASE_IMAGE": "${BASE_IMAGE}"}
+    with pytest.raises(UserError, match=r"args\.BASE_IMAGE: unknown variable \$\{BASE_IMAGE\}"):
+        resolve(tmp_path / "builds.yaml", ["development"])
+    given = resolve(tmp_path / "builds.yaml", ["all"], cli={"BASE_IMAGE": "alpine:3.21"})
+    assert given.targets[0].args["BASE_IMAGE"] == "alpine:3.21"

@@ -333,7 +333,9 @@ def parse(text: str, path: Path) -> Dockerfile:
     # (same line numbers), and each instruction that opens one gets its lines back below.
     bodies = {body.opener + 1: body for body in heredoc.bodies(lines)}
     source = "\n".join(heredoc.masked(lines, list(bodies.values()))) if bodies else text
-    parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8")))
+    # A text fileobj, not bytes: dockerfile-parse passes str lines through as they are, so a
+    # stray non-UTF-8 byte textfile.read kept (a lone surrogate) reaches us unchanged.
+    parser = DockerfileParser(fileobj=io.StringIO(source))
     global_args: dict[str, str | None] = {}
     stages: list[Stage] = []
     comments: list[Comment] = []

@@ -21,7 +21,13 @@ def run(args: argparse.Namespace) -> int:
             f"{root}: no Dockerfile found (looked for Dockerfile, Dockerfile.*, *.Dockerfile)"
         )
     project = scaffold.slug(args.name or root.resolve().name)
-    targets = scaffold.drafts(scaffold.parse_all(root, found), project)
+    parsed = scaffold.parse_all(root, found)
+    if not parsed:  # each one passed over with its line above: "no FROM" would be wrong
+        raise UserError(
+            f"{root}: no Dockerfile init could draft from ({len(found)} found, each passed "
+            "over above)"
+        )
+    targets = scaffold.drafts(parsed, project)
     if not targets:
         raise UserError(f"{root}: no Dockerfile with a FROM instruction")
     text = scaffold.render(project, targets)

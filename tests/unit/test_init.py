@@ -301,3 +301,28 @@ def test_a_from_arg_without_a_default_is_drafted_as_an_arg_to_give(
         resolve(tmp_path / "builds.yaml", ["development"])
     given = resolve(tmp_path / "builds.yaml", ["all"], cli={"BASE_IMAGE": "alpine:3.21"})
     assert given.targets[0].args["BASE_IMAGE"] == "alpine:3.21"
+
+
+def test_a_latin1_comment_is_drafted_like_any_dockerfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was passed over as not UTF-8, then init said the folder had no FROM at all."""
+    (tmp_path / "Dockerfile").write_bytes(
+        b"# Maintainer: Fran\xe7ois\nFROM busybox:1.36\nUSER 65534\n"
+    )
+    (tmp_path / ".dockerignore").write_bytes(b"# r\xe9sum\xe9\n.git\n")
+    _git_init(tmp_path)
+    _init_plan_check(tmp_path, monkeypatch)
+    assert "passed over" not in capsys.readouterr().err
+
+
+def test_when_every_dockerfile_is_passed_over_init_does_not_say_no_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36 AS a\nFROM busybox:1.36 AS a\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 2
+    err = capsys.readouterr().err
+    assert "Dockerfile:2: duplicate stage name 'a'" in err
+    assert "no Dockerfile init could draft from (1 found, each passed over above)" in err
+    assert "no Dockerfile with a FROM" not in err

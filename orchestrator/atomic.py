@@ -19,15 +19,17 @@ def write_text(
     mode: int | None = None,
     newline: str | None = None,
     fsync: bool = False,
+    errors: str = "strict",
 ) -> None:
     """Write `text` to a temp file beside `path`, then rename it over `path`.
 
     The temp file is created 0600 (mkstemp), which is what private files keep; `mode` sets
     other permissions. `newline=""` writes line endings exactly as they are in `text`. `fsync`
-    makes the content durable before the rename (for files people commit)."""
+    makes the content durable before the rename (for files people commit). `errors=
+    "surrogateescape"` writes back the stray bytes of a file textfile.read kept."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline=newline) as handle:
+        with os.fdopen(fd, "w", encoding="utf-8", errors=errors, newline=newline) as handle:
             handle.write(text)
             if fsync:
                 handle.flush()

@@ -21,6 +21,7 @@ from dockerfile_parse import DockerfileParser
 from orchestrator import heredoc, inputs, platformargs, textfile, wordexpand
 from orchestrator.errors import UserError
 
+_VAR_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")  # the names `$X` / `${X...}` read
 _FLAG_RE = re.compile(r"^--(?P<name>[a-z-]+)(?:=(?P<value>\S*))?$")
 
 
@@ -212,6 +213,22 @@ class Dockerfile:
                     found.append((image, ins.line))
         return found
 
+    def blank_base(
+        self, args: Mapping[str, str], platform: str | None = None
+    ) -> tuple[Stage, list[str]] | None:
+        """The first stage whose FROM expands to nothing (`FROM ${BASE}`, ARG BASE without a
+        default or value), with the variables it reads that have no value; None if none.
+
+        BuildKit expands every stage's FROM before it looks at --target and refuses a blank
+        one (`base name (${BASE}) should not be blank`): a stage the target never builds fails
+        the build as well, so every stage is asked, not only those of `stages_for`."""
+        values = self._scope(args, platform)
+        for stage in self.stages:
+            if not self._expand(stage.base, values):
+                names = [n for n in _VAR_RE.findall(stage.base) if not values.get(n)]
+                return stage, list(dict.fromkeys(names))
+        return None
+
     def scope(self, args: Mapping[str, str], platform: str | None = None) -> dict[str, str]:
         """The variables a FROM line sees, as BuildKit sets them: the automatic platform ARGs
         for `platform` (default: the engine's), then each global ARG in file order: a build arg
@@ -316,7 +333,9 @@ def parse(text: str, path: Path) -> Dockerfile:
     # (same line numbers), and each instruction that opens one gets its lines back below.
     bodies = {body.opener + 1: body for body in heredoc.bodies(lines)}
     source = "\n".join(heredoc.masked(lines, list(bodies.values()))) if bodies else text
-    parser = DockerfileParser(fileobj=io.BytesIO(source.encode("utf-8")))
+    # A text fileobj, not bytes: dockerfile-parse passes str lines through as they are, so a
+    # stray non-UTF-8 byte textfile.read kept (a lone surrogate) reaches us unchanged.
+    parser = DockerfileParser(fileobj=io.StringIO(source))
     global_args: dict[str, str | None] = {}
     stages: list[Stage] = []
     comments: list[Comment] = []

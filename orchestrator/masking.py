@@ -123,7 +123,16 @@ class MaskedStream:
         if self._dead:
             return len(text)
         try:
-            self._inner.write(mask(text))
+            masked = mask(text)
+            try:
+                self._inner.write(masked)
+            except UnicodeEncodeError:
+                # A stream with errors="strict" (a non-C locale) and text quoting a Dockerfile's
+                # stray non-UTF-8 byte, which textfile.read keeps as a lone surrogate: shown as
+                # U+FFFD (or `?` where the encoding has none) instead of a crash.
+                encoding = getattr(self._inner, "encoding", None) or "utf-8"
+                shown = masked.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+                self._inner.write(shown.encode(encoding, "replace").decode(encoding))
         except OSError as exc:
             self._give_up(exc)
         return len(text)

@@ -529,6 +529,7 @@ def _resolve_target(
         stage = _stage(parsed, _interp(spec.stage, values, where) if spec.stage else None, key)
         # Resolved here so a missing stage or a failing `${X:?}` names the manifest key.
         built = parsed.built_stages(stage, args, platform_list)
+        _refuse_blank_base(parsed, args, platform_list, key)
     except UserError as exc:
         # No stage written (an empty file, no FROM): the target is what the error is about.
         at = origin_of("stage") if spec.stage else where  # a --set names itself
@@ -701,6 +702,29 @@ def _stage(parsed: dockerfile.Dockerfile, written: str | None, name: str) -> str
         )
     parsed.target_stage(written)  # the error for an unknown name, with the known ones
     return written
+
+
+def _refuse_blank_base(
+    parsed: dockerfile.Dockerfile, args: Mapping[str, str], platforms: Sequence[str], name: str
+) -> None:
+    """BuildKit's `base name (${BASE}) should not be blank`, before the build: it is checked
+    for every stage of the file on every platform, the target's or not (see `blank_base`)."""
+    each: list[str | None] = [*platforms] or [None]
+    for platform in each:
+        found = parsed.blank_base(args, platform)
+        if found is None:
+            continue
+        stage, names = found
+        if not names:  # `FROM ${X:+y}` and the like: no one variable to give
+            raise UserError(f"{parsed.path}:{stage.line}: FROM {stage.base} expands to nothing")
+        arg = names[0]
+        which = f"ARG {', '.join(names)} " + ("has" if len(names) == 1 else "have")
+        raise UserError(
+            f"{parsed.path}:{stage.line}: FROM {stage.base}: {which} no value (no default "
+            "in the Dockerfile, none given) and BuildKit refuses a blank base image in any "
+            f"stage: give it in builds.yaml (`args: {{{arg}: ...}}` in target {name}) or with "
+            f"--set {name}.args.{arg}=..."
+        )
 
 
 def _repositories(

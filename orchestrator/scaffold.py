@@ -5,6 +5,8 @@ Dockerfile it drafts the targets a user would write by hand:
 
 * stages named `production` / `development` become targets of those names;
 * otherwise the last stage, which BuildKit builds when there is no `--target`;
+* names that plan reads as the stage meant (`_named`): never a stage's name unless that stage
+  is the one drafted, never a group's, never another target's;
 * platforms `linux/amd64` + `linux/arm64` only where the Dockerfile cross-compiles (a stage
   `FROM --platform=$BUILDPLATFORM` that reads TARGETOS/TARGETARCH/TARGETPLATFORM): elsewhere a
   second platform would mean emulating every RUN step, which the user should choose knowingly;
@@ -24,7 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from orchestrator import console, dockerfile
-from orchestrator.dockerfile import Dockerfile
+from orchestrator.dockerfile import Dockerfile, Stage
 from orchestrator.errors import UserError
 
 # Folders that hold other people's files or tool state, never a project's Dockerfile.
@@ -32,6 +34,7 @@ SKIP_DIRS = frozenset({".git", ".hg", ".svn", "node_modules", "vendor", ".venv",
 CROSS_ARGS = ("TARGETARCH", "TARGETOS", "TARGETPLATFORM", "TARGETVARIANT")
 MULTI_ARCH = ("linux/amd64", "linux/arm64")
 ROLES = ("production", "development")
+GROUPS = ("default", "all")  # the groups render() writes: no target may be named like one
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Draft:
     description: str
     image: str | None = None  # own repository: several Dockerfiles must not share one's tags
     contexts: tuple[tuple[str, str], ...] = ()  # (name in the Dockerfile, "target:<draft>")
+    required: tuple[tuple[str, str, int], ...] = ()  # (ARG, its FROM as written, line): no value
 
 
 def is_dockerfile(name: str) -> bool:
@@ -98,19 +102,21 @@ def drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft
 def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draft]:
     many = len(found) > 1
     out: list[Draft] = []
+    taken = set(GROUPS)
+    prefixes: set[str] = set()
     for path, parsed in found:
         if not parsed.stages:
             continue  # no FROM: not a Dockerfile BuildKit can build
-        prefix = _prefix(path, many)
+        prefix = _unique(_prefix(path, many), prefixes)
         image = f"${{REGISTRY}}/{project}-{prefix}" if prefix else None
         context = path.parent.as_posix()
         platforms = MULTI_ARCH if cross_compiles(parsed) else ()
+        required = required_args(parsed)
         names = parsed.stage_names()
         roles = [role for role in ROLES if role in names]
         if not roles:
             last = parsed.stages[-1]
-            name = prefix or slug(last.name or project)
-            stage = None if last.name in (None, name) else last.name
+            name, stage = _named(prefix or slug(last.name or project), last, parsed, taken)
             out.append(
                 Draft(
                     name,
@@ -122,16 +128,18 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
                     ("push",),
                     f"the last stage of {path.as_posix()}",
                     image,
+                    required=required,
                 )
             )
             continue
         for role in roles:
-            name = f"{prefix}-{role}" if prefix else role
+            meant = next(s for s in parsed.stages if s.name == role)
+            name, stage = _named(f"{prefix}-{role}" if prefix else role, meant, parsed, taken)
             dev = role == "development"
             out.append(
                 Draft(
                     name,
-                    None if name == role else role,
+                    stage,
                     context,
                     path.name,
                     () if dev else platforms,
@@ -139,12 +147,64 @@ def _drafts(found: Sequence[tuple[Path, Dockerfile]], project: str) -> list[Draf
                     ("load",) if dev else ("push",),
                     f"stage {role} of {path.as_posix()}",
                     image,
+                    required=required,
                 )
             )
     return out
 
 
-def _source(draft: Draft) -> str:
+def required_args(parsed: Dockerfile) -> tuple[tuple[str, str, int], ...]:
+    """Global ARGs a FROM reads that have no default (`ARG BASE_IMAGE` / `FROM ${BASE_IMAGE}`):
+    BuildKit refuses the blank base in any stage, so every target of the file needs a value.
+    Asked again with each one given a stand-in, to find the ARGs of later stages too."""
+    given: dict[str, str] = {}
+    found: list[tuple[str, str, int]] = []
+    while (blank := parsed.blank_base(given)) is not None:
+        stage, names = blank
+        if not names:
+            break  # `${X:+y}`-like: no one ARG to ask for; plan says so at its line
+        for name in names:
+            given[name] = "image"
+            found.append((name, stage.base, stage.line))
+    return tuple(found)
+
+
+def _unique(prefix: str, prefixes: set[str]) -> str:
+    """`prefix`, or with a number when another Dockerfile has it (`a/b/Dockerfile` and
+    `a/Dockerfile.b` are both `a-b`): it names the file's image too, and two files pushing
+    the same tags are refused by plan."""
+    name, n = prefix, 1
+    while name and name in prefixes:
+        n += 1
+        name = f"{prefix}-{n}"
+    prefixes.add(name)
+    return name
+
+
+def _named(
+    wanted: str, meant: Stage, parsed: Dockerfile, taken: set[str]
+) -> tuple[str, str | None]:
+    """The target name and `stage:` of a draft meant to build `meant`, the name marked taken.
+
+    plan builds the stage of a target's own name when the file has one, so a folder called
+    `builder` must not name the target of a file whose last stage is unnamed and whose first
+    is `FROM golang AS builder`: that target would build (and push) the golang stage. Such a
+    name gets `-image` added (an unnamed stage cannot be targeted, so only the name can
+    differ); a named stage is written as `stage:` whenever the name differs from it.
+    Names are lower case (slug) and BuildKit's stage names are compared lower-cased, so a
+    plain `in` is its case-insensitive match. Names already given to other targets, or taken
+    by the groups init writes, are skipped too: a second `api:` key would not load.
+    """
+    stages = set(parsed.stage_names())
+    name, n = wanted, 1
+    while name in taken or (meant.name is None and name in stages):
+        n += 1
+        name = f"{wanted}-image" if n == 2 else f"{wanted}-image-{n - 1}"
+    taken.add(name)
+    return name, None if name == meant.name else meant.name
+
+
+def source(draft: Draft) -> str:
     return (Path(draft.context) / draft.dockerfile).as_posix()
 
 
@@ -167,7 +227,7 @@ def _links(out: list[Draft], parsed_by_path: dict[str, Dockerfile]) -> list[Draf
             by_folder.setdefault(slug(folder), []).append(d)
     links: dict[str, dict[str, str]] = {}
     for d in out:
-        parsed = parsed_by_path.get(_source(d))
+        parsed = parsed_by_path.get(source(d))
         if parsed is None:
             continue
         for name in _external_names(parsed, d.stage or d.name):
@@ -218,6 +278,22 @@ def _reaches(links: dict[str, dict[str, str]], start: str, goal: str) -> bool:
     return False
 
 
+def _required_lines(target: Draft) -> list[str]:
+    """`args:` for the ARGs a FROM needs that the Dockerfile gives no default. There is no
+    value init could guess, so each reads the variable of its name: plan refuses it in one line
+    (`unknown variable ${BASE_IMAGE} ... pass --var BASE_IMAGE=VALUE`) until the user writes
+    the image here or passes it, instead of BuildKit failing the build on a blank FROM."""
+    lines: list[str] = []
+    for name, base, line in target.required:
+        lines += [
+            f"    # ARG {name} has no default and BuildKit refuses a blank base (line {line}:",
+            f"    # FROM {base}): write the image here, or pass --var {name}=IMAGE.",
+        ]
+    lines.append("    args:")
+    lines += [f'      {name}: "${{{name}}}"' for name, _, _ in target.required]
+    return lines
+
+
 def _flow(items: Iterable[str]) -> str:
     return "[" + ", ".join(items) + "]"
 
@@ -254,6 +330,8 @@ def render(project: str, targets: Sequence[Draft]) -> str:
             lines.append(f"    context: {target.context}")
         if target.dockerfile != "Dockerfile":
             lines.append(f"    dockerfile: {target.dockerfile}")
+        if target.required:
+            lines += _required_lines(target)
         if target.contexts:
             lines.append(
                 "    # Built first in the same bake and fed in: not pulled from a registry."

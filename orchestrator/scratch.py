@@ -145,5 +145,6 @@ def write_sent(context: Path, dockerfile: Path, sent: Path) -> None:
         except (FileNotFoundError, UserError):
             current = None
         if current != content:
-            atomic.write_text(path, content, mode=0o644, newline="")
+            # surrogateescape: the user's bytes exactly, a Latin-1 comment included.
+            atomic.write_text(path, content, mode=0o644, newline="", errors="surrogateescape")
         inputs.note(path)

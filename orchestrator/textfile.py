@@ -2,9 +2,17 @@
 
 Only a regular file is read: a FIFO or a device named as a Dockerfile would block the run or
 never end, so the file is opened non-blocking and refused unless fstat says it is regular. A
-size limit keeps a mistaken `-f /var/log/huge` from eating the memory, and a NUL byte or bytes
-that are not UTF-8 are refused with one line: BuildKit would misread such a file, and parsing
+size limit keeps a mistaken `-f /var/log/huge` from eating the memory, and a NUL byte is
+refused with one line: a UTF-16 file or a binary one, which BuildKit would misread, and parsing
 it anyway only gives confusing errors (`no stage named 'final' (stages: final)`).
+
+Bytes that are not UTF-8 are another matter in the files BuildKit reads. Its parser works on
+bytes: a Latin-1 comment (`# Maintainer: Fran\xe7ois`) in a Dockerfile or .dockerignore builds
+fine, so such a file is read with errors="surrogateescape": each stray byte becomes one lone
+surrogate, the rest of the text is unchanged, and `raw()` gives the exact bytes back for every
+copy we write (the build-time Dockerfile, `pin --write`). Text for other programs and for the
+terminal goes through `lenient()` (U+FFFD for each such byte, as hadolint reads it). The
+manifest, lock file and report are YAML/JSON and stay strict UTF-8.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ LIMITS = {
     "ignore file": 16 * MiB,
     "report": 256 * MiB,
 }
+# What BuildKit reads as bytes: stray non-UTF-8 bytes are kept (see the module's docstring).
+BYTES_KEPT = frozenset({"Dockerfile", "ignore file"})
 
 
 def is_regular(path: Path) -> bool:
@@ -66,10 +76,26 @@ def read(path: Path, what: str) -> str:
     nul = data.find(b"\0")
     if nul >= 0:
         raise UserError(f"{path}: the {what} is binary (a NUL byte at offset {nul}), not text")
+    if what in BYTES_KEPT:
+        return data.decode("utf-8", "surrogateescape")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise UserError(f"{path}: the {what} is not UTF-8 text (byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UserError(f"{path}:{line}: the {what} is not UTF-8 text (byte {exc.start})") from None
+
+
+def raw(text: str) -> bytes:
+    """The bytes `read` decoded `text` from: stray non-UTF-8 bytes as they were."""
+    return text.encode("utf-8", "surrogateescape")
+
+
+def lenient(text: str) -> str:
+    """`text` as valid Unicode: each stray byte `read` kept becomes U+FFFD, the rest unchanged
+    (what hadolint's decoder does with such a file; what a terminal or a JSON file can take)."""
+    if text.isascii():
+        return text
+    return raw(text).decode("utf-8", "replace")
 
 
 def _read_all(fd: int, size: int, limit: int) -> bytes:

@@ -84,8 +84,11 @@ def fingerprints(findings: Sequence[Finding], root: Path) -> list[dict[str, str]
         if finding.file not in lines_of:
             inputs.note(finding.file)
             try:
-                lines_of[finding.file] = Path(finding.file).read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError):
+                # errors="replace": a stray Latin-1 byte (BuildKit builds such a file) must
+                # not drop the file's content hashes.
+                text = Path(finding.file).read_text(encoding="utf-8", errors="replace")
+                lines_of[finding.file] = text.splitlines()
+            except OSError:
                 lines_of[finding.file] = []
     seen: dict[tuple[str, ...], int] = {}
     out = []

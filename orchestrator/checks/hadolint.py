@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from orchestrator import inputs, usercache
+from orchestrator import inputs, textfile, usercache
 from orchestrator.checks import Finding, Severity, hadolint_compat
 from orchestrator.dockerfile import Dockerfile, Stage
 
@@ -288,9 +288,11 @@ def _input(dockerfile: Dockerfile, text: str | None) -> tuple[str, Path | None]:
     only in comments share one lint and one memo entry."""
     if text is None:
         inputs.note(dockerfile.path)
-        text = dockerfile.path.read_text(encoding="utf-8")
+        text = textfile.read(dockerfile.path, "Dockerfile")
     cwd = dockerfile.path.parent if dockerfile.path.parent.is_dir() else None
-    return hadolint_compat.quiet_comments(text), cwd
+    # lenient: a stray non-UTF-8 byte (a Latin-1 comment) as U+FFFD, as hadolint's own decoder
+    # reads it; the pipe and the memo key need valid text.
+    return hadolint_compat.quiet_comments(textfile.lenient(text)), cwd
 
 
 def _attempt(

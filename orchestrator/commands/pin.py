@@ -12,7 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from orchestrator import atomic, console, executor, lockfile, manifest, pinning, refs, signing
+from orchestrator import (
+    atomic,
+    console,
+    executor,
+    lockfile,
+    manifest,
+    pinning,
+    refs,
+    signing,
+    textfile,
+)
 from orchestrator.commands.common import load
 from orchestrator.errors import EXIT_BUILD_FAILED, UserError
 from orchestrator.lockfile import Lock, LockEntry
@@ -250,7 +260,9 @@ def write_dockerfiles(used: Mapping[str, Use], lock: Lock) -> None:
             by_file.setdefault(dockerfile, {})[key] = entry.digest
     for dockerfile, digests in sorted(by_file.items()):
         path = Path(dockerfile)
-        text = path.read_bytes().decode("utf-8")  # not read_text(): keep \r\n endings as they are
+        # textfile.read, not read_text(): \r\n endings and non-UTF-8 bytes (a Latin-1 comment)
+        # are kept as they are, and written back so by _replace.
+        text = textfile.read(path, "Dockerfile")
         new_text, changes = pinning.rewrite(text, digests)
         for change in changes:
             _say(f"{dockerfile}:{change.line}: {change.old} -> {change.new}")
@@ -275,4 +287,6 @@ def _keys_in(text: str) -> set[str]:
 
 
 def _replace(path: Path, text: str) -> None:
-    atomic.write_text(path, text, mode=stat.S_IMODE(path.stat().st_mode), newline="")
+    atomic.write_text(
+        path, text, mode=stat.S_IMODE(path.stat().st_mode), newline="", errors="surrogateescape"
+    )

@@ -10,8 +10,10 @@ import pytest
 import yaml
 
 from orchestrator import dockerfile, scaffold
+from orchestrator.errors import UserError
 from orchestrator.main import main
 from tests.conftest import ROOT
+from tests.unit.helpers import resolve
 
 EXAMPLES = sorted(p.parent.name for p in (ROOT / "examples").glob("*/builds.yaml"))
 
@@ -222,3 +224,105 @@ def test_a_dockerfile_buildkit_would_refuse_is_passed_over_with_a_line(
     err = capsys.readouterr().err
     assert "init: passed over" in err
     assert "tests/bad/Dockerfile:2: duplicate stage name 'one'" in err
+
+
+GO_BUILDER = """\
+FROM golang:1.23-bookworm AS Builder
+RUN go build -o /app .
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=builder /app /app
+"""
+TREES = {
+    # The folder names the target, and `builder` is the first stage's name (matched case-
+    # insensitively, as BuildKit does): the target must still build the last stage.
+    "builder": {"Dockerfile": GO_BUILDER},
+    "mono": {
+        "builder/Dockerfile": GO_BUILDER,  # prefix `builder`, like a stage of its file
+        "app/Dockerfile": "FROM busybox:1.35 AS app\nFROM busybox:1.35 AS runtime\n",
+        "base/Dockerfile": "FROM busybox:1.35 AS base\nFROM base AS production\n",
+        "a/b/Dockerfile": "FROM busybox:1.35 AS b\nFROM busybox:1.35\n",
+        "a/Dockerfile.b": "FROM busybox:1.35 AS a-b\nFROM busybox:1.35\n",  # prefix a-b too
+        "default/Dockerfile": "FROM busybox:1.35\n",  # a group init writes
+        "all/Dockerfile": "FROM busybox:1.35 AS all\n",
+    },
+}
+
+
+@pytest.mark.parametrize("tree", sorted(TREES))
+def test_every_drafted_target_builds_the_stage_init_says_it_does(
+    tree: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """plan builds the stage of a target's own name: a draft named like another stage of its
+    file (the folder `builder` of a Go build) would build and push that stage instead."""
+    root = tmp_path / tree
+    root.mkdir()
+    _write_tree(root, TREES[tree])
+    monkeypatch.chdir(root)
+    assert main(["init"]) == 0
+    data = yaml.safe_load((root / "builds.yaml").read_text())
+    planned = {
+        t.name: t
+        for t in resolve(root / "builds.yaml", ["all"] if len(data["targets"]) > 1 else []).targets
+    }
+    assert set(planned) == set(data["targets"])
+    for name, spec in data["targets"].items():
+        what, _, source = spec["description"].partition(" of ")
+        parsed = dockerfile.load(root / source)
+        meant = (
+            parsed.stages[-1]
+            if what == "the last stage"
+            else parsed.find_stage(what.removeprefix("stage "))
+        )
+        stage = planned[name].stage
+        built = parsed.stages[-1] if stage is None else parsed.find_stage(stage)
+        assert built == meant, f"target {name} builds stage {built and built.label}"
+
+
+def test_a_from_arg_without_a_default_is_drafted_as_an_arg_to_give(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`FROM ${BASE_IMAGE}` with no default is blank for BuildKit: the draft asks for it by name
+    (plan refuses it until given) instead of drafting a target whose build fails."""
+    _write_tree(
+        tmp_path,
+        {
+            "Dockerfile": "ARG BASE_IMAGE\nFROM busybox:1.36 AS deps\n"
+            "FROM ${BASE_IMAGE} AS production\nFROM busybox:1.36 AS development\n",
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 0
+    err = capsys.readouterr().err
+    assert "init: target production needs BASE_IMAGE: Dockerfile:3: FROM ${BASE_IMAGE}" in err
+    targets = yaml.safe_load((tmp_path / "builds.yaml").read_text())["targets"]
+    for name in ("production", "development"):  # BuildKit expands every stage's FROM
+        assert targets[name]["args"] == {"BASE_IMAGE": "${BASE_IMAGE}"}
+    with pytest.raises(UserError, match=r"args\.BASE_IMAGE: unknown variable \$\{BASE_IMAGE\}"):
+        resolve(tmp_path / "builds.yaml", ["development"])
+    given = resolve(tmp_path / "builds.yaml", ["all"], cli={"BASE_IMAGE": "alpine:3.21"})
+    assert given.targets[0].args["BASE_IMAGE"] == "alpine:3.21"
+
+
+def test_a_latin1_comment_is_drafted_like_any_dockerfile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It was passed over as not UTF-8, then init said the folder had no FROM at all."""
+    (tmp_path / "Dockerfile").write_bytes(
+        b"# Maintainer: Fran\xe7ois\nFROM busybox:1.36\nUSER 65534\n"
+    )
+    (tmp_path / ".dockerignore").write_bytes(b"# r\xe9sum\xe9\n.git\n")
+    _git_init(tmp_path)
+    _init_plan_check(tmp_path, monkeypatch)
+    assert "passed over" not in capsys.readouterr().err
+
+
+def test_when_every_dockerfile_is_passed_over_init_does_not_say_no_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox:1.36 AS a\nFROM busybox:1.36 AS a\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 2
+    err = capsys.readouterr().err
+    assert "Dockerfile:2: duplicate stage name 'a'" in err
+    assert "no Dockerfile init could draft from (1 found, each passed over above)" in err
+    assert "no Dockerfile with a FROM" not in err

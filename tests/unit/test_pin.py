@@ -669,3 +669,16 @@ def test_a_failure_half_way_says_nothing_was_locked(
     assert "locked:" not in out
     assert f"{last}: not found" in err
     assert not (project / "builds.lock").exists()
+
+
+def test_write_keeps_the_non_utf8_bytes_of_a_dockerfile(
+    project: Path, registry: FakeRegistry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Latin-1 comment (BuildKit builds such a file): --write changes the FROM lines only."""
+    df = project / "Dockerfile"
+    df.write_bytes(b"# Auteur: Fran\xe7ois\n" + DOCKERFILE.encode())
+    assert orch(capsys, "pin", "--write")[0] == 0
+    bb = registry.tags["busybox:1.35"]
+    written = df.read_bytes()
+    assert written.startswith(b"# Auteur: Fran\xe7ois\n")
+    assert f"FROM busybox:1.35@{bb} AS".encode() in written

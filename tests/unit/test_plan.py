@@ -437,3 +437,36 @@ def test_a_base_pinned_in_the_dockerfile_shows_its_digest_once() -> None:
     assert report._base_line(mirrored) == (
         f"busybox:1.35 <- localhost:5000/busybox:1.35@{digest} (locked)"
     )
+
+
+BLANK_BASE = """\
+ARG BASE_IMAGE
+FROM busybox:1.36 AS deps
+FROM ${BASE_IMAGE} AS production
+FROM busybox:1.36 AS tools
+"""
+BLANK_YAML = """\
+version: 1
+project: {name: app, image: localhost:5000/app}
+targets:
+  production: {tags: [dev]}
+  tools: {tags: [dev], image: localhost:5000/tools}
+"""
+
+
+@pytest.mark.parametrize("target", ["production", "tools"])
+def test_a_from_with_an_arg_that_has_no_value_is_refused_at_its_line(
+    tmp_path: Path, target: str
+) -> None:
+    """BuildKit refuses `FROM ${BASE_IMAGE}` blank in every stage, before it looks at --target:
+    `tools` never builds the production stage and fails all the same."""
+    path = write_project(tmp_path, BLANK_YAML, BLANK_BASE)
+    with pytest.raises(UserError) as caught:
+        resolve(path, [target])
+    message = caught.value.message
+    assert "\n" not in message
+    assert "Dockerfile:3: FROM ${BASE_IMAGE}: ARG BASE_IMAGE has no value" in message
+    assert f"`args: {{BASE_IMAGE: ...}}` in target {target}" in message
+    assert f"--set {target}.args.BASE_IMAGE=..." in message
+    given = resolve(path, [target], sets=[f"{target}.args.BASE_IMAGE=alpine:3.21"])
+    assert [t.name for t in given.targets] == [target]

@@ -195,3 +195,22 @@ def test_build_refuses_a_scratch_symlink_the_repository_ships(
     main(["build", "app"])
     assert "ships this tool's scratch directory" not in capsys.readouterr().err
     assert list(outside.iterdir()) != []  # the user's own link is followed
+
+
+def test_the_copy_keeps_non_utf8_bytes_of_the_dockerfile_and_ignore_file(
+    tmp_path: Path,
+) -> None:
+    """BuildKit reads both files as bytes (a Latin-1 comment builds): plan accepted neither, and
+    the copy it builds from must be the user's bytes, not a re-encoding."""
+    path = helpers.write_project(tmp_path, MANIFEST)
+    dockerfile = b"# Maintainer: Fran\xe7ois\r\nFROM busybox:1.35\r\nCOPY . .\r\n"
+    ignore = b"# r\xe9sum\xe9\n.git\ncaf\xe9.txt\n"
+    (tmp_path / "Dockerfile").write_bytes(dockerfile)
+    (tmp_path / ".dockerignore").write_bytes(ignore)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "Dockerfile").write_text("FROM busybox:1.35\n")
+    (t,) = helpers.resolve(path, ["app"]).targets
+    assert t.dockerfile_sent is not None
+    scratch.write_sent(Path(t.context), Path(t.dockerfile), Path(t.dockerfile_sent))
+    assert Path(t.dockerfile_sent).read_bytes() == dockerfile
+    assert Path(f"{t.dockerfile_sent}.dockerignore").read_bytes().startswith(ignore)

@@ -74,3 +74,39 @@ def test_a_file_that_grew_past_the_limit_is_refused(
     monkeypatch.setattr(os, "fstat", stale_fstat)
     with pytest.raises(UserError, match="larger than the limit of 50 bytes"):
         textfile.read(path, "manifest")
+
+
+def test_stray_bytes_of_the_files_buildkit_reads_as_bytes_are_kept(tmp_path: Path) -> None:
+    """A Latin-1 comment in a Dockerfile or .dockerignore builds; YAML must be UTF-8."""
+    data = b"# Fran\xe7ois\nFROM alpine:3.21\n"
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(data)
+    for what in ("Dockerfile", "ignore file"):
+        text = textfile.read(path, what)
+        assert text.startswith("# Fran\udce7ois\n")
+        assert textfile.raw(text) == data
+        assert textfile.lenient(text) == "# Fran\ufffdois\nFROM alpine:3.21\n"
+    manifest = tmp_path / "builds.yaml"
+    manifest.write_bytes(b"version: 1\n# Fran\xe7ois\n")
+    with pytest.raises(UserError, match=r"builds\.yaml:2: the manifest is not UTF-8 text"):
+        textfile.read(manifest, "manifest")
+
+
+def test_hadolint_and_a_strict_terminal_get_valid_text(tmp_path: Path) -> None:
+    """hadolint decodes a stray byte as U+FFFD; a terminal whose stream is strict (a non-C
+    locale) is shown the same instead of a crash on the lone surrogate."""
+    import io
+
+    from orchestrator import dockerfile, masking
+    from orchestrator.checks import hadolint
+
+    path = tmp_path / "Dockerfile"
+    path.write_bytes(b"FROM alpine:3.21\nRUN echo caf\xe9\n")
+    text, _ = hadolint._input(dockerfile.load(path), None)
+    assert "caf\ufffd" in text
+    text.encode("utf-8")  # the pipe and the memo key need valid text
+    inner = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    stream = masking.MaskedStream(inner)
+    stream.write("RUN echo caf\udce9\n")
+    stream.flush()
+    assert inner.buffer.getvalue() == "RUN echo caf\ufffd\n".encode()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -254,15 +255,20 @@ entry_module.entry()
 """
 
 
-def test_ctrl_c_turned_into_another_exception_by_a_library_is_still_an_interrupt() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", _NATIVE_INTERRUPT],
+def python(program: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", program],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        **options,
     )
+
+
+def test_ctrl_c_turned_into_another_exception_by_a_library_is_still_an_interrupt() -> None:
+    done = python(_NATIVE_INTERRUPT)
     assert (done.returncode, done.stderr) == (130, "error: interrupted\n")
 
 
@@ -275,15 +281,7 @@ def test_an_ignored_sigint_stays_ignored() -> None:
         "m.main = lambda argv=None: 0 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else 5\n"
         "m.entry()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    done = python(program, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
     assert done.returncode == 0, done.stderr
 
 

@@ -183,9 +183,20 @@ def judge(
             baselined += 1
         else:
             new.append(finding)
+    # A recorded finding that still occurs but builds.yaml now silences (severity off, an
+    # `ignore:` entry) is not fixed: it is only not shown.
+    silenced = (
+        {
+            (k["code"], k["file"], k["target"], k["fingerprint"].rpartition("-")[0])
+            for k in fingerprints(findings, root)
+        }
+        if any(remaining.values()) and len(kept) < len(findings)
+        else set()
+    )
     fixed = tuple(
         {"code": k[0], "file": k[1], "target": k[2], "fingerprint": k[3]}
         for k, n in remaining.items()
+        if (*k[:3], k[3].rpartition("-")[0]) not in silenced
         for _ in range(n)
     )
     failing = tuple(f for f in new if _fails(f, policies.get(f.target, Policy()).fail_on))
@@ -248,5 +259,11 @@ def write_baseline(
         kept + recorded, key=lambda e: (e["file"], e["code"], e["target"], e["fingerprint"])
     )
     body = {"version": BASELINE_FORMAT, "findings": entries}
-    atomic.write_text(path, json.dumps(body, indent=2) + "\n", mode=0o644, fsync=True)
+    try:
+        # `checks: baseline: ci/baseline.json` in a fresh checkout: its folder is made, as an
+        # --output's is (outfile.write).
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.write_text(path, json.dumps(body, indent=2) + "\n", mode=0o644, fsync=True)
+    except OSError as exc:
+        raise UserError(f"cannot write the baseline {path}: {exc.strerror or exc}") from None
     return len(recorded)

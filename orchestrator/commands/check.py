@@ -130,8 +130,11 @@ def outcome(verdict: gate_.Verdict, baseline: Path) -> list[str]:
         out.append(f"{len(verdict.ignored)} finding(s) accepted in builds.yaml (checks: ignore:)")
     for entry in verdict.fixed:
         out.append(
-            f"fixed since the baseline: {entry['code']} in {entry['file']} ({entry['target']}); "
-            "`orchestrator check --write-baseline` drops it from the file"
+            # A pragma's silenced finding is dropped before the baseline is compared (finish):
+            # it cannot be told from a fixed one here, so the line says both.
+            f"fixed since the baseline: {entry['code']} in {entry['file']} ({entry['target']}) "
+            "no longer occurs (or a pragma silences it); `orchestrator check --write-baseline` "
+            "drops it from the file"
         )
     if any(f.severity != "info" for f in verdict.new):
         out.append(f"to {HOW_TO_SILENCE}")

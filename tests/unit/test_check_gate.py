@@ -263,3 +263,39 @@ def test_matrix_expansions_take_their_matrix_targets_checks(
     code, body = _check(capsys, manifest)
     assert {f["target"] for f in body["findings"]} == {"production-a", "production-b"}
     assert code == 0
+
+
+def test_a_baseline_in_a_folder_not_made_yet_is_written_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`checks: baseline: ci/baseline.json` in a checkout without ci/: exit 3, 'a bug'."""
+    manifest = _project(tmp_path, "checks: {baseline: ci/baseline.json}\n")
+    capsys.readouterr()
+    assert main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline"]) == 0
+    assert json.loads((tmp_path / "ci" / "baseline.json").read_text())["findings"]
+    assert _check(capsys, manifest)[0] == 0
+
+
+def test_a_recorded_finding_builds_yaml_now_silences_is_not_fixed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    manifest = _project(tmp_path)
+    capsys.readouterr()
+    assert main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline"]) == 0
+    silenced = _project(
+        tmp_path,
+        """\
+        checks:
+          severity: {OR014: off}
+          ignore:
+            - {code: OR009, reason: curl is what the image is for}
+        """,
+    )
+    code, body = _check(capsys, silenced)
+    assert (code, body["findings"], body["fixed"]) == (0, [], [])
+    # Really fixed is still reported so.
+    (tmp_path / ".dockerignore").write_text(".git\n")
+    code, body = _check(
+        capsys, _project(tmp_path, "checks: {ignore: [{code: OR009, reason: x}]}\n")
+    )
+    assert [e["code"] for e in body["fixed"]] == ["OR015"]

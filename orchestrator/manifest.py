@@ -252,7 +252,9 @@ class TargetSpec(_Model):
                 continue
             if kind in ("oci", "docker", "tar", "local") and dest:
                 continue
-            raise ValueError(f"{value!r}: expected load, push, oci:PATH, docker:PATH, local:DIR")
+            raise ValueError(
+                f"{value!r}: expected load, push, oci:PATH, docker:PATH, tar:PATH, local:DIR"
+            )
         return values
 
     @field_validator("provenance")
@@ -462,6 +464,15 @@ class Manifest(_Model):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError(f"expected 1, the manifest format (a number), got {value!r}")  # noqa: TRY004 (pydantic reports ValueError)
         return value
+
+    @field_validator(
+        "variables", "mirrors", "verify", "defaults", "groups", "checks", mode="before"
+    )
+    @classmethod
+    def _empty_section(cls, value: Any) -> Any:
+        # `verify:` with its only entry commented out (the README's example) is YAML's null:
+        # an empty section, as an empty `args:` of a target already is.
+        return {} if value is None else value
 
     @field_validator("variables")
     @classmethod

@@ -54,7 +54,7 @@ def test_wrong_types_and_invalid_values_each_get_a_line_in_file_order() -> None:
     assert problems(text) == [
         "builds.yaml:4: targets.p.platforms: invalid platform 'linux/arm65': unknown architecture 'arm65'",
         "builds.yaml:5: targets.p.no-cache: Input should be a valid boolean, unable to interpret input (got 'maybe')",
-        "builds.yaml:6: targets.p.outputs: 'pushh': expected load, push, oci:PATH, docker:PATH, local:DIR",
+        "builds.yaml:6: targets.p.outputs: 'pushh': expected load, push, oci:PATH, docker:PATH, tar:PATH, local:DIR",
         "builds.yaml:7: targets.p.provenance: 'maybe': expected false, true (= min), min or max",
         "builds.yaml:9: targets.p.secrets[0]: give exactly one of 'env' or 'file'",
     ]
@@ -247,3 +247,25 @@ def test_x_keys_hold_anchors_and_are_not_validated() -> None:
     schema = manifest.json_schema()
     assert schema["patternProperties"] == {"^x-": {}}
     assert schema["additionalProperties"] is False  # other unknown top-level keys stay errors
+
+
+@pytest.mark.parametrize(
+    "section", ["variables", "mirrors", "verify", "defaults", "groups", "checks"]
+)
+def test_a_section_with_nothing_under_it_is_empty(section: str) -> None:
+    """`verify:` whose only entry is commented out (the README's example) is YAML's null."""
+    text = HEAD + f"{section}:\n  # a: b\ntargets: {{p: {{}}}}\n"
+    value = getattr(manifest.validate(yamlsrc.loads(text, Path("builds.yaml"))), section)
+    if section in ("defaults", "checks"):  # a model: nothing set in it
+        assert value.model_fields_set == set()
+    else:
+        assert value == {}
+
+
+def test_the_readmes_builds_yaml_loads() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = [b.split("```", 1)[0] for b in readme.split("```yaml\n")[1:]]
+    examples = [b for b in blocks if b.startswith("version: 1") and "targets:" in b]
+    assert examples
+    for example in examples:
+        manifest.validate(yamlsrc.loads(example, Path("builds.yaml")))

@@ -96,7 +96,7 @@ def place_problem(key: str, path: Path, root: Path, allow_outside: bool) -> str 
         return f"{key}: {path} is a device or kernel path"
     if not allow_outside and not _inside(path, root):
         return (
-            f"{key}: {path} is outside the repository {root}; "
+            f"{key}: {path} is outside {root}, the directory of builds.yaml; "
             "set `project.allow-outside: true` if that is intended"
         )
     return None

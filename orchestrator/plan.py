@@ -542,13 +542,12 @@ def _resolve_target(
     try:
         tag_list = tags.expand(spec.tags or [], values, spec.flavor)
     except (ValueError, variables.UnknownVariableError) as exc:
-        line = located.line_of(("targets", key, "tags"))
         why = (
             f"unknown variable ${{{exc.name}}} ({variables.unknown_hint(exc.name)})"
             if isinstance(exc, variables.UnknownVariableError)
             else exc
         )
-        raise ManifestError(f"{located.path}:{line}: targets.{key}.tags: {why}") from None
+        raise ManifestError(f"{origin_of('tags')}: {why}") from None  # a --set names itself
     full_tags = [f"{repo}:{t}" for repo in repositories for t in tag_list]
 
     labels = _oci_labels(manifest, values)

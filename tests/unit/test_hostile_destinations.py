@@ -236,3 +236,19 @@ def test_a_refused_destination_names_the_line_it_was_written_on(
     assert re.search(says, err, re.MULTILINE), err
     # One line for one problem; a matrix target's two expansions are two problems.
     assert len(err.strip().splitlines()) == (3 if "matrix" in target else 1), err
+
+
+def test_a_bad_tag_from_a_set_is_the_sets_fault(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It was blamed on `builds.yaml:5: targets.app.tags`, a line that is fine."""
+    monkeypatch.setenv("ORCH_PLAN_MEMO", "0")
+    path = project(tmp_path, "    tags: [x]\n")
+    capsys.readouterr()
+    assert main(["plan", "-f", str(path), "--set", "app.tags=x-${NOPE}"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "error: --set app.tags=x-${NOPE}: unknown variable ${NOPE}"
+    )
+    path = project(tmp_path, "    tags: ['x-${NOPE}']\n")
+    assert main(["plan", "-f", str(path)]) == 2
+    assert "builds.yaml:5: targets.app.tags: unknown variable ${NOPE}" in capsys.readouterr().err

@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--list",
         action="store_true",
-        help="print the names of every target and group, one per line, and stop",
+        help="print every target and group, a line each (`target NAME`, `group NAME: MEMBERS`; "
+        "a matrix's expansions by name), and stop",
     )
 
     b = sub.add_parser("build", help="check, build and push the targets; write a report")

@@ -1062,11 +1062,13 @@ def _bases(
     for stage, ref, line in _external(parsed, stage_name, args, platforms):
         if ref in (named or set()):
             continue  # a named context of the target replaces this image (BuildKit's rule)
-        if "@" in ref:  # a digest written in FROM must be one: never silently "unpinned"
-            try:
-                refs.parse_reference(ref)
-            except refs.InvalidReferenceError as exc:
-                raise UserError(f"{parsed.path}:{line}: FROM {ref}: {exc}") from None
+        # As BuildKit parses it once expanded: `busybox:${TAG}` with TAG empty, `Alpine:3` or
+        # a malformed digest fail its build, so they fail the plan, at their line (a digest
+        # that is not one is never silently "unpinned").
+        problem = _reference_problem(ref)
+        if problem:
+            written = f" FROM {stage.base}:" if line == stage.line else ""  # else COPY --from...
+            raise UserError(f"{parsed.path}:{line}:{written} {problem}")
         key = image_key(ref)
         source = mirror_by_key.get(key, ref)
         locked = lock.entries.get(key)
@@ -1086,6 +1088,16 @@ def _bases(
             redirects[ref] = context
         images.append(BaseImage(ref, stage.label, line, source, digest, context))
     return images, redirects
+
+
+@functools.lru_cache(maxsize=4096)
+def _reference_problem(ref: str) -> str | None:
+    """Why `ref` is no image reference, or None (cached: the same few bases in every target)."""
+    try:
+        refs.parse_reference(ref)
+    except refs.InvalidReferenceError as exc:
+        return str(exc)
+    return None
 
 
 # Pure, and asked for every FROM, mirror and lock entry of every target: the same few images

@@ -137,3 +137,27 @@ def test_a_stage_set_on_the_command_line_names_the_set(tmp_path: Path) -> None:
     path = project(tmp_path, "  image: localhost:5000/e\n", "    tags: [a]\n")
     with pytest.raises(ManifestError, match=r"^--set app\.stage=nosuch: .*no stage named 'nosuch'"):
         helpers.resolve(path, ["app"], sets=["app.stage=nosuch"])
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "says"),
+    [
+        (
+            "ARG TAG=\nFROM busybox:${TAG} AS app\n",
+            r"Dockerfile:2: FROM busybox:\$\{TAG\}: .*'busybox:'",
+        ),
+        ("FROM Alpine:3 AS app\n", r"Dockerfile:1: FROM Alpine:3: .*must be lowercase"),
+        (
+            "FROM busybox:1.35 AS app\nCOPY --from=alpin\u00e9:3 /x /x\n",
+            r"Dockerfile:2: invalid image reference 'alpin\u00e9:3'",
+        ),
+    ],
+)
+def test_an_image_buildkit_cannot_parse_once_expanded_is_refused_at_its_line(
+    tmp_path: Path, dockerfile: str, says: str
+) -> None:
+    """BuildKit fails such a build; the plan said `base: busybox:` and went on."""
+    text = "version: 1\nproject: {name: e, image: localhost:5000/e}\ntargets:\n  app: {}\n"
+    path = helpers.write_project(tmp_path, text, dockerfile)
+    with pytest.raises(UserError, match=says):
+        helpers.resolve(path, ["app"])

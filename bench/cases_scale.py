@@ -22,7 +22,6 @@ from pathlib import Path
 from bench import monorepo
 from bench.cases import Settings, _group_targets, _pair
 from bench.harness import (
-    BenchError,
     Figure,
     Goal,
     Series,
@@ -57,12 +56,6 @@ def _go_distinct(root: Path, registry: str, n: int = GO_SERVICES) -> list[str]:
 
 # --- 9 ----------------------------------------------------------------------------------------
 # What the orchestrator prints when it runs its bake again after a registry 5xx (executor.py).
-# The local registry (distribution 2.8) rewrites a tag's link file in place, and docker's pusher
-# PUTs every manifest of a multi-platform image under the image's tag side by side, with HEADs
-# of that tag in between: a HEAD that reads the half-written link gets "500 invalid checksum
-# digest format" (seen in the registry's access log, 2026-12-01). A registry on object storage
-# does not do this; the bench's does, for both sides.
-REGISTRY_RETRY = "registry error, retrying bake"
 
 
 def case_monorepo_build(bench: Bench, s: Settings) -> list[Figure]:
@@ -78,12 +71,7 @@ def case_monorepo_build(bench: Bench, s: Settings) -> list[Figure]:
     user_reports: list[int] = []
 
     def build(rebuild: bool, into: list[int]) -> None:
-        done = ws.build([], rebuild=rebuild)
-        if REGISTRY_RETRY in done.stderr:
-            # The local registry answered a 500 and the orchestrator retried its bake inside
-            # the run. A raw bake meeting the same 500 fails and is re-run by attempt(), its
-            # failed try untimed: this run is treated the same way (both sides, same rule).
-            raise BenchError("registry 500 during the bake (retried inside the run)")
+        ws.build([], rebuild=rebuild)  # a bake retried inside the run fails (Workspace.build)
         into.append(len(ws.phases) - 1)
 
     variants = [
@@ -96,8 +84,9 @@ def case_monorepo_build(bench: Bench, s: Settings) -> list[Figure]:
     retried: list[str] = []
     warmup = max(1, s.warmup)  # the first round is cold (nothing cached): discarded
     # Five tries a run, for either side: with 30 multi-arch pushes, a bake meets the local
-    # registry's 500 about one time in four (REGISTRY_RETRY), and on a loaded machine nearly one
-    # in two (2026-12-02: a raw bake failed three tries in a row and figure 9 had no value).
+    # registry's 500 about one time in four (workspace.REGISTRY_RETRY), and on a loaded machine
+    # nearly one in two (2026-12-02: a raw bake failed three tries in a row, figure 9 had no
+    # value).
     samples = rounds(variants, s.runs, warmup=warmup, label="9 monorepo", retried=retried, tries=5)
     forced_phases = [ws.phases[i] for i in forced_reports[warmup:]]
     user_phases = [ws.phases[i] for i in user_reports[warmup:]]

@@ -55,7 +55,6 @@ def _go_distinct(root: Path, registry: str, n: int = GO_SERVICES) -> list[str]:
 
 
 # --- 9 ----------------------------------------------------------------------------------------
-# What the orchestrator prints when it runs its bake again after a registry 5xx (executor.py).
 
 
 def case_monorepo_build(bench: Bench, s: Settings) -> list[Figure]:

@@ -348,7 +348,8 @@ class Bench:
 # PUTs every manifest of a multi-platform image under the image's tag side by side, with HEADs
 # of that tag in between: a HEAD that reads the half-written link gets "500 invalid checksum
 # digest format" (seen in the registry's access log, 2026-12-01). A registry on object storage
-# does not do this; the bench's does, for both sides.
+# does not do this; the bench's does, for both sides. What the orchestrator prints when it runs
+# its bake again after a registry 5xx (executor.bake_with_retry):
 REGISTRY_RETRY = "registry error, retrying bake"
 
 

@@ -9,6 +9,7 @@ refuses cycles by naming them and unknown targets at their line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -38,8 +39,8 @@ def local_value(root: Path, value: str) -> str:
     if value.startswith(OCI_LAYOUT):
         rest = value.removeprefix(OCI_LAYOUT)
         path, at, digest = rest.partition("@")
-        return f"{OCI_LAYOUT}{(root / Path(path).expanduser()).resolve()}{at}{digest}"
-    return str((root / Path(value).expanduser()).resolve())
+        return f"{OCI_LAYOUT}{os.path.realpath(root / Path(path).expanduser())}{at}{digest}"
+    return os.path.realpath(root / Path(value).expanduser())  # not resolve(): see plan._abs
 
 
 def _edges(man: Manifest, name: str) -> dict[str, str]:

@@ -272,7 +272,10 @@ def _interp(text: str, values: Mapping[str, str], where: str) -> str:
 
 
 def _abs(base: Path, text: str) -> Path:
-    return (base / Path(text).expanduser()).resolve()
+    # os.path.realpath, not Path.resolve(): before Python 3.13 that raises RuntimeError on a
+    # symlink loop (exit 3); realpath leaves the loop in the path, which then fails to open
+    # or is not a directory, in one line where it is used.
+    return Path(os.path.realpath(base / Path(text).expanduser()))
 
 
 def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]:

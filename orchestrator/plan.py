@@ -271,6 +271,24 @@ def _interp(text: str, values: Mapping[str, str], where: str) -> str:
         raise ManifestError(f"{where}: {exc}") from None
 
 
+def _variable(
+    text: str, builtins: Mapping[str, str], declared: Mapping[str, str], where: str
+) -> str:
+    """A `variables:` value, which reads built-ins only. A `${B}` naming another entry (or
+    itself) would otherwise be "unknown ... define it under `variables:`", where it already is."""
+    try:
+        return variables.interpolate(text, builtins)
+    except variables.UnknownVariableError as exc:
+        if exc.name in declared:
+            raise ManifestError(
+                f"{where}: ${{{exc.name}}} is a `variables:` entry; a variable's value may "
+                "refer to built-ins only (${GIT_BRANCH}, ${VERSION}, ...): write the value out"
+            ) from None
+    except variables.InterpolationError:
+        pass
+    return _interp(text, builtins, where)  # raises the usual error line
+
+
 def _abs(base: Path, text: str) -> Path:
     # os.path.realpath, not Path.resolve(): before Python 3.13 that raises RuntimeError on a
     # symlink loop (exit 3); realpath leaves the loop in the path, which then fails to open
@@ -389,8 +407,11 @@ def resolve(
     values = variables.resolve(
         builtins,
         {
-            k: _interp(
-                v, builtins, f"{manifest_path}:{located.line_of(('variables', k))}: variables.{k}"
+            k: _variable(
+                v,
+                builtins,
+                manifest.variables,
+                f"{manifest_path}:{located.line_of(('variables', k))}: variables.{k}",
             )
             for k, v in manifest.variables.items()
         },

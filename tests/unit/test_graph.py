@@ -387,3 +387,18 @@ def test_matrix_size_is_bounded_and_defaults_see_the_values(tmp_path: Path) -> N
     plan = resolve(project(tmp_path, text), ["app", "other"])
     assert plan.target("app-a").tags == ("localhost:5000/app:a",)
     assert plan.target("other").outputs[0].startswith("type=image,")  # defaults as usual
+
+
+def test_a_long_chain_of_target_contexts_is_ordered_without_recursion(tmp_path: Path) -> None:
+    """3,000 targets each consuming the one before went past Python's recursion limit in the
+    depth-first walk (exit 3); the walk is a loop and the order stays inputs first."""
+    chain = "".join(f"  t{i}: {{contexts: {{x: 'target:t{i - 1}'}}}}\n" for i in range(1, 3000))
+    path = project(tmp_path, "targets:\n  t0: {}\n" + chain)
+    planned = resolve(path, ["t2999"])
+    assert [t.name for t in planned.targets] == [f"t{i}" for i in range(3000)]
+    identity = ("default", "docker", "", "")
+    assert uptodate.fingerprints(planned.targets, identity)["t2999"].key is None  # python:3.12
+    cycle = chain + "  t0: {contexts: {x: 'target:t2999'}}\n"
+    path = project(tmp_path, "targets:\n" + cycle)
+    with pytest.raises(ManifestError, match=r"^contexts cycle: t2999 -> t2998 -> .* -> t2999$"):
+        resolve(path, ["t2999"])

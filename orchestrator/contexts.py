@@ -43,7 +43,7 @@ def local_value(root: Path, value: str) -> str:
     return os.path.realpath(root / Path(value).expanduser())  # not resolve(): see plan._abs
 
 
-def _edges(man: Manifest, name: str) -> dict[str, str]:
+def edges(man: Manifest, name: str) -> dict[str, str]:
     merged = {**(man.defaults.contexts or {}), **(man.targets[name].contexts or {})}
     return dict(consumed(merged))
 
@@ -75,7 +75,7 @@ def order(
         if start in done:
             return
         trail = [start]
-        stack = [iter(_edges(man, start).items())]
+        stack = [iter(edges(man, start).items())]
         while stack:
             name = trail[-1]
             for context, other in stack[-1]:
@@ -86,7 +86,7 @@ def order(
                     raise ManifestError(f"contexts cycle: {' -> '.join(cycle)}")
                 if other not in done:
                     trail.append(other)
-                    stack.append(iter(_edges(man, other).items()))
+                    stack.append(iter(edges(man, other).items()))
                     break
             else:
                 stack.pop()

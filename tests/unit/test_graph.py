@@ -402,3 +402,17 @@ def test_a_long_chain_of_target_contexts_is_ordered_without_recursion(tmp_path: 
     path = project(tmp_path, "targets:\n" + cycle)
     with pytest.raises(ManifestError, match=r"^contexts cycle: t2999 -> t2998 -> .* -> t2999$"):
         resolve(path, ["t2999"])
+
+
+@pytest.mark.parametrize("names", [["a"], ["a", "b"]])
+def test_a_target_edge_given_only_with_set_is_refused(tmp_path: Path, names: list[str]) -> None:
+    """The graph is read from builds.yaml: `--set a.contexts.x=target:a` (a cycle) or
+    `target:b` with b selected too went through, ordered as if the edge were not there."""
+    path = project(tmp_path, "targets:\n  a: {}\n  b: {}\n")
+    for edge in ("a", "b"):
+        with pytest.raises(Exception, match=rf"contexts target:{edge} set with --set"):
+            resolve(path, names, sets=[f"a.contexts.x=target:{edge}"])
+    written = project(tmp_path, "targets:\n  a: {contexts: {x: 'target:b'}}\n  b: {}\n")
+    assert resolve(written, names, sets=["a.contexts.x=target:b"]).target("a").depends_on == (
+        "b",
+    )

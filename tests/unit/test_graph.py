@@ -413,6 +413,4 @@ def test_a_target_edge_given_only_with_set_is_refused(tmp_path: Path, names: lis
         with pytest.raises(Exception, match=rf"contexts target:{edge} set with --set"):
             resolve(path, names, sets=[f"a.contexts.x=target:{edge}"])
     written = project(tmp_path, "targets:\n  a: {contexts: {x: 'target:b'}}\n  b: {}\n")
-    assert resolve(written, names, sets=["a.contexts.x=target:b"]).target("a").depends_on == (
-        "b",
-    )
+    assert resolve(written, names, sets=["a.contexts.x=target:b"]).target("a").depends_on == ("b",)

@@ -632,6 +632,13 @@ def _resolve_target(
                 reproducible,
                 name,
             )
+            if push and not refs.is_valid_tag(staging_tag(name)):
+                # Refused here: buildx would fail at the push with "invalid reference format".
+                raise ManifestError(
+                    f"{where}: a pushed target's name is at most "
+                    f"{128 - len(staging_tag(''))} characters (it is pushed first as "
+                    f"{staging_tag('NAME')}, and a tag is at most 128)"
+                )
             if push and not full_tags:
                 # No `tags:`, or rules that give none for this commit (semver off a tag): the
                 # image is pushed, but nothing a user would pull by name points at it.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import argv, dockerfile, executor, manifest, preflight, uptodate
+from orchestrator import argv, dockerfile, executor, manifest, preflight, sources, uptodate
 from orchestrator.commands import check
 from orchestrator.errors import ManifestError, PreflightError
 from orchestrator.plan import LockView
@@ -414,3 +414,22 @@ def test_a_target_edge_given_only_with_set_is_refused(tmp_path: Path, names: lis
             resolve(path, names, sets=[f"a.contexts.x=target:{edge}"])
     written = project(tmp_path, "targets:\n  a: {contexts: {x: 'target:b'}}\n  b: {}\n")
     assert resolve(written, names, sets=["a.contexts.x=target:b"]).target("a").depends_on == ("b",)
+
+
+def test_a_named_context_directory_that_is_missing_is_a_problem_before_building(
+    tmp_path: Path,
+) -> None:
+    """A target's own `context:` that is missing is refused, but a named context's directory
+    (or OCI layout) that is missing or a file planned and built on, for buildx to fail in the
+    bake. Now it is one of the problems `build` stops on and `plan` warns about."""
+    path = graph(tmp_path)
+    (tmp_path / "layout").write_text("not a directory", encoding="utf-8")
+    found = sources.problems(resolve(path, ["app"]))
+    assert found == [
+        f"app: context 'assets' reads directory {tmp_path / 'assets'}, which does not exist",
+        f"app: context 'layout' reads directory {tmp_path / 'layout'}, which is not a directory",
+    ]
+    (tmp_path / "layout").unlink()
+    (tmp_path / "layout").mkdir()
+    (tmp_path / "assets").mkdir()
+    assert sources.problems(resolve(path, ["app"])) == []

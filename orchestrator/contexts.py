@@ -9,6 +9,7 @@ refuses cycles by naming them and unknown targets at their line.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -38,11 +39,11 @@ def local_value(root: Path, value: str) -> str:
     if value.startswith(OCI_LAYOUT):
         rest = value.removeprefix(OCI_LAYOUT)
         path, at, digest = rest.partition("@")
-        return f"{OCI_LAYOUT}{(root / Path(path).expanduser()).resolve()}{at}{digest}"
-    return str((root / Path(value).expanduser()).resolve())
+        return f"{OCI_LAYOUT}{os.path.realpath(root / Path(path).expanduser())}{at}{digest}"
+    return os.path.realpath(root / Path(value).expanduser())  # not resolve(): see plan._abs
 
 
-def _edges(man: Manifest, name: str) -> dict[str, str]:
+def edges(man: Manifest, name: str) -> dict[str, str]:
     merged = {**(man.defaults.contexts or {}), **(man.targets[name].contexts or {})}
     return dict(consumed(merged))
 
@@ -59,27 +60,40 @@ def order(
     out: list[str] = []
     done: set[str] = set()
 
-    def visit(name: str, trail: tuple[str, ...]) -> None:
-        if name in done:
+    def unknown(name: str, context: str, other: str) -> ManifestError:
+        key = origin.get(name, name)
+        line = located.line_of(("targets", key, "contexts", context))
+        known = "a group" if other in man.groups else "no such target"
+        return ManifestError(
+            f"{located.path}:{line}: targets.{key}.contexts.{context}: "
+            f"target:{other}: {known} (a context names one target)"
+        )
+
+    def visit(start: str) -> None:
+        # Depth first with a stack of its own, not recursion: a chain of a thousand targets
+        # went past Python's recursion limit (exit 3).
+        if start in done:
             return
-        if name in trail:
-            cycle = (*trail[trail.index(name) :], name)
-            raise ManifestError(f"contexts cycle: {' -> '.join(cycle)}")
-        for context, other in _edges(man, name).items():
-            if other not in man.targets:
-                key = origin.get(name, name)
-                line = located.line_of(("targets", key, "contexts", context))
-                known = "a group" if other in man.groups else "no such target"
-                raise ManifestError(
-                    f"{located.path}:{line}: targets.{key}.contexts.{context}: "
-                    f"target:{other}: {known} (a context names one target)"
-                )
-            if other == name:
-                raise ManifestError(f"contexts cycle: {name} -> {name}")
-            visit(other, (*trail, name))
-        done.add(name)
-        out.append(name)
+        trail = [start]
+        stack = [iter(edges(man, start).items())]
+        while stack:
+            name = trail[-1]
+            for context, other in stack[-1]:
+                if other not in man.targets:
+                    raise unknown(name, context, other)
+                if other in trail:
+                    cycle = (*trail[trail.index(other) :], other)
+                    raise ManifestError(f"contexts cycle: {' -> '.join(cycle)}")
+                if other not in done:
+                    trail.append(other)
+                    stack.append(iter(edges(man, other).items()))
+                    break
+            else:
+                stack.pop()
+                trail.pop()
+                done.add(name)
+                out.append(name)
 
     for name in selected:
-        visit(name, ())
+        visit(name)
     return out, set(out) - set(selected)

@@ -29,7 +29,7 @@ def _inside(path: Path, root: Path) -> bool:
     return path.parts[: len(parts)] == parts
 
 
-def _local_path(value: str) -> Path | None:
+def local_path(value: str) -> Path | None:
     """The directory a named context reads from the machine (contexts.local_value made it
     absolute), None for an image, a URL or another target."""
     if value.startswith((contexts.TARGET, contexts.IMAGE)) or contexts.is_remote(value):
@@ -53,7 +53,7 @@ def problems(plan: Plan, allow_outside: bool, where: Where | None = None) -> lis
         places: list[tuple[str, str | None, Path]] = [("context", None, Path(t.context))]
         for name, value in t.build_contexts.items():
             # A named context that is a directory (or an OCI layout) is sent like the context.
-            local = _local_path(value)
+            local = local_path(value)
             if local is not None:
                 places.append(("contexts", name, local))
         for spec in t.outputs:

@@ -738,6 +738,7 @@ def bake_definition(source: Path, targets: Sequence[str] = ()) -> dict[str, Any]
             env=env,
             capture_output=True,
             text=True,
+            errors="replace",  # buildx quotes the file's bytes in its errors, UTF-8 or not
             timeout=120,
             check=False,
         )

@@ -11,43 +11,62 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+from orchestrator.destinations import Where
 from orchestrator.errors import ManifestError
 from orchestrator.plan import Plan, TargetPlan
 
 
-def _places(t: TargetPlan) -> Iterator[tuple[str, str]]:
-    yield "image", t.repository
+def _places(t: TargetPlan) -> Iterator[tuple[str, str | None, str, str]]:
+    """(key, mapping entry, a note after the key, text) of every place that leaves."""
+    yield "image", None, "", t.repository
     for tag in t.tags:
-        yield "tags", tag
-    yield "context", t.context
-    yield "dockerfile", t.dockerfile
+        yield "tags", None, "", tag
+    yield "context", None, "", t.context
+    yield "dockerfile", None, "", t.dockerfile
     for spec in t.cache_from:
-        yield "cache (from)", spec
+        yield "cache", None, " (from)", spec
     for spec in t.cache_to:
-        yield "cache (to)", spec
+        yield "cache", None, " (to)", spec
     for spec in t.outputs:
-        yield "outputs", spec
+        yield "outputs", None, "", spec
     for name, value in t.build_contexts.items():
-        yield f"contexts.{name}", value
+        yield "contexts", name, "", value
 
 
-def problems(plan: Plan, secrets: Mapping[str, str]) -> list[str]:
-    """One line per (target, place, secret); `secrets` maps value -> secret id."""
+def problems(plan: Plan, secrets: Mapping[str, str], where: Where | None = None) -> list[str]:
+    """One line per (target, place, secret); `secrets` maps value -> secret id. With `where`
+    (plan.key_origin), a line starts with the file and line, or the --set, that wrote it."""
     out: list[str] = []
     for t in plan.targets:
-        for place, text in _places(t):
+        for key, entry, note, text in _places(t):
             for value, ident in secrets.items():
-                if value in text:
-                    line = (
-                        f"targets.{t.name}.{place}: carries the value of secret {ident!r}, "
-                        "which would leave this machine in clear; use another variable"
-                    )
-                    if line not in out:
-                        out.append(line)
+                if value not in text:
+                    continue
+                at = (
+                    f"targets.{t.name}.{key}" + (f".{entry}" if entry else "")
+                    if where is None
+                    else _origin(where, t.name, key, entry)
+                )
+                line = (
+                    f"{at}{note}: carries the value of secret {ident!r}, "
+                    "which would leave this machine in clear; use another variable"
+                )
+                if line not in out:
+                    out.append(line)
     return out
 
 
-def refuse(plan: Plan, secrets: Mapping[str, str]) -> None:
-    found = problems(plan, secrets)
+def _origin(where: Where, name: str, key: str, entry: str | None) -> str:
+    if key == "image":  # the first of `images:` when the target lists several
+        images = where(name, "images", None)
+        if not images.endswith("project.images"):
+            return images
+    return where(name, key, entry)
+
+
+def refuse(plan: Plan, secrets: Mapping[str, str], where: Where | None = None) -> None:
+    found = problems(plan, secrets, where)
+    if len(found) == 1:
+        raise ManifestError(found[0])
     if found:
         raise ManifestError(f"{plan.manifest}: {len(found)} problem(s)", problems=found)

@@ -157,6 +157,7 @@ def _start(repo: Path, commands: list[list[str]]) -> _Running:
                     stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL,
                     text=True,
+                    errors="replace",  # a ref name may hold any byte (`feat-\xff`)
                 )
             )
         except FileNotFoundError:

@@ -96,7 +96,8 @@ def register_manifest(
                     found[source[env_name]] = ident
         if file is not None:
             with contextlib.suppress(OSError, ValueError):  # a NUL in the path, a loop...
-                value = read_secret_file((root / Path(file).expanduser()).resolve())
+                # realpath, not resolve(): see plan._abs (a loop then fails to open: no value)
+                value = read_secret_file(Path(os.path.realpath(root / Path(file).expanduser())))
                 if value:
                     found[value] = ident
     found = {value: ident for value, ident in found.items() if len(value) >= MASK_MIN}

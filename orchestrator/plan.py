@@ -271,8 +271,29 @@ def _interp(text: str, values: Mapping[str, str], where: str) -> str:
         raise ManifestError(f"{where}: {exc}") from None
 
 
+def _variable(
+    text: str, builtins: Mapping[str, str], declared: Mapping[str, str], where: str
+) -> str:
+    """A `variables:` value, which reads built-ins only. A `${B}` naming another entry (or
+    itself) would otherwise be "unknown ... define it under `variables:`", where it already is."""
+    try:
+        return variables.interpolate(text, builtins)
+    except variables.UnknownVariableError as exc:
+        if exc.name in declared:
+            raise ManifestError(
+                f"{where}: ${{{exc.name}}} is a `variables:` entry; a variable's value may "
+                "refer to built-ins only (${GIT_BRANCH}, ${VERSION}, ...): write the value out"
+            ) from None
+    except variables.InterpolationError:
+        pass
+    return _interp(text, builtins, where)  # raises the usual error line
+
+
 def _abs(base: Path, text: str) -> Path:
-    return (base / Path(text).expanduser()).resolve()
+    # os.path.realpath, not Path.resolve(): before Python 3.13 that raises RuntimeError on a
+    # symlink loop (exit 3); realpath leaves the loop in the path, which then fails to open
+    # or is not a directory, in one line where it is used.
+    return Path(os.path.realpath(base / Path(text).expanduser()))
 
 
 def _oci_labels(manifest: Manifest, values: Mapping[str, str]) -> dict[str, str]:
@@ -386,8 +407,11 @@ def resolve(
     values = variables.resolve(
         builtins,
         {
-            k: _interp(
-                v, builtins, f"{manifest_path}:{located.line_of(('variables', k))}: variables.{k}"
+            k: _variable(
+                v,
+                builtins,
+                manifest.variables,
+                f"{manifest_path}:{located.line_of(('variables', k))}: variables.{k}",
             )
             for k, v in manifest.variables.items()
         },
@@ -429,10 +453,12 @@ def resolve(
     if failed:
         lines = [line for exc in failed for line in exc.lines()]
         raise ManifestError(f"{manifest_path}: {len(lines)} problem(s)", problems=lines)
-    planned = set(ordered)
     for t in plans:
-        missing = [d for d in t.depends_on if d not in planned]
-        if missing:  # only a --set contexts.NAME=target:X can add an edge the graph lacks
+        # Only a --set contexts.NAME=target:X can add an edge the graph lacks; one to a target
+        # that is planned anyway (itself, too) was let through, out of order or a cycle.
+        written = set(contexts.edges(manifest, t.name).values())
+        missing = [d for d in t.depends_on if d not in written]
+        if missing:
             raise UserError(
                 f"{t.name}: contexts target:{missing[0]} set with --set: write it in builds.yaml"
             )
@@ -606,6 +632,13 @@ def _resolve_target(
                 reproducible,
                 name,
             )
+            if push and not refs.is_valid_tag(staging_tag(name)):
+                # Refused here: buildx would fail at the push with "invalid reference format".
+                raise ManifestError(
+                    f"{where}: a pushed target's name is at most "
+                    f"{128 - len(staging_tag(''))} characters (it is pushed first as "
+                    f"{staging_tag('NAME')}, and a tag is at most 128)"
+                )
             if push and not full_tags:
                 # No `tags:`, or rules that give none for this commit (semver off a tag): the
                 # image is pushed, but nothing a user would pull by name points at it.

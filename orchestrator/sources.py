@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestrator import inputs
+from orchestrator import destinations, inputs
 from orchestrator.plan import Plan
 
 
@@ -50,4 +50,14 @@ def problems(plan: Plan, environ: dict[str, str] | None = None) -> list[str]:
                     f"{t.name}: ssh {ssh.id!r} needs an agent (SSH_AUTH_SOCK is not set); "
                     "start ssh-agent, list key paths, or mark it `required: false`"
                 )
+        for name, value in t.build_contexts.items():
+            # BuildKit reads a named context's directory when the bake starts: a missing one
+            # failed the bake, where a missing `context:` is refused by plan.
+            local = destinations.local_path(value)
+            if local is None:
+                continue
+            inputs.note(local)
+            if not local.is_dir():
+                what = "which is not a directory" if local.exists() else "which does not exist"
+                out.append(f"{t.name}: context {name!r} reads directory {local}, {what}")
     return out

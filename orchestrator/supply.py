@@ -7,6 +7,7 @@ calls `signing_plan` once and `apply` on each target after the target itself is 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,7 +33,7 @@ def _text(
 
 
 def _path(root: Path, text: str) -> str:
-    return str((root / Path(text).expanduser()).resolve())
+    return os.path.realpath(root / Path(text).expanduser())  # not resolve(): see plan._abs
 
 
 def signing_plan(

@@ -170,6 +170,12 @@ def _typed(attrs: dict[str, str], source: str) -> Rule:
         raise ValueError(f"{source!r}: ref needs event=branch, tag or pr")
     if kind == "match" and not attrs.setdefault("group", "0").isdigit():
         raise ValueError(f"{source!r}: group must be a number")
+    # Compiled here, whatever the ref: a bad regex otherwise surfaced only where the rule runs
+    # (on a tag, at release time), and as re.error (exit 3).
+    if kind == "match":
+        _compile(_js_literal(attrs["pattern"])[0], source, "pattern")
+    if kind in ("semver", "pep440") and attrs.get("match"):
+        _compile(attrs["match"], source, "match")
     if kind == "sha":
         attrs.setdefault("prefix", "sha-")
         if attrs.setdefault("format", "short") not in ("short", "long"):
@@ -387,12 +393,24 @@ def _produce(rule: Rule, ctx: _Context) -> list[tuple[str, bool]]:
     return [(ctx.sha if a["format"] == "long" else ctx.sha[: int(a["length"])], False)]
 
 
+def _compile(pattern: str, source: str, key: str) -> None:
+    try:
+        re.compile(pattern, re.ASCII)
+    except re.error as exc:
+        raise ValueError(f"{source!r}: {key} is not a regular expression ({exc})") from None
+
+
+def _js_literal(pattern: str) -> tuple[str, str]:
+    """`/regex/flags` as in JavaScript -> (regex, flags); anything else is the regex itself."""
+    literal = re.fullmatch(r"/(.+)/([a-z]*)", pattern)
+    return (literal.group(1), literal.group(2)) if literal else (pattern, "")
+
+
 def _match(raw: str, pattern: str, group: int) -> list[tuple[str, bool]]:
     """A regex, or `/regex/flags` as in JavaScript (`i`; `g` lists every match, no groups)."""
-    literal = re.fullmatch(r"/(.+)/([a-z]*)", pattern)
+    pattern, letters = _js_literal(pattern)
     flags = re.ASCII
-    if literal:
-        pattern, letters = literal.group(1), literal.group(2)
+    if letters:
         flags |= re.IGNORECASE if "i" in letters else 0
         if "g" in letters:
             every = [m.group(0) for m in re.finditer(pattern, raw, flags)]

@@ -85,12 +85,9 @@ def load(
         overrides=given,
         lock=lock_view(lock) if lock else None,
     )
-    exposure.refuse(plan, secret_values)
-    destinations.refuse(
-        plan,
-        man.project.allow_outside,
-        functools.partial(key_origin, man, located, given),
-    )
+    where = functools.partial(key_origin, man, located, given)
+    exposure.refuse(plan, secret_values, where)
+    destinations.refuse(plan, man.project.allow_outside, where)
     # For every command, not only build: `plan --format bake` output names these files, and may
     # be fed to bake directly. Best effort but for build (a read-only checkout still plans).
     _write_sent(plan, strict=sent_required)

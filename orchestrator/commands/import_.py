@@ -96,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     source = args.source
     to_stdout = str(args.output) == "-"
     if not source.is_file():
-        raise UserError(f"{source}: no such file")
+        what = "not a regular file" if source.exists() else "no such file"
+        raise UserError(f"{source}: {what}")
     if not to_stdout and args.output.exists() and not args.force:
         raise UserError(f"{args.output}: already exists; `orchestrator import --force` replaces it")
     out_dir = (source.parent if to_stdout else args.output.parent).resolve()

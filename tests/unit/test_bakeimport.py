@@ -403,3 +403,40 @@ def test_a_matrix_block_named_default_stays_the_default_group(
     assert calls == [["api", "default"], ["default"]]
     assert list(data["targets"]) == ["api", "a", "b"]
     assert data["groups"] == {"default": ["a", "b"]}
+
+
+def test_buildx_output_that_is_not_utf8_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """buildx quotes a file's bytes in its error: a Latin-1 bake file ended in exit 3
+    (UnicodeDecodeError reading its stderr). A stand-in buildx writes such bytes here."""
+    import sys
+
+    from orchestrator import executor
+    from orchestrator.errors import UserError
+
+    script = "import sys; sys.stderr.buffer.write(b'ERROR: bad byte \\xff here\\n'); sys.exit(1)"
+    monkeypatch.setattr(
+        executor, "buildx", lambda *_a, **_k: ([sys.executable, "-c", script], None)
+    )
+    source = tmp_path / "docker-bake.hcl"
+    source.write_bytes(b'target "a" { context = "\xff" }\n')
+    with pytest.raises(UserError, match=r"docker buildx bake --print: bad byte \ufffd here$"):
+        executor.bake_definition(source)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory"])
+def test_a_source_that_is_no_regular_file_is_said_to_be_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    """A FIFO or a directory given to import was "no such file"."""
+    import os
+
+    from orchestrator.main import main
+
+    source = tmp_path / "docker-bake.hcl"
+    os.mkfifo(source) if kind == "fifo" else source.mkdir()
+    capsys.readouterr()
+    assert main(["import", str(source), "-o", "-"]) == 2
+    err = capsys.readouterr().err
+    assert f"{source}: not a regular file" in err

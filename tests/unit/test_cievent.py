@@ -195,6 +195,10 @@ def test_date_expressions_use_build_date() -> None:
         ("type=raw,value={{nope}}", "unknown expression {{nope}}"),
         ("type=raw,value=x{{date 'YYYY' tz='Mars/Base'}}", "unknown time zone 'Mars/Base'"),
         ("type=sha,format=medium", "format must be short or long"),
+        # An invalid regex ended in exit 3, and only where it runs: on a tag, at release time.
+        ("type=match,pattern=(", "pattern is not a regular expression"),
+        ("type=match,pattern=/(/g", "pattern is not a regular expression"),
+        ("type=semver,pattern={{version}},match=(", "match is not a regular expression"),
     ],
 )
 def test_bad_rules_are_user_errors(tmp_path: Path, entry: str, message: str) -> None:

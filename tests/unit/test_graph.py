@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import argv, dockerfile, executor, manifest, preflight, uptodate
+from orchestrator import argv, dockerfile, executor, manifest, preflight, sources, uptodate
 from orchestrator.commands import check
 from orchestrator.errors import ManifestError, PreflightError
 from orchestrator.plan import LockView
@@ -387,3 +387,49 @@ def test_matrix_size_is_bounded_and_defaults_see_the_values(tmp_path: Path) -> N
     plan = resolve(project(tmp_path, text), ["app", "other"])
     assert plan.target("app-a").tags == ("localhost:5000/app:a",)
     assert plan.target("other").outputs[0].startswith("type=image,")  # defaults as usual
+
+
+def test_a_long_chain_of_target_contexts_is_ordered_without_recursion(tmp_path: Path) -> None:
+    """3,000 targets each consuming the one before went past Python's recursion limit in the
+    depth-first walk (exit 3); the walk is a loop and the order stays inputs first."""
+    chain = "".join(f"  t{i}: {{contexts: {{x: 'target:t{i - 1}'}}}}\n" for i in range(1, 3000))
+    path = project(tmp_path, "targets:\n  t0: {}\n" + chain)
+    planned = resolve(path, ["t2999"])
+    assert [t.name for t in planned.targets] == [f"t{i}" for i in range(3000)]
+    identity = ("default", "docker", "", "")
+    assert uptodate.fingerprints(planned.targets, identity)["t2999"].key is None  # python:3.12
+    cycle = chain + "  t0: {contexts: {x: 'target:t2999'}}\n"
+    path = project(tmp_path, "targets:\n" + cycle)
+    with pytest.raises(ManifestError, match=r"^contexts cycle: t2999 -> t2998 -> .* -> t2999$"):
+        resolve(path, ["t2999"])
+
+
+@pytest.mark.parametrize("names", [["a"], ["a", "b"]])
+def test_a_target_edge_given_only_with_set_is_refused(tmp_path: Path, names: list[str]) -> None:
+    """The graph is read from builds.yaml: `--set a.contexts.x=target:a` (a cycle) or
+    `target:b` with b selected too went through, ordered as if the edge were not there."""
+    path = project(tmp_path, "targets:\n  a: {}\n  b: {}\n")
+    for edge in ("a", "b"):
+        with pytest.raises(Exception, match=rf"contexts target:{edge} set with --set"):
+            resolve(path, names, sets=[f"a.contexts.x=target:{edge}"])
+    written = project(tmp_path, "targets:\n  a: {contexts: {x: 'target:b'}}\n  b: {}\n")
+    assert resolve(written, names, sets=["a.contexts.x=target:b"]).target("a").depends_on == ("b",)
+
+
+def test_a_named_context_directory_that_is_missing_is_a_problem_before_building(
+    tmp_path: Path,
+) -> None:
+    """A target's own `context:` that is missing is refused, but a named context's directory
+    (or OCI layout) that is missing or a file planned and built on, for buildx to fail in the
+    bake. Now it is one of the problems `build` stops on and `plan` warns about."""
+    path = graph(tmp_path)
+    (tmp_path / "layout").write_text("not a directory", encoding="utf-8")
+    found = sources.problems(resolve(path, ["app"]))
+    assert found == [
+        f"app: context 'assets' reads directory {tmp_path / 'assets'}, which does not exist",
+        f"app: context 'layout' reads directory {tmp_path / 'layout'}, which is not a directory",
+    ]
+    (tmp_path / "layout").unlink()
+    (tmp_path / "layout").mkdir()
+    (tmp_path / "assets").mkdir()
+    assert sources.problems(resolve(path, ["app"])) == []

@@ -161,3 +161,20 @@ def test_an_image_buildkit_cannot_parse_once_expanded_is_refused_at_its_line(
     path = helpers.write_project(tmp_path, text, dockerfile)
     with pytest.raises(UserError, match=says):
         helpers.resolve(path, ["app"])
+
+
+def test_a_pushed_target_whose_staging_tag_cannot_be_a_tag_is_refused_at_its_line(
+    tmp_path: Path,
+) -> None:
+    """Pushes go to `orchestrator-staging-<target>` first: a target name of 108+ characters
+    planned fine and would fail at the push, a tag being at most 128 characters."""
+    long = "a" * 108
+    text = (
+        "version: 1\nproject: {name: e, image: localhost:5000/e}\ntargets:\n"
+        f"  {long}: {{stage: app, outputs: [push]}}\n  {long[:-1]}: {{stage: app, outputs: [push]}}\n"
+        f"  {long}b: {{stage: app, outputs: [load]}}\n"
+    )
+    path = helpers.write_project(tmp_path, text, DOCKERFILE)
+    with pytest.raises(ManifestError, match=rf"builds\.yaml:4: targets\.{long}: .*at most 107"):
+        helpers.resolve(path, [long])
+    assert helpers.resolve(path, [long[:-1], f"{long}b"]).targets  # 107, or not pushed

@@ -346,3 +346,26 @@ def test_messages_that_cannot_be_written_never_stop_the_run(error: OSError, lost
     results = masking.MaskedStream(_Refusing(error))  # type: ignore[arg-type]
     with pytest.raises(OSError, match=str(error.strerror)):
         results.write("the result\n")  # stdout: stdout_guard decides (exit 1 or a quiet end)
+
+
+@pytest.mark.parametrize(
+    ("target", "head", "sets"),
+    [
+        ("    context: loop\n", "", []),
+        ("    contexts: {x: ./loop}\n", "", []),
+        ('    contexts: {x: "oci-layout://./loop"}\n', "", []),
+        ("", "", ["--set", "app.outputs=local:loop/x"]),
+        ("    ssh: [{id: default, paths: [loop]}]\n", "", []),
+        ("    secrets: [{id: s, file: loop}]\n", "", []),
+        ("    sign: true\n", "}\nsigning: {key: loop", []),
+    ],
+)
+def test_a_symlink_loop_where_a_path_goes_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, head: str, sets: list[str]
+) -> None:
+    """On Python < 3.13 `Path.resolve()` raises RuntimeError for a link to itself: `plan` and
+    `check` ended in exit 3 for a context, output, ssh path, secret or signing key that is one."""
+    project(tmp_path, target, head)
+    (tmp_path / "loop").symlink_to("loop")
+    code, _, err = run(capsys, "plan", "-f", "builds.yaml", *sets)
+    assert code in (0, 2), err

@@ -72,6 +72,26 @@ def test_a_secret_value_bound_for_the_registry_is_refused_naming_its_id(
     assert f"targets.app.{place}: carries the value of secret 'tok'" in text
 
 
+@pytest.mark.parametrize(
+    ("target", "sets", "origin"),
+    [
+        ("    tags: ['${MY_TOKEN}']\n", [], "builds.yaml:7: targets.app.tags"),
+        ("    images: ['localhost:5000/${MY_TOKEN}']\n", [], "builds.yaml:7: targets.app.images"),
+        ("    contexts: {x: './${MY_TOKEN}'}\n", [], "builds.yaml:7: targets.app.contexts.x"),
+        ("    cache: {local: 'c/${MY_TOKEN}'}\n", [], "builds.yaml:7: targets.app.cache (from)"),
+        ("", ["--set", "app.tags=${MY_TOKEN}"], "--set app.tags=${MY_TOKEN}"),
+    ],
+)
+def test_a_secret_value_bound_for_the_registry_is_refused_at_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], target: str, sets: list[str], origin: str
+) -> None:
+    """The refusal named `targets.app.tags` only: no file, no line, nor the --set that set it."""
+    project(tmp_path, target)
+    code, text = run(capsys, "plan", "-f", "builds.yaml", *sets)
+    assert code == 2
+    assert f"{origin}: carries the value of secret 'tok'" in text
+
+
 def test_a_same_named_variable_is_a_secret_value_too(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,6 +3,7 @@ on every node kind, and interpolation reads every compose form or refuses it at 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -117,3 +118,28 @@ def test_the_tag_memo_keeps_plain_quoted_and_tagged_forms_apart(
     assert len(scalars) == len(set(scalars))  # every repeat answered from the memo
     assert ("true", (True, False)) in {c[1:] for c in scalars}
     assert ("true", (False, True)) in {c[1:] for c in scalars}
+
+
+@pytest.mark.parametrize(
+    "variables", ["{A: '${B}', B: b}", "{A: '${B}', B: '${A}'}", "{A: 'x${A}'}"]
+)
+def test_a_variable_that_refers_to_another_variable_is_told_so(
+    tmp_path: Path, variables: str
+) -> None:
+    """A variable's value reads built-ins only; `${B}` naming another `variables:` entry (or
+    itself, or a cycle) said "unknown variable ${B} (define it under `variables:` ...)", which
+    is where it already was."""
+    text = (
+        "version: 1\n"
+        "project: {name: y, image: localhost:5000/y}\n"
+        f"variables: {variables}\n"
+        "targets:\n"
+        "  app: {stage: app}\n"
+    )
+    path = helpers.write_project(tmp_path, text, DOCKERFILE)
+    with pytest.raises(ManifestError) as caught:
+        helpers.resolve(path, ["app"])
+    message = str(caught.value)
+    assert re.search(r"builds\.yaml:3: variables\.A: \$\{[AB]\} is a `variables:` entry", message)
+    assert "define it under" not in message
+    assert "built-ins" in message

@@ -80,6 +80,19 @@ def test_read_real_repository(tmp_path: Path) -> None:
     assert gitinfo.read(tmp_path).dirty
 
 
+def test_a_branch_name_that_is_not_utf8_is_read(tmp_path: Path) -> None:
+    """git allows any bytes but a few in a ref name: `git checkout -b $'feat-\\xff'` made every
+    command end in exit 3 (UnicodeDecodeError reading git's answer)."""
+    git(tmp_path, "init", "-q", "-b", "main")
+    (tmp_path / "a").write_text("1")
+    git(tmp_path, "add", "a")
+    git(tmp_path, "commit", "-qm", "one")
+    subprocess.run([b"git", b"-C", bytes(tmp_path), b"checkout", b"-qb", b"feat-\xff"], check=True)
+    info = gitinfo.read(tmp_path)
+    assert info.branch == "feat-\ufffd"
+    assert tags.expand(["branch"], info.variables()) == ["feat--"]  # a tag, as sanitised
+
+
 def test_prefetched_answers_are_read_once_and_only_for_their_directory(tmp_path: Path) -> None:
     git(tmp_path, "init", "-q", "-b", "main")
     (tmp_path / "a").write_text("1")

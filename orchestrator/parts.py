@@ -33,8 +33,14 @@ def slug(platform: str) -> str:
 
 
 def part_tag(target: str, platforms: Sequence[str]) -> str:
-    """The staging tag of a part; never a release tag, one per platform set."""
-    return f"{staging_tag(target)}-{'_'.join(slug(p) for p in platforms)}"[:128]
+    """The staging tag of a part; never a release tag, one per platform set. A tag is at most
+    128 characters: a longer one keeps its start and ends in a digest of the whole, so two
+    platform sets of a long target name still get two tags (a plain cut made amd64's and
+    arm64's the same, and one part's push replaced the other's)."""
+    full = f"{staging_tag(target)}-{'_'.join(slug(p) for p in platforms)}"
+    if len(full) <= 128:
+        return full
+    return f"{full[:115]}-{hashlib.sha256(full.encode()).hexdigest()[:12]}"
 
 
 def fingerprint(t: TargetPlan) -> str:

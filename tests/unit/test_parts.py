@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import fanout, manifest, parts, yamlsrc
+from orchestrator import fanout, manifest, parts, refs, yamlsrc
 from orchestrator.errors import UserError
 from orchestrator.main import main
 from tests.unit.helpers import GIT, resolve, write_project
@@ -256,3 +256,19 @@ def test_fan_out_builder_validation(
     path.write_text(text, encoding="utf-8")
     assert main(["plan", "-f", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_part_tags_of_a_long_target_name_stay_apart_and_valid() -> None:
+    """A tag is at most 128 characters; cutting there made amd64's and arm64's part tags of a
+    ~100-character target name the same tag (each part's push replaced the other's)."""
+    name = "t" * 100
+    amd64 = parts.part_tag(name, ["linux/amd64"])
+    arm64 = parts.part_tag(name, ["linux/arm64"])
+    assert amd64 != arm64
+    for tag in (amd64, arm64, parts.part_tag("x" * 107, ["linux/amd64", "linux/arm64"])):
+        assert len(tag) <= 128
+        assert refs.is_valid_tag(tag)
+    # the same input gives the same tag (CI runners of one build must agree on it)
+    assert parts.part_tag(name, ["linux/amd64"]) == amd64
+    # short names are unchanged
+    assert parts.part_tag("app", ["linux/amd64"]) == "orchestrator-staging-app-linux-amd64"

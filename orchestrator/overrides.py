@@ -116,6 +116,8 @@ def parse(text: str) -> Override:
         or (head == "cache" and sub in CACHE_KEYS)
         or (not sub and head in (*LIST_KEYS, *SCALAR_KEYS))
     )
+    if head in MAP_KEYS and not sub:
+        raise UserError(f"--set {text}: {head}.NAME needs a name, e.g. --set {target}.{head}.X=1")
     if not valid:
         known = ", ".join(
             [

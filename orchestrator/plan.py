@@ -541,9 +541,15 @@ def _resolve_target(
                 f"{origin_of('context')}: {_shown(context, root)}: {what}"
             ) from None
         written = origin_of("dockerfile")
-        if written.endswith(": project.dockerfile") and (
+        default = written.endswith(": project.dockerfile") and (
             "dockerfile" not in manifest.project.model_fields_set
-        ):
+        )
+        if df_path.is_symlink():  # there, as a link to nothing: a loop, or a missing target
+            raise ManifestError(
+                f"{where if default else written}: {_shown(df_path, root)} is a symlink that "
+                "leads to no file (a loop, or its target is missing)"
+            ) from None
+        if default:
             # Nobody wrote `dockerfile:`: the default was looked for; the target is what to fix.
             rel = _shown(df_path, root)
             raise ManifestError(

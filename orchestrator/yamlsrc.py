@@ -104,6 +104,11 @@ def _convert(node: yaml.Node, loc: Loc, out: Located) -> Any:
                 continue
             key = _convert(key_node, (*loc, "<key>"), out)
             out.lines.pop((*loc, "<key>"), None)
+            if key is None:  # `~:` or `null:`: a plain scalar, but no name
+                raise ManifestError(
+                    f"{out.path}:{key_node.start_mark.line + 1}: {_dotted(loc)}: "
+                    "a key is null (`~` or `null`); quote it if it is a name"
+                )
             if not isinstance(key, str | int | float | bool):
                 raise ManifestError(
                     f"{out.path}:{key_node.start_mark.line + 1}: keys must be plain scalars"

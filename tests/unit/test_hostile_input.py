@@ -369,3 +369,42 @@ def test_a_symlink_loop_where_a_path_goes_is_one_line(
     (tmp_path / "loop").symlink_to("loop")
     code, _, err = run(capsys, "plan", "-f", "builds.yaml", *sets)
     assert code in (0, 2), err
+
+
+@pytest.mark.parametrize("link", ["Dockerfile", "nowhere"])
+def test_a_dockerfile_that_is_a_dangling_symlink_is_said_to_be_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], link: str
+) -> None:
+    """`ln -s Dockerfile Dockerfile` (a loop) or a link to a missing file: not "no Dockerfile"."""
+    project(tmp_path)
+    (tmp_path / "Dockerfile").unlink()
+    (tmp_path / "Dockerfile").symlink_to(link)
+    code, _, err = run(capsys, "plan")
+    assert code == 2
+    assert err.strip().splitlines() == [
+        "error: builds.yaml:4: targets.app: Dockerfile is a symlink that leads to no file "
+        "(a loop, or its target is missing)"
+    ]
+
+
+@pytest.mark.parametrize("key", ["~", "null"])
+def test_a_null_key_is_named_as_null(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    path = project(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + f"  {key}: {{}}\n", encoding="utf-8")
+    code, _, err = run(capsys, "plan")
+    assert code == 2
+    assert "targets: a key is null" in err
+    assert "plain scalars" not in err
+
+
+def test_a_set_of_a_map_key_without_a_name_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project(tmp_path)
+    code, _, err = run(capsys, "plan", "--set", "app.args.=1")
+    assert code == 2
+    assert (
+        err.strip() == "error: --set app.args.=1: args.NAME needs a name, e.g. --set app.args.X=1"
+    )

@@ -22,11 +22,14 @@ import datetime as dt
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from orchestrator import inputs, refs, tagexpr, variables
+
+if TYPE_CHECKING:
+    import regex
 
 TYPES = ("schedule", "semver", "pep440", "match", "edge", "ref", "raw", "sha")
 PRIORITY = {
@@ -367,9 +370,9 @@ def _produce(rule: Rule, ctx: _Context) -> list[tuple[str, bool]]:
         if not raw:
             return []
         if kind == "match":
-            return _match(raw, a["pattern"], int(a["group"]))
+            return _match(raw, a["pattern"], int(a["group"]), rule.source)
         if a.get("match"):
-            found = re.search(a["match"], raw, re.ASCII)
+            found = _search(a["match"], raw, re.ASCII, rule.source, "match")
             if found and found.lastindex:
                 raw = found.group(1)
         raw = raw.replace("/", "-")
@@ -406,16 +409,45 @@ def _js_literal(pattern: str) -> tuple[str, str]:
     return (literal.group(1), literal.group(2)) if literal else (pattern, "")
 
 
-def _match(raw: str, pattern: str, group: int) -> list[tuple[str, bool]]:
+# Seconds a rule's regex may take on one ref. Python's `re` has no limit: a pattern that
+# backtracks catastrophically (`(a*)*b` on a long tag) held `plan` forever; the `regex`
+# package runs the same syntax with a timeout.
+MATCH_TIMEOUT = 2.0
+
+
+def _search(pattern: str, raw: str, flags: int, source: str, key: str) -> regex.Match[str] | None:
+    import regex  # only for rules with a regex: most manifests have none
+
+    try:
+        return regex.search(pattern, raw, flags, timeout=MATCH_TIMEOUT)
+    except TimeoutError:
+        raise _too_slow(source, key, raw) from None
+
+
+def _too_slow(source: str, key: str, raw: str) -> ValueError:
+    return ValueError(
+        f"{source!r}: {key} took more than {MATCH_TIMEOUT:g} s on {raw!r} (it backtracks "
+        "without end: nested repeats like `(a*)*`); simplify it"
+    )
+
+
+def _match(raw: str, pattern: str, group: int, source: str = "") -> list[tuple[str, bool]]:
     """A regex, or `/regex/flags` as in JavaScript (`i`; `g` lists every match, no groups)."""
     pattern, letters = _js_literal(pattern)
     flags = re.ASCII
     if letters:
         flags |= re.IGNORECASE if "i" in letters else 0
         if "g" in letters:
-            every = [m.group(0) for m in re.finditer(pattern, raw, flags)]
+            import regex
+
+            try:
+                every = [
+                    m.group(0) for m in regex.finditer(pattern, raw, flags, timeout=MATCH_TIMEOUT)
+                ]
+            except TimeoutError:
+                raise _too_slow(source, "pattern", raw) from None
             return [(every[group], True)] if group < len(every) else []
-    found = re.search(pattern, raw, flags)
+    found = _search(pattern, raw, flags, source, "pattern")
     if not found or group > (found.re.groups or 0) or found.group(group) is None:
         return []
     return [(found.group(group), True)]

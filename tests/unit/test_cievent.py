@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -364,3 +365,34 @@ targets:
     stage: app
     tags: ["b-${GIT_BRANCH_SLUG}", "c-${GIT_COMMIT}"]
 """
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"type": "match", "pattern": "(.*){1,32000}[bc]", "group": 1},
+        {"type": "match", "pattern": "/(.*){1,32000}[bc]/g"},
+        {"type": "semver", "pattern": "{{version}}", "match": "(.*){1,32000}[bc](\\d+)"},
+    ],
+)
+def test_a_regex_that_backtracks_without_end_is_one_line_in_bounded_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, entry: dict[str, str]
+) -> None:
+    """Python's re has no timeout: a rule's regex that backtracks without end on a long tag
+    (`(.*){1,32000}[bc]`; in re also `((a*)*)*b`) held `plan` forever."""
+    monkeypatch.setattr(tagrules, "MATCH_TIMEOUT", 0.2)
+    text = f"""\
+        version: 1
+        project: {{name: app, image: localhost:5000/app}}
+        targets:
+          production:
+            tags:
+              - {json.dumps(entry)}
+        """
+    path = write_project(tmp_path, text)
+    started = time.monotonic()
+    with pytest.raises(ManifestError) as info:
+        resolve(path, cli={"GIT_REF": "refs/tags/" + "a" * 40})
+    assert time.monotonic() - started < 30
+    assert f"{path}:5: targets.production.tags: " in str(info.value)
+    assert "took more than 0.2 s" in str(info.value)

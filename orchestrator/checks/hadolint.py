@@ -31,7 +31,7 @@ from typing import Any
 
 from orchestrator import inputs, textfile, usercache
 from orchestrator.checks import Finding, Severity, hadolint_compat
-from orchestrator.dockerfile import Dockerfile, Stage
+from orchestrator.dockerfile import Dockerfile, Stage, sources
 
 MEMO_SWITCH = "ORCH_HADOLINT_MEMO"
 MEMO_FORMAT = 2
@@ -269,6 +269,24 @@ def built_lines(dockerfile: Dockerfile, stages: Sequence[Stage]) -> list[tuple[i
     ranges: list[tuple[int, float]] = [(1, float(first - 1))]
     ranges += [(s.line, ends.get(s.index, float("inf"))) for s in stages]
     return ranges
+
+
+# Sources BuildKit's ADD fetches itself (dockerfile2llb: http(s) URLs and gitutil.ParseGitRef's
+# git references). hadolint's DL3020 ("use COPY") counts only http(s):// as remote.
+_REMOTE_SOURCE = ("https://", "http://", "git@", "git://", "ssh://")
+
+
+def _remote_adds(dockerfile: Dockerfile) -> set[int]:
+    """First lines of the ADD instructions whose every source is fetched, not a local file:
+    hadolint's DL3020 there is a false error (an ADD of a git repository cannot be a COPY)."""
+    return {
+        ins.line
+        for stage in dockerfile.stages
+        for ins in stage.instructions
+        if ins.keyword == "ADD"
+        and (found := sources(ins))
+        and all(src.lower().startswith(_REMOTE_SOURCE) for src in found)
+    }
 
 
 # hadolint's answer per (Dockerfile text, cwd), or why there is none (raised where it is used).
@@ -563,12 +581,15 @@ def run(
     if not isinstance(raw, list):
         return [_notice(dockerfile, target, "hadolint gave unexpected output; skipped", "")]
     ranges = built_lines(dockerfile, stages)
+    remote_adds = _remote_adds(dockerfile)
     out: list[Finding] = notes
     for item in raw:
         line = int(item.get("line", 0))
         if not any(start <= line <= end for start, end in ranges):
             continue  # a stage this target does not build
         code = str(item.get("code", "hadolint"))
+        if code == "DL3020" and line in remote_adds:
+            continue
         out.append(
             Finding(
                 code=code,

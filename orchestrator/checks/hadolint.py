@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ MEMO_SWITCH = "ORCH_HADOLINT_MEMO"
 MEMO_FORMAT = 2
 MEMO_KEEP = 4096  # hundreds of Dockerfiles, each in a few versions
 MEMO_LOW = MEMO_KEEP * 3 // 4  # pruned down to this when over MEMO_KEEP (usercache.prune)
+MEMO_ENTRY_LIMIT = 64 << 20  # hadolint's JSON for one Dockerfile
 MAX_WORKERS = 8
 NOTICE = "OR000"  # not a rule: a note about the tooling itself
 _LEVELS: dict[str, Severity] = {
@@ -172,12 +174,22 @@ class _Keys:
         hadolint sees it too), or None when there is no such file."""
         if path not in self._digests:
             try:
-                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+                self._digests[path] = _file_sha256(path)
             except FileNotFoundError:
                 self._digests[path] = None
             except OSError:
                 self._digests[path] = "unreadable"
         return self._digests[path]
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a regular file, streamed; OSError for anything else (a FIFO named like a
+    config file would block a plain read until a writer came)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def invoke_memoized(
@@ -218,7 +230,8 @@ def _remembered(
 def _remembered_as(name: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str] | None:
     """The answer stored under memo entry `name`, or None."""
     with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError, TypeError):
-        entry = json.loads((usercache.directory("hadolint") / name).read_text(encoding="utf-8"))
+        path = usercache.directory("hadolint") / name
+        entry = json.loads(usercache.read_bytes(path, MEMO_ENTRY_LIMIT).decode("utf-8"))
         return subprocess.CompletedProcess(
             list(argv), int(entry["returncode"]), str(entry["stdout"]), str(entry["stderr"])
         )

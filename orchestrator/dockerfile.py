@@ -434,7 +434,7 @@ def sources(ins: Instruction) -> list[str]:
         try:
             loaded = json.loads(text)
             items = [str(x) for x in loaded] if isinstance(loaded, list) else []
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # not JSON, a 5000-digit number, `[[[[…`
             items = text.split()
     else:
         items = text.split()

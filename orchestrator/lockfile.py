@@ -48,7 +48,9 @@ def read_lock(path: Path) -> Lock | None:
         text = textfile.read(path, "lock file")
         data = _fast_load(text)
         if data is None:
-            data = yamlsrc.safe_load(text) or {}
+            # unique: an image written twice (both sides of a merge conflict kept) is refused,
+            # never silently the last one.
+            data = yamlsrc.safe_load(text, unique=True) or {}
     except yaml.YAMLError as exc:
         raise UserError(
             f"{path}: not a valid lock file ({_first_line(exc)}); fix it (a merge conflict?), "
@@ -78,7 +80,15 @@ def read_lock(path: Path) -> Lock | None:
                 raise UserError(f"{path}: images.{ref}{what}: {exc}") from None
         if not isinstance(entry.get("platforms") or {}, dict):
             raise UserError(f"{path}: images.{ref}.platforms: expected a mapping os/arch: digest")
-        out[image_key(str(ref))] = LockEntry(
+        key = image_key(str(ref))
+        if key in out:  # `golang:1.23` and `docker.io/library/golang:1.23` are one image
+            at = _line_of_key(text, str(ref))
+            raise UserError(
+                f"{path}{f':{at}' if at else ''}: images.{ref}: {key} is locked twice "
+                "(under another spelling above); keep one entry, or delete the file and run "
+                "`orchestrator pin`"
+            )
+        out[key] = LockEntry(
             source=str(entry.get("source", ref)),
             digest=str(entry["digest"]),
             platforms={str(k): str(v) for k, v in (entry.get("platforms") or {}).items()},
@@ -139,6 +149,13 @@ def _fast_load(text: str) -> dict[str, Any] | None:
         else:
             return None
     return data if "images" in data else None
+
+
+def _line_of_key(text: str, key: str) -> int | None:
+    """The last line holding `key` as a mapping key (plain or quoted), for an error message."""
+    pattern = re.compile(rf"^\s*(['\"]?){re.escape(key)}\1\s*:")
+    found = [n for n, line in enumerate(text.splitlines(), 1) if pattern.match(line)]
+    return found[-1] if found else None
 
 
 def _first_line(exc: yaml.YAMLError) -> str:

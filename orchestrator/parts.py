@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,8 @@ from orchestrator import platforms as platforms_
 from orchestrator import refs
 from orchestrator.errors import UserError
 from orchestrator.plan import Plan, TargetPlan, staging_tag
+
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 def slug(platform: str) -> str:
@@ -154,16 +157,40 @@ class Part:
                 commit=str(data["commit"]),
                 version=str(data["version"]),
                 fingerprint=str(data["fingerprint"]),
-                declared=tuple(str(p) for p in data["declared"]),
+                # list() of a string would be its letters: a list, or a TypeError.
+                declared=tuple(str(p) for p in _listed(data["declared"])),
                 digest=str(data["digest"]),
                 platforms=platforms,
                 source=source,
             )
         except (KeyError, TypeError, ValueError, AttributeError):
             raise UserError(f"{source}: a part record without the fields a merge needs") from None
-        if not part.digest.startswith("sha256:") or not part.platforms:
+        if not part.digest or not part.platforms:
             raise UserError(f"{source}: {part.target}: the part has no pushed digest")
+        # A part comes from another machine's artifact and is merged by digest as it says: what
+        # reaches the registry (digests) or the merge rules (platforms) is checked first.
+        for key, digest in (
+            ("digest", part.digest),
+            *((f"platforms.{p}", d) for p, d in part.platforms.items()),
+        ):
+            if not DIGEST.fullmatch(digest):
+                raise UserError(
+                    f"{source}: {part.target}: {key}: {digest!r} is not a sha256 digest "
+                    "(sha256:<64 lower-case hex>); nothing was tagged"
+                )
+        for key, written in (("platforms", list(part.platforms)), ("declared", part.declared)):
+            for platform in written:
+                try:
+                    refs.parse_platform(platform)
+                except ValueError as exc:
+                    raise UserError(f"{source}: {part.target}: {key}: {exc}") from None
         return part
+
+
+def _listed(value: object) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return value
 
 
 def record(

@@ -43,6 +43,8 @@ from orchestrator import __version__, gitinfo, usercache
 from orchestrator.errors import stdout_guard
 
 RACY_SECONDS_DEFAULT = 2.0
+KEY_LIMIT = 4096  # the key we write is 32 bytes
+ENTRY_LIMIT = 256 << 20  # a stored output: the plan of a few thousand targets
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -86,7 +88,7 @@ def _code_fingerprint(package: Path) -> list[Any]:
 def _key(kind: Kind, where: Path, argv: list[str]) -> str:
     secret_file = where / "key"
     try:
-        secret = secret_file.read_bytes()
+        secret = usercache.read_bytes(secret_file, KEY_LIMIT)
     except FileNotFoundError:
         secret = secrets.token_bytes(32)
         fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -113,7 +115,8 @@ def replay(kind: Kind, argv: list[str]) -> Stored | None:
         return None
     try:
         where = usercache.directory(kind.name)
-        entry = json.loads((where / f"{_key(kind, where, argv)}.json").read_text(encoding="utf-8"))
+        name = f"{_key(kind, where, argv)}.json"
+        entry = json.loads(usercache.read_bytes(where / name, ENTRY_LIMIT).decode("utf-8"))
         if entry["format"] != kind.format:
             return None
         if any(signature(path) != sig for path, sig in entry["files"].items()):

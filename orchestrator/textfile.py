@@ -30,6 +30,8 @@ LIMITS = {
     "Dockerfile": 16 * MiB,
     "ignore file": 16 * MiB,
     "report": 256 * MiB,
+    "check baseline": 256 * MiB,
+    "build record": 16 * MiB,
 }
 # What BuildKit reads as bytes: stray non-UTF-8 bytes are kept (see the module's docstring).
 BYTES_KEPT = frozenset({"Dockerfile", "ignore file"})

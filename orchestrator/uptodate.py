@@ -51,7 +51,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestrator import __version__, atomic, buildcontext, scratch, specs
+from orchestrator import __version__, atomic, buildcontext, scratch, specs, textfile
 from orchestrator.argv import bake_target
 from orchestrator.errors import UserError
 from orchestrator.plan import TargetPlan
@@ -321,7 +321,8 @@ def _path(root: Path, target: str) -> Path:
 
 def read(root: Path, target: str) -> Record | None:
     try:
-        data = json.loads(_path(root, target).read_text(encoding="utf-8"))
+        # textfile: a FIFO (or device) there is refused, not read: a read would wait forever.
+        data = json.loads(textfile.read(_path(root, target), "build record"))
         return Record(
             key=str(data["key"]),
             digest=str(data["digest"]),
@@ -329,8 +330,8 @@ def read(root: Path, target: str) -> Record | None:
             platforms={str(k): str(v) for k, v in data.get("platforms", {}).items()},
             loaded={str(k): str(v) for k, v in data.get("loaded", {}).items()},
         )
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    except (OSError, UserError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        return None  # not a record of ours: the target is baked
 
 
 def write(root: Path, target: str, record: Record) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from pathlib import Path
 
 from orchestrator import atomic
@@ -22,6 +23,21 @@ from orchestrator import atomic
 def directory(kind: str) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "orchestrator" / kind
+
+
+def read_bytes(path: Path, limit: int) -> bytes:
+    """The bytes of a file we wrote here, or OSError for anything else under its name: opened
+    non-blocking and read only if regular (a FIFO would block the run until a writer came)
+    and no larger than `limit` (a huge file would cost the memory, or MemoryError)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            raise OSError(f"{path}: not a memo file (not regular, or over {limit} bytes)")
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise OSError(f"{path}: not a memo file (over {limit} bytes)")
+    return data
 
 
 def store(kind: str, name: str, text: str, keep: int | None) -> None:

@@ -207,13 +207,45 @@ def dotted(loc: Loc) -> str:
     return _dotted(loc)
 
 
-def _parse(parse: Callable[..., Any], text: str) -> Any:
+class _UniqueKeys:
+    """A constructor mixin refusing a mapping key written twice, which PyYAML's constructors
+    silently resolve to the last value (yaml.load has no option for it)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == MERGE_TAG:
+                continue
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[attr-defined]
+            try:
+                again = key in seen
+            except TypeError:
+                continue  # unhashable: the base constructor reports it
+            if again:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)  # type: ignore[misc]
+
+
+class _UniqueLoader(_UniqueKeys, _Loader):
+    pass
+
+
+class _UniqueSafeLoader(_UniqueKeys, yaml.SafeLoader):
+    pass
+
+
+def _parse(parse: Callable[..., Any], text: str, unique: bool = False) -> Any:
     """`parse` (yaml.compose or yaml.load) with LOADER; a text it refuses is parsed again by the
-    Python parser, which raises the same error in clearer words (see LOADER)."""
+    Python parser, which raises the same error in clearer words (see LOADER). `unique`: a key
+    written twice in a mapping is an error (yaml.load only; compose keeps every pair)."""
+    fast, clear = (_UniqueLoader, _UniqueSafeLoader) if unique else (LOADER, yaml.SafeLoader)
     try:
-        return parse(text, Loader=LOADER)
+        return parse(text, Loader=fast)
     except yaml.YAMLError:
-        return parse(text, Loader=yaml.SafeLoader)
+        return parse(text, Loader=clear)
 
 
 def _compose(text: str) -> tuple[yaml.Node | None, Any]:
@@ -228,9 +260,9 @@ def _compose(text: str) -> tuple[yaml.Node | None, Any]:
     return yaml.compose(text, Loader=yaml.SafeLoader), None
 
 
-def safe_load(text: str) -> Any:
-    """yaml.safe_load, with LOADER."""
-    return _parse(yaml.load, text)
+def safe_load(text: str, unique: bool = False) -> Any:
+    """yaml.safe_load, with LOADER; `unique`: a duplicated key is a yaml.YAMLError."""
+    return _parse(yaml.load, text, unique)
 
 
 def load(path: Path) -> Located:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from orchestrator import atomic, inputs
+from orchestrator import atomic, inputs, textfile
 from orchestrator.checks import SEVERITIES, Finding
 from orchestrator.errors import UserError
 from orchestrator.manifest import ChecksSpec, IgnoreSpec, Manifest
@@ -210,16 +210,21 @@ def read_baseline(path: Path, *, rewriting: bool = False) -> list[dict[str, str]
     file that is no baseline at all."""
     inputs.note(path)
     try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
+        # textfile: a FIFO or device is refused, never read (a read would wait for a writer).
+        data: Any = json.loads(textfile.read(path, "check baseline"))
     except FileNotFoundError:
         return []
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UserError, ValueError, RecursionError) as exc:
+        # ValueError: bad JSON or a 5000-digit number; RecursionError: `[[[[…` past the stack.
+        why = exc.message.removeprefix(f"{path}: ") if isinstance(exc, UserError) else exc
+        if isinstance(exc, RecursionError):
+            why = "nested too deeply"
         if rewriting:
             raise UserError(
-                f"{path}: cannot read it as a check baseline ({exc}); not overwritten: move "
+                f"{path}: cannot read it as a check baseline ({why}); not overwritten: move "
                 "it, or point checks.baseline at another file"
             ) from None
-        raise UserError(f"{path}: cannot read the check baseline: {exc}") from None
+        raise UserError(f"{path}: cannot read the check baseline: {why}") from None
     entries = data.get("findings") if isinstance(data, dict) else None
     if not isinstance(entries, list) or "version" not in data:
         raise UserError(

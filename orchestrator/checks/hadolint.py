@@ -20,6 +20,7 @@ import itertools
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -31,12 +32,13 @@ from typing import Any
 
 from orchestrator import inputs, textfile, usercache
 from orchestrator.checks import Finding, Severity, hadolint_compat
-from orchestrator.dockerfile import Dockerfile, Stage
+from orchestrator.dockerfile import Dockerfile, Stage, sources
 
 MEMO_SWITCH = "ORCH_HADOLINT_MEMO"
 MEMO_FORMAT = 2
 MEMO_KEEP = 4096  # hundreds of Dockerfiles, each in a few versions
 MEMO_LOW = MEMO_KEEP * 3 // 4  # pruned down to this when over MEMO_KEEP (usercache.prune)
+MEMO_ENTRY_LIMIT = 64 << 20  # hadolint's JSON for one Dockerfile
 MAX_WORKERS = 8
 NOTICE = "OR000"  # not a rule: a note about the tooling itself
 _LEVELS: dict[str, Severity] = {
@@ -172,12 +174,22 @@ class _Keys:
         hadolint sees it too), or None when there is no such file."""
         if path not in self._digests:
             try:
-                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+                self._digests[path] = _file_sha256(path)
             except FileNotFoundError:
                 self._digests[path] = None
             except OSError:
                 self._digests[path] = "unreadable"
         return self._digests[path]
+
+
+def _file_sha256(path: Path) -> str:
+    """sha256 of a regular file, streamed; OSError for anything else (a FIFO named like a
+    config file would block a plain read until a writer came)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def invoke_memoized(
@@ -218,7 +230,8 @@ def _remembered(
 def _remembered_as(name: str, argv: Sequence[str]) -> subprocess.CompletedProcess[str] | None:
     """The answer stored under memo entry `name`, or None."""
     with contextlib.suppress(OSError, RuntimeError, ValueError, KeyError, TypeError):
-        entry = json.loads((usercache.directory("hadolint") / name).read_text(encoding="utf-8"))
+        path = usercache.directory("hadolint") / name
+        entry = json.loads(usercache.read_bytes(path, MEMO_ENTRY_LIMIT).decode("utf-8"))
         return subprocess.CompletedProcess(
             list(argv), int(entry["returncode"]), str(entry["stdout"]), str(entry["stderr"])
         )
@@ -269,6 +282,24 @@ def built_lines(dockerfile: Dockerfile, stages: Sequence[Stage]) -> list[tuple[i
     ranges: list[tuple[int, float]] = [(1, float(first - 1))]
     ranges += [(s.line, ends.get(s.index, float("inf"))) for s in stages]
     return ranges
+
+
+# Sources BuildKit's ADD fetches itself (dockerfile2llb: http(s) URLs and gitutil.ParseGitRef's
+# git references). hadolint's DL3020 ("use COPY") counts only http(s):// as remote.
+_REMOTE_SOURCE = ("https://", "http://", "git@", "git://", "ssh://")
+
+
+def _remote_adds(dockerfile: Dockerfile) -> set[int]:
+    """First lines of the ADD instructions whose every source is fetched, not a local file:
+    hadolint's DL3020 there is a false error (an ADD of a git repository cannot be a COPY)."""
+    return {
+        ins.line
+        for stage in dockerfile.stages
+        for ins in stage.instructions
+        if ins.keyword == "ADD"
+        and (found := sources(ins))
+        and all(src.lower().startswith(_REMOTE_SOURCE) for src in found)
+    }
 
 
 # hadolint's answer per (Dockerfile text, cwd), or why there is none (raised where it is used).
@@ -563,12 +594,15 @@ def run(
     if not isinstance(raw, list):
         return [_notice(dockerfile, target, "hadolint gave unexpected output; skipped", "")]
     ranges = built_lines(dockerfile, stages)
+    remote_adds = _remote_adds(dockerfile)
     out: list[Finding] = notes
     for item in raw:
         line = int(item.get("line", 0))
         if not any(start <= line <= end for start, end in ranges):
             continue  # a stage this target does not build
         code = str(item.get("code", "hadolint"))
+        if code == "DL3020" and line in remote_adds:
+            continue
         out.append(
             Finding(
                 code=code,

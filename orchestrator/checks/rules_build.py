@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from orchestrator.checks import CheckContext, Hit, rule
 from orchestrator.dockerfile import WHOLE_TREE, Instruction, sources
 
-_URL = re.compile(r"^(?:https?://|git@|git://)", re.IGNORECASE)
+_URL = re.compile(r"^(?:https?://|git@|git://|ssh://)", re.IGNORECASE)
 _ARCHIVE = re.compile(r"\.(?:tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst)$", re.I)
 
 

@@ -88,7 +88,7 @@ def is_exec_form(args: str) -> bool:
         return False
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # not JSON, a 5000-digit number, `[[[[…`
         return False  # Docker then runs the text through /bin/sh -c, brackets and all
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 

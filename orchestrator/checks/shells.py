@@ -31,7 +31,7 @@ def _posix_shell(args: str) -> bool | None:
     """Whether a SHELL instruction's program is a POSIX shell; None if it cannot be read."""
     try:
         argv = json.loads(args)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: `[[[[…` deeper than the stack
         return None
     if not isinstance(argv, list) or not argv or not isinstance(argv[0], str):
         return None

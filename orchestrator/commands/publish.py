@@ -52,7 +52,9 @@ def _read_report(path: Path) -> dict[str, Any]:
         if path.stat().st_size > MAX_REPORT_BYTES:
             raise UserError(f"{path}: too large to be an orchestrator report")
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except RecursionError:  # `[[[[…` deeper than the interpreter's stack
+        raise UserError(f"{path}: not an orchestrator report (nested too deeply)") from None
+    except (OSError, ValueError) as exc:  # ValueError: bad UTF-8 or JSON, a 5000-digit number
         raise UserError(f"{path}: not an orchestrator report ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != report.FORMAT:
         raise UserError(f"{path}: not an orchestrator report (expected format {report.FORMAT})")
@@ -64,6 +66,11 @@ def checked(plan: Plan, found: list[parts.Part]) -> list[tuple[TargetPlan, list[
     out = []
     for t in plan.targets:
         mine = parts.mergeable(found, t.name)
+        if mine[0].repository != t.repository:  # the fingerprint is a claim: not this either
+            raise UserError(
+                f"{t.name}: the parts push to {mine[0].repository}, not {t.repository} as this "
+                "checkout's plan does; nothing was tagged"
+            )
         here = parts.fingerprint(t)
         if mine[0].fingerprint != here:
             raise UserError(

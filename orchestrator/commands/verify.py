@@ -54,6 +54,8 @@ def recorded_digests(report_path: Path, *, required: bool = False) -> dict[str, 
         data = json.loads(text)
     except ValueError as exc:
         raise UserError(f"{report_path}: not a build report (invalid JSON: {exc})") from None
+    except RecursionError:  # `[[[[…` deeper than the interpreter's stack
+        raise UserError(f"{report_path}: not a build report (nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("targets", []), list):
         raise UserError(f"{report_path}: not a build report (no list of targets)")
     out: dict[str, str] = {}

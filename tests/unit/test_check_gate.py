@@ -5,6 +5,7 @@ reported). `check` and `build` judge the same way. No daemon; hadolint off for s
 from __future__ import annotations
 
 import json
+import os
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,26 @@ def test_a_baseline_outside_the_repository_or_over_another_file_is_not_written(
     assert "rewrite it with `orchestrator check --write-baseline`" in capsys.readouterr().err
     assert main(["check", "-f", str(manifest), "--no-hadolint", "--write-baseline"]) == 0
     assert json.loads((repo / "notes.json").read_text())["version"] == gate_.BASELINE_FORMAT
+
+
+@pytest.mark.parametrize("kind", ["fifo", "deep", "digits"])
+@pytest.mark.parametrize("rewriting", [False, True])
+def test_a_baseline_that_cannot_be_one_is_one_line_not_a_hang_or_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, rewriting: bool
+) -> None:
+    manifest = _project(tmp_path, "checks: {baseline: base.json}\n")
+    base = tmp_path / "base.json"
+    if kind == "fifo":
+        os.mkfifo(base)  # a plain read would wait for a writer forever
+    else:
+        base.write_text("[" * 100_000 + "]" * 100_000 if kind == "deep" else "[" + "1" * 5000 + "]")
+    extra = ["--write-baseline"] if rewriting else []
+    capsys.readouterr()
+    assert main(["check", "-f", str(manifest), "--no-hadolint", *extra]) == 2
+    err = capsys.readouterr().err
+    assert str(base) in err
+    assert err.count("\n") == 1
+    assert base.is_fifo() if kind == "fifo" else base.stat().st_size > 4000  # not overwritten
 
 
 def test_text_output_says_how_to_silence_or_baseline(

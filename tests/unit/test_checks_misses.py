@@ -371,3 +371,11 @@ def test_a_base_image_without_a_process_of_its_own_only_warns() -> None:
     text = "FROM debian:12 AS production\nRUN apt-get update && apt-get install -y git && rm -rf /var/lib/apt/lists/*\n"
     found = _root(text, **PROD)
     assert found == [("OR013", 1, "warning")]
+
+
+def test_add_of_an_ssh_git_url_is_a_fetch_like_git_at() -> None:
+    # BuildKit clones `ssh://git@host/repo.git` as it does `git@host:repo.git`.
+    found = check(
+        "FROM alpine:3.20 AS production\nADD ssh://git@github.com/o/r.git /src\n", "OR005"
+    )
+    assert lines(found) == [("OR005", 2, "warning")]

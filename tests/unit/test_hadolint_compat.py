@@ -250,3 +250,19 @@ def test_hadolint_finds_the_same_in_the_quieted_text(sample: str) -> None:
     if sample == "COMMENTED":
         assert quiet != text
         assert "DL3008" not in {i["code"] for i in _lint_raw(quiet)}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "git@github.com:moby/buildkit.git#v0.13.0",
+        "ssh://git@github.com/moby/buildkit.git",
+        "git://github.com/moby/buildkit.git",
+    ],
+)
+def test_add_of_a_git_repository_is_not_an_error_to_use_copy(source: str) -> None:
+    # BuildKit's ADD clones these (dockerfile2llb: gitutil.ParseGitRef); hadolint's DL3020
+    # counts only http(s):// as remote and calls them local folders, at error level.
+    found = _check(f"FROM scratch AS production\nADD {source} /src\nADD ./local/ /x/\n")
+    assert ("DL3020", 3, "error") in found  # a real local folder is still flagged
+    assert ("DL3020", 2, "error") not in found

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,3 +207,43 @@ def test_an_unwritable_cache_still_lints(
     assert "DL3008" in codes(lint(tmp_path / "p"))
     assert "DL3008" in codes(lint(tmp_path / "p"))
     assert len(runs) == 2
+
+
+def _within(seconds: float, call: Callable[[], Any], fifo: Path) -> list[Any]:
+    """call()'s result if it returns in time; a reader stuck on `fifo` is let go after."""
+    answer: list[Any] = []
+    worker = threading.Thread(target=lambda: answer.append(call()), daemon=True)
+    worker.start()
+    worker.join(timeout=seconds)
+    done = list(answer)
+    if worker.is_alive():
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=seconds)
+    return done
+
+
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_memo_entry_that_is_not_one_of_ours_runs_hadolint_again(
+    runs: list[str], tmp_path: Path, kind: str
+) -> None:
+    lint(tmp_path / "p")
+    (entry,) = usercache.directory("hadolint").glob("*.json")
+    entry.unlink()
+    if kind == "fifo":
+        os.mkfifo(entry)
+    else:
+        with entry.open("wb") as handle:
+            handle.truncate(1 << 40)  # sparse: reading it whole is a MemoryError
+    (answer,) = _within(10, lambda: lint(tmp_path / "p"), entry)
+    assert "DL3008" in codes(answer)
+    assert len(runs) == 2
+
+
+def test_a_config_file_that_is_a_fifo_does_not_block_the_lint(
+    runs: list[str], tmp_path: Path
+) -> None:
+    # hadolint itself reads it as empty (and says so); the memo key must not wait on it.
+    config = tmp_path / "p" / ".hadolint.yaml"
+    config.parent.mkdir(parents=True)
+    os.mkfifo(config)
+    assert len(_within(10, lambda: lint(tmp_path / "p"), config)) == 1

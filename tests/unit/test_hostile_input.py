@@ -408,3 +408,22 @@ def test_a_set_of_a_map_key_without_a_name_says_so(
     assert (
         err.strip() == "error: --set app.args.=1: args.NAME needs a name, e.g. --set app.args.X=1"
     )
+
+
+@pytest.mark.parametrize(
+    "array", ["[" + "1" * 5000 + ', "/x"]', "[" * 20_000 + "]" * 20_000], ids=["int", "deep"]
+)
+@pytest.mark.parametrize("command", ["plan", "check"])
+def test_an_exec_form_json_cannot_hold_is_read_as_shell_form(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], array: str, command: str
+) -> None:
+    # BuildKit reads an instruction's arguments as JSON only if they are an array of strings,
+    # else as shell form; Python's json raises ValueError (over 4300 digits) or RecursionError.
+    project(tmp_path)
+    text = "FROM busybox:1.35 AS app\n" + "".join(
+        f"{keyword} {array}\n" for keyword in ("COPY", "ADD", "RUN", "SHELL", "ENTRYPOINT", "CMD")
+    )
+    (tmp_path / "Dockerfile").write_text(text, encoding="utf-8")
+    extra = ["--no-hadolint"] if command == "check" else []
+    code, _, _ = run(capsys, command, "-f", "builds.yaml", *extra)
+    assert code in (0, 1)

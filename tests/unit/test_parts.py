@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator import fanout, manifest, parts, refs, yamlsrc
+from orchestrator import executor, fanout, gitinfo, manifest, parts, refs, yamlsrc
 from orchestrator.errors import UserError
 from orchestrator.main import main
 from tests.unit.helpers import GIT, resolve, write_project
@@ -272,3 +272,78 @@ def test_part_tags_of_a_long_target_name_stay_apart_and_valid() -> None:
     assert parts.part_tag(name, ["linux/amd64"]) == amd64
     # short names are unchanged
     assert parts.part_tag("app", ["linux/amd64"]) == "orchestrator-staging-app-linux-amd64"
+
+
+def _parts_of_this_plan(tmp_path: Path) -> tuple[Path, list[dict[str, object]]]:
+    """builds.yaml and a part per platform that `publish` would merge as they are."""
+    path = write_project(tmp_path)
+    here = resolve(path, ["production"], git=gitinfo.read(tmp_path))
+    t = here.target("production")
+    found = []
+    for n, platform in enumerate(t.platforms, 1):
+        part = parts.record(
+            here,
+            t,
+            parts.Whole(parts.fingerprint(t), t.platforms),
+            "sha256:" + str(n) * 64,
+            {platform: "sha256:" + str(n + 4) * 64},
+        )
+        found.append(part.to_dict())
+    return path, found
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"digest": "sha256:abc"}, "digest: 'sha256:abc' is not a sha256 digest"),
+        ({"digest": "sha256:" + "A" * 64}, "is not a sha256 digest"),
+        ({"platforms": {"linux/amd64": "sha256:../../x"}}, "platforms.linux/amd64: 'sha256:../"),
+        ({"platforms": {"LINUX!!": "sha256:" + "1" * 64}}, "platforms: invalid platform 'LINUX!!'"),
+        ({"declared": ["not a platform"]}, "declared: invalid platform 'not a platform'"),
+        ({"declared": "linux/amd64"}, "a part record without the fields a merge needs"),
+        ({"repository": "evil.example/app"}, "the parts push to evil.example/app, not"),
+    ],
+)
+def test_publish_refuses_a_tampered_part_before_any_registry_call(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    change: dict[str, object],
+    message: str,
+) -> None:
+    # A part is read from another machine's artifact: what it says is merged by digest from
+    # the repository it names, so every field that reaches the registry is checked first.
+    def no_registry(*_: object, **__: object) -> None:
+        raise AssertionError("the registry was asked")
+
+    for name in ("merge", "index_digest", "platform_digests", "publish"):
+        monkeypatch.setattr(executor, name, no_registry)
+    path, found = _parts_of_this_plan(tmp_path)
+    data = {"format": "orchestrator-report/1", "project": "app"}
+    argv = ["publish", "-f", str(path)]
+    for n, part in enumerate(found):
+        changed = {**part, **change} if n == 0 or "repository" in change else part
+        report = tmp_path / f"r{n}.json"
+        report.write_text(json.dumps({**data, "targets": [{"part": changed}]}), encoding="utf-8")
+        argv += ["--from", str(report)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[" * 100_000 + "]" * 100_000, "[" + "1" * 5000 + "]"],
+    ids=["nested too deeply", "an integer of 5000 digits"],
+)
+def test_publish_refuses_a_report_json_cannot_hold_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    path = write_project(tmp_path)
+    report = tmp_path / "r.json"
+    report.write_text(text, encoding="utf-8")
+    assert main(["publish", "-f", str(path), "--from", str(report)]) == 2
+    err = capsys.readouterr().err
+    assert f"{report}: not an orchestrator report" in err
+    assert err.count("\n") == 1

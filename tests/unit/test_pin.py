@@ -583,6 +583,36 @@ def test_lock_keys_are_normalised_when_read(tmp_path: Path) -> None:
     )
 
 
+OTHER = "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "line"),
+    [
+        ("golang:1.23", "golang:1.23", 5),  # both sides of a merge conflict kept
+        ("golang:1.23", "docker.io/library/golang:1.23", 5),  # one image, two spellings
+        ("'golang:1.23'", "golang:1.23", 5),  # not the line format `pin` writes: YAML reads it
+    ],
+)
+def test_an_image_locked_twice_is_refused_naming_its_line(
+    tmp_path: Path, first: str, second: str, line: int
+) -> None:
+    # Either entry could be the one meant: silently keeping the last would build another
+    # digest than the reviewer of the lock saw.
+    path = tmp_path / "builds.lock"
+    path.write_text(
+        f"version: 1\nimages:\n  {first}:\n    digest: {DIGEST}\n"
+        f"  {second}:\n    digest: {OTHER}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UserError) as caught:
+        lockfile.read_lock(path)
+    message = caught.value.message
+    assert re.search(rf"(line |builds\.lock:){line}\b", message)
+    assert "golang:1.23" in message
+    assert "twice" in message or "duplicate" in message
+
+
 def test_build_of_a_digest_target_without_lock_stops_before_anything_runs(
     project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -139,6 +140,36 @@ def test_switched_off_and_broken_entries(
     replayed, out = plan(capsys)
     assert replayed is False
     assert "target app" in out
+
+
+@pytest.mark.parametrize("which", ["key", "entry"])
+@pytest.mark.parametrize("kind", ["fifo", "huge"])
+def test_a_memo_file_that_is_not_one_of_ours_is_ignored_at_once(
+    repo: Path, capsys: pytest.CaptureFixture[str], which: str, kind: str
+) -> None:
+    # The memo is best effort: whatever sits in the cache under a memo's name (a FIFO blocks
+    # an open for reading until a writer comes, forever) never holds a plan up.
+    plan(capsys)
+    (entry,) = planmemo.directory().glob("*.json")
+    path = planmemo.directory() / "key" if which == "key" else entry
+    path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    else:
+        with path.open("wb") as handle:
+            handle.truncate(1 << 40)  # a sparse terabyte: reading it would take forever too
+    answer: list[bool] = []
+    worker = threading.Thread(target=lambda: answer.append(planmemo.replay(["plan", "app"])))
+    worker.daemon = True
+    worker.start()
+    worker.join(timeout=10)
+    done = list(answer)
+    if worker.is_alive() and kind == "fifo":
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))  # let the stuck reader go
+        worker.join(timeout=10)
+    assert done == [False]
+    assert main(["plan", "app"]) == 0
+    assert "target app" in capsys.readouterr().out
 
 
 def test_plans_with_warnings_are_not_stored(

@@ -228,6 +228,8 @@ def test_a_moved_tag_names_both_digests(tmp_path: Path) -> None:
         ("{", "invalid JSON"),
         ("[]", "no list of targets"),
         ('{"targets": 1}', "no list"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"targets": [' + "1" * 5000 + "]}", "invalid JSON"),
     ):
         report.write_text(text, encoding="utf-8")
         with pytest.raises(UserError, match=why):

@@ -225,3 +225,17 @@ def test_directories_the_ignore_file_excludes_whole_are_not_inputs(tmp_path: Pat
     third = uptodate.fingerprints([t], BUILDER)["app"]
     (git / "index").write_text("rewritten again")
     assert uptodate.fingerprints([t], BUILDER)["app"].key != third.key
+
+
+@pytest.mark.parametrize("kind", ["fifo", "deep", "digits", "directory"])
+def test_a_record_that_is_not_one_of_ours_is_no_record(tmp_path: Path, kind: str) -> None:
+    # .orchestrator/state/ is ours, but anything may sit there: the target is simply baked.
+    path = tmp_path / ".orchestrator" / "state" / "app.json"
+    path.parent.mkdir(parents=True)
+    if kind == "fifo":
+        os.mkfifo(path)  # a plain read would wait for a writer: the build would hang
+    elif kind == "directory":
+        path.mkdir()
+    else:
+        path.write_text("[" * 100_000 + "]" * 100_000 if kind == "deep" else "1" * 5000)
+    assert uptodate.read(tmp_path, "app") is None

@@ -336,13 +336,67 @@ def _plugin_version(plugin: str) -> str | None:
     return version.strip()
 
 
-def engine_info(builder: str | None = None, engine: Mapping[str, str] | None = None) -> Engine:
-    """Versions, driver and platforms of `builder` (default: the current builder).
+# What the engine query answers depends on these: a query started with other values of them
+# is not the one a caller asks for (engine_info_early).
+_ENGINE_ENV = (
+    "DOCKER_HOST",
+    "DOCKER_CONTEXT",
+    "DOCKER_CONFIG",
+    "BUILDX_BUILDER",
+    "BUILDX_CONFIG",
+    DIRECT_ENV,
+    "PATH",
+    "HOME",
+)
+_EARLY: dict[tuple[str | None, tuple[str | None, ...]], concurrent.futures.Future[Engine]] = {}
+_EARLY_LOCK = threading.Lock()
 
-    The daemon's info and `docker buildx inspect` are independent, so they run side by side:
-    each is a process start-up (or a socket) plus a daemon round trip, and preflight is on
-    every build's critical path.
+
+def _early_key(builder: str | None) -> tuple[str | None, tuple[str | None, ...]]:
+    return builder, tuple(os.environ.get(name) for name in _ENGINE_ENV)
+
+
+def engine_info_early(builder: str | None) -> None:
+    """Start engine_info(builder) now, in the background; the engine_info() call that asks the
+    same question later (same builder, same environment) takes its answer, or its error.
+
+    `build` calls this before it imports its modules and reads builds.yaml (main.py):
+    `buildx inspect`'s round trip to the daemon (~0.05-0.1 s, little CPU) then overlaps the
+    imports instead of outlasting the checks on the critical path. An answer nobody asks for
+    (the manifest names another builder, the build stops first) is dropped: the queries have
+    no side effects. A daemon thread: exit never waits for it.
     """
+    key = _early_key(builder)
+    with _EARLY_LOCK:
+        if key in _EARLY:
+            return
+        future: concurrent.futures.Future[Engine] = concurrent.futures.Future()
+        _EARLY[key] = future
+
+    def work() -> None:
+        try:
+            future.set_result(_engine_info(builder, None))
+        except BaseException as exc:  # handed to whoever takes the answer
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name="engine-query", daemon=True).start()
+
+
+def engine_info(builder: str | None = None, engine: Mapping[str, str] | None = None) -> Engine:
+    """Versions, driver and platforms of `builder` (default: the current builder); the answer
+    of engine_info_early() when that asked the same question."""
+    if engine is None:
+        with _EARLY_LOCK:
+            early = _EARLY.pop(_early_key(builder), None)
+        if early is not None:
+            return early.result()
+    return _engine_info(builder, engine)
+
+
+def _engine_info(builder: str | None, engine: Mapping[str, str] | None) -> Engine:
+    """The daemon's info and `docker buildx inspect` are independent, so they run side by side:
+    each is a process start-up (or a socket) plus a daemon round trip, and preflight is on
+    every build's critical path."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         info_future = pool.submit(_docker_info, engine)
         inspect_future = pool.submit(

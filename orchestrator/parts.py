@@ -124,6 +124,13 @@ def restrict(plan: Plan, platforms: Sequence[str]) -> tuple[Plan, dict[str, Whol
     return dataclasses.replace(plan, targets=tuple(narrowed)), prints
 
 
+def _text(value: Any) -> str:
+    """A part record's text field as written; anything else is no part record."""
+    if not isinstance(value, str):
+        raise TypeError(type(value).__name__)
+    return value
+
+
 @dataclass(frozen=True)
 class Part:
     """What a merge needs from one part, as a report records it (`TargetResult.part`)."""
@@ -151,12 +158,13 @@ class Part:
         try:
             platforms = {str(k): str(v) for k, v in dict(data["platforms"]).items()}
             part = cls(
-                project=str(data["project"]),
-                target=str(data["target"]),
-                repository=str(data["repository"]),
-                commit=str(data["commit"]),
-                version=str(data["version"]),
-                fingerprint=str(data["fingerprint"]),
+                # _text: a null would be compared as the text "None"
+                project=_text(data["project"]),
+                target=_text(data["target"]),
+                repository=_text(data["repository"]),
+                commit=_text(data["commit"]),
+                version=_text(data["version"]),
+                fingerprint=_text(data["fingerprint"]),
                 # list() of a string would be its letters: a list, or a TypeError.
                 declared=tuple(str(p) for p in _listed(data["declared"])),
                 digest=str(data["digest"]),

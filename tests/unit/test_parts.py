@@ -301,6 +301,8 @@ def _parts_of_this_plan(tmp_path: Path) -> tuple[Path, list[dict[str, object]]]:
         ({"platforms": {"LINUX!!": "sha256:" + "1" * 64}}, "platforms: invalid platform 'LINUX!!'"),
         ({"declared": ["not a platform"]}, "declared: invalid platform 'not a platform'"),
         ({"declared": "linux/amd64"}, "a part record without the fields a merge needs"),
+        ({"commit": None}, "a part record without the fields a merge needs"),
+        ({"version": 1}, "a part record without the fields a merge needs"),
         ({"repository": "evil.example/app"}, "the parts push to evil.example/app, not"),
     ],
 )

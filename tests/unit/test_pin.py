@@ -712,3 +712,18 @@ def test_write_keeps_the_non_utf8_bytes_of_a_dockerfile(
     written = df.read_bytes()
     assert written.startswith(b"# Auteur: Fran\xe7ois\n")
     assert f"FROM busybox:1.35@{bb} AS".encode() in written
+
+
+@pytest.mark.parametrize("version", ["true", "2", '"1"', "1.0"])
+def test_a_lock_of_another_version_is_refused(tmp_path: Path, version: str) -> None:
+    """`version: true` was read as version 1 (True == 1 in Python)."""
+    lock = tmp_path / "builds.lock"
+    lock.write_text(f"version: {version}\nimages: {{}}\n", encoding="utf-8")
+    with pytest.raises(UserError, match="is not supported"):
+        lockfile.read_lock(lock)
+
+
+def test_a_lock_of_version_1_is_read(tmp_path: Path) -> None:
+    lock = tmp_path / "builds.lock"
+    lock.write_text("version: 1\nimages: {}\n", encoding="utf-8")
+    assert lockfile.read_lock(lock) is not None

@@ -47,8 +47,16 @@ if TYPE_CHECKING:
     from orchestrator.commands.common import Loaded
 
 
+# Context listings per (context, Dockerfile, left-out path), each a dict the rules fill lazily.
+Listings = dict[tuple[str, str, str | None], dict[str, buildcontext.ContextListing]]
+
+
 def collect(
-    plan: Plan, *, use_hadolint: bool = True, runs: hadolint_.Runs | None = None
+    plan: Plan,
+    *,
+    use_hadolint: bool = True,
+    runs: hadolint_.Runs | None = None,
+    listings: Listings | None = None,
 ) -> list[Finding]:
     """Every target's findings, in target order. hadolint runs first, once per distinct
     Dockerfile and side by side (hadolint.prefetch); `runs` receives its answers. Our own
@@ -58,8 +66,9 @@ def collect(
     parsed = [target.model() for target in plan.targets]
     own = Path(plan.root) / scratch.NAME
     # One listing per (context, Dockerfile): it is all a context listing depends on, and the
-    # development and production targets of one service usually share both.
-    listings: dict[tuple[str, str, str | None], dict[str, buildcontext.ContextListing]] = {}
+    # development and production targets of one service usually share both. `listings` gives
+    # them to `--context` afterwards: a large context is walked once per check.
+    listings = {} if listings is None else listings
     with ThreadPoolExecutor(1, thread_name_prefix="hadolint-prefetch") as pool:
         fetched = None
         if use_hadolint:
@@ -159,15 +168,21 @@ def gate(loaded: Loaded, args: argparse.Namespace) -> None:
         )
 
 
-def _contexts(plan: Plan) -> list[tuple[list[str], TargetPlan, buildcontext.ContextListing]]:
-    """One listing per (context, ignore file) pair, with the targets sharing it."""
+def _contexts(
+    plan: Plan, listings: Listings | None = None
+) -> list[tuple[list[str], TargetPlan, buildcontext.ContextListing]]:
+    """One listing per (context, ignore file) pair, with the targets sharing it; those the
+    checks already made (`listings`, collect()) are not made again."""
     seen: dict[
         tuple[str, str, str | None], tuple[list[str], TargetPlan, buildcontext.ContextListing]
     ] = {}
     for t in plan.targets:
-        listing = buildcontext.list_context(
-            Path(t.context), Path(t.dockerfile), leave_out=t.left_out
-        )
+        made = (listings or {}).setdefault((t.context, t.dockerfile, t.left_out), {})
+        if "listing" not in made:
+            made["listing"] = buildcontext.list_context(
+                Path(t.context), Path(t.dockerfile), leave_out=t.left_out
+            )
+        listing = made["listing"]
         key = (t.context, str(listing.ignore_file), t.left_out)
         if key in seen:
             seen[key][0].append(t.name)
@@ -218,15 +233,18 @@ def _explain(plan: Plan, path: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     runs: hadolint_.Runs = {}
+    listings: Listings = {}
     with inputs.recording() as read:
         loaded = load(args)
         if args.explain:
             console.result(_explain(loaded.plan, args.explain), markup=False, end="")
             return 0
-        findings = collect(loaded.plan, use_hadolint=not args.no_hadolint, runs=runs)
+        findings = collect(
+            loaded.plan, use_hadolint=not args.no_hadolint, runs=runs, listings=listings
+        )
         if args.write_baseline:
             return write_baseline(loaded, findings)
-        text, status = report(loaded, findings, args)
+        text, status = report(loaded, findings, args, listings)
     if args.output is not None:
         outfile.write(args.output, text)
         console.err.print(f"wrote {args.output}", markup=False)
@@ -266,7 +284,12 @@ def write_baseline(loaded: Loaded, findings: list[Finding]) -> int:
     return 0
 
 
-def report(loaded: Loaded, findings: list[Finding], args: argparse.Namespace) -> tuple[str, int]:
+def report(
+    loaded: Loaded,
+    findings: list[Finding],
+    args: argparse.Namespace,
+    listings: Listings | None = None,
+) -> tuple[str, int]:
     """(the report, exit status): as printed on stdout (styled on a terminal), or as plain text
     for `--output`."""
     plan = loaded.plan
@@ -275,7 +298,7 @@ def report(loaded: Loaded, findings: list[Finding], args: argparse.Namespace) ->
     verdict = evaluate(loaded, findings)
     shown = list(verdict.new)
     status = 1 if verdict.failed else 0
-    contexts = _contexts(plan) if args.context else []
+    contexts = _contexts(plan, listings) if args.context else []
     if args.format == "json":
         dicts = [context_dict(names, listing) for names, _, listing in contexts]
         text = render_json(

@@ -177,6 +177,32 @@ def test_context_analysis_and_explain(
     assert out == "production: .env: excluded by .dockerignore:2 `.env`\n"
 
 
+def test_check_context_walks_each_context_once(
+    bad_project: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules' listing is the one `--context` shows: a large context was walked twice."""
+    from orchestrator import buildcontext
+
+    walked: list[str] = []
+    real = buildcontext.list_context
+
+    def counting(context_dir: Path, *args: Any, **kwargs: Any) -> Any:
+        walked.append(str(context_dir))
+        return real(context_dir, *args, **kwargs)
+
+    monkeypatch.setattr(buildcontext, "list_context", counting)
+    monkeypatch.setattr("orchestrator.checks.list_context", counting)
+    monkeypatch.setenv("ORCH_CHECK_MEMO", "0")
+    manifest = str(bad_project / "builds.yaml")
+    orch(capsys, "check", "-f", manifest, "--format", "json")
+    by_the_rules = list(walked)
+    assert by_the_rules  # the context rules list it
+    walked.clear()
+    _, out, _ = orch(capsys, "check", "-f", manifest, "--context", "--format", "json")
+    assert walked == by_the_rules  # and --context shows those listings, not new ones
+    assert _json(out)["contexts"]
+
+
 def _sample_project(tmp_path: Path) -> Path:
     """The repo's builds.yaml and sample-go-app, with the Go base locked (as `pin` would)."""
     shutil.copy(REPO / "builds.yaml", tmp_path / "builds.yaml")

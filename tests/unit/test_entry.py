@@ -222,7 +222,7 @@ def test_a_user_who_enables_plugins_gets_the_real_loader(tmp_path: Path) -> None
         "import os, sys\n"
         "from orchestrator import main\n"
         "main.gc.set_threshold = lambda *a: None\n"
-        "main.main = lambda: 0\n"
+        "main.main = lambda early=False: 0\n"
         "main.os._exit = lambda code: print(sys.modules.get('pydantic.plugin._loader'))\n"
         "main.entry()\n"
     )
@@ -242,7 +242,7 @@ from orchestrator import main as entry_module
 class PanicException(BaseException):
     pass
 
-def interrupted_in_native_code(argv=None):
+def interrupted_in_native_code(argv=None, early=False):
     try:
         os.kill(os.getpid(), signal.SIGINT)
         signal.pthread_kill(signal.pthread_self(), 0)  # the handler runs before this returns
@@ -278,7 +278,7 @@ def test_an_ignored_sigint_stays_ignored() -> None:
     program = (
         "import signal\n"
         "from orchestrator import main as m\n"
-        "m.main = lambda argv=None: 0 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else 5\n"
+        "m.main = lambda argv=None, early=False: 0 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else 5\n"
         "m.entry()\n"
     )
     done = python(program, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))

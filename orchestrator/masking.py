@@ -17,11 +17,12 @@ import base64
 import contextlib
 import json
 import os
-import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
+
+from orchestrator import textfile
 
 MASK = "***"
 MASK_MIN = 4  # shorter values would mask ordinary words; no real secret is that short
@@ -61,14 +62,10 @@ def mask(text: str) -> str:
 def read_secret_file(path: Path) -> str | None:
     """A file secret's value for masking: regular files only (a FIFO would block), bounded."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        fd, _ = textfile.open_regular(path)  # a FIFO's read would wait for a writer
     except (OSError, ValueError):
         return None
     try:
-        # fstat first: a directory's descriptor cannot even be wrapped (fdopen raises), a
-        # FIFO's read waits for a writer, a device's never ends.
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            return None
         data = os.read(fd, SECRET_FILE_LIMIT)
     except OSError:
         return None

@@ -45,30 +45,43 @@ def is_regular(path: Path) -> bool:
         return False
 
 
+class NotRegular(OSError):
+    """A directory, FIFO, socket or device where a file is to be read."""
+
+
+def open_regular(path: Path) -> tuple[int, os.stat_result]:
+    """(descriptor, fstat) of `path` opened for reading, or OSError: NotRegular for anything
+    but a regular file. Opened non-blocking and fstat-ed before any read: a directory's
+    descriptor fails read() with IsADirectoryError, a FIFO's would wait for a writer, a
+    device's never ends. The caller closes the descriptor."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise NotRegular(f"{path}: not a regular file")
+    return fd, info
+
+
 def read(path: Path, what: str) -> str:
     """The text of `path`; FileNotFoundError passes through, every other problem is one line."""
     limit = LIMITS[what]
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        fd, info = open_regular(path)
     except FileNotFoundError:
         raise
+    except NotRegular:
+        raise UserError(
+            f"{path}: the {what} is not a regular file (a directory, FIFO or device "
+            "cannot be read as one)"
+        ) from None
     except (OSError, ValueError) as exc:
         raise UserError(
             f"{path}: cannot read the {what}: {getattr(exc, 'strerror', None) or exc}"
         ) from None
-    # fstat before reading: a directory's descriptor fails read() with IsADirectoryError, and a
-    # FIFO's would wait for a writer; both get this line instead.
-    info = os.fstat(fd)
-    if not stat.S_ISREG(info.st_mode):
-        os.close(fd)
-        raise UserError(
-            f"{path}: the {what} is not a regular file (a directory, FIFO or device "
-            "cannot be read as one)"
-        )
     try:
         if info.st_size > limit:
             raise UserError(f"{path}: the {what} is {info.st_size} bytes; the limit is {limit}")
-        data = _read_all(fd, info.st_size, limit)
+        data = read_all(fd, info.st_size, limit)
     except OSError as exc:
         raise UserError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from None
     finally:
@@ -100,7 +113,7 @@ def lenient(text: str) -> str:
     return raw(text).decode("utf-8", "replace")
 
 
-def _read_all(fd: int, size: int, limit: int) -> bytes:
+def read_all(fd: int, size: int, limit: int) -> bytes:
     """Up to limit + 1 bytes of `fd`: reads sized by fstat's size, not by the limit (a buffered
     read(limit + 1) allocates the whole 16 MiB for a 2 KB Dockerfile: 5x slower per file,
     measured), looping on short reads and past `size` in case the file grew meanwhile."""

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import stat
 from pathlib import Path
 
-from orchestrator import atomic
+from orchestrator import atomic, textfile
 
 
 def directory(kind: str) -> Path:
@@ -26,15 +25,16 @@ def directory(kind: str) -> Path:
 
 
 def read_bytes(path: Path, limit: int) -> bytes:
-    """The bytes of a file we wrote here, or OSError for anything else under its name: opened
-    non-blocking and read only if regular (a FIFO would block the run until a writer came)
+    """The bytes of a file we wrote here, or OSError for anything else under its name: read
+    only if regular (textfile.open_regular: a FIFO would block the run until a writer came)
     and no larger than `limit` (a huge file would cost the memory, or MemoryError)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
-            raise OSError(f"{path}: not a memo file (not regular, or over {limit} bytes)")
-        data = handle.read(limit + 1)
+    fd, info = textfile.open_regular(path)
+    try:
+        if info.st_size > limit:
+            raise OSError(f"{path}: not a memo file (over {limit} bytes)")
+        data = textfile.read_all(fd, info.st_size, limit)
+    finally:
+        os.close(fd)
     if len(data) > limit:
         raise OSError(f"{path}: not a memo file (over {limit} bytes)")
     return data

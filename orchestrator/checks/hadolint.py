@@ -20,7 +20,6 @@ import itertools
 import json
 import os
 import shutil
-import stat
 import subprocess
 import sys
 import tempfile
@@ -190,11 +189,9 @@ class _Keys:
 
 def _file_sha256(path: Path) -> str:
     """sha256 of a regular file, streamed; OSError for anything else (a FIFO named like a
-    config file would block a plain read until a writer came)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    config file would block a plain read until a writer came: textfile.open_regular)."""
+    fd, _ = textfile.open_regular(path)
     with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(f"{path}: not a regular file")
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 

@@ -54,7 +54,7 @@ def test_read_all_loops_on_short_reads_and_stops_past_the_limit(
     data = bytes(range(256)) * (sent // 256 + 1)
     fd = _pipe_with(data[:sent])
     try:
-        assert textfile._read_all(fd, size, limit) == data[:got]
+        assert textfile.read_all(fd, size, limit) == data[:got]
     finally:
         os.close(fd)
 

@@ -372,9 +372,9 @@ def _produce(rule: Rule, ctx: _Context) -> list[tuple[str, bool]]:
         if kind == "match":
             return _match(raw, a["pattern"], int(a["group"]), rule.source)
         if a.get("match"):
-            found = _search(a["match"], raw, re.ASCII, rule.source, "match")
-            if found and found.lastindex:
-                raw = found.group(1)
+            found = _found(a["match"], raw, re.ASCII, rule.source, "match")
+            if found and found[0].lastindex:
+                raw = found[0].group(1)
         raw = raw.replace("/", "-")
         return _semver(raw, a["pattern"]) if kind == "semver" else _pep440(raw, a["pattern"])
     if kind == "ref":
@@ -415,20 +415,23 @@ def _js_literal(pattern: str) -> tuple[str, str]:
 MATCH_TIMEOUT = 2.0
 
 
-def _search(pattern: str, raw: str, flags: int, source: str, key: str) -> regex.Match[str] | None:
+def _found(
+    pattern: str, raw: str, flags: int, source: str, key: str, *, every: bool = False
+) -> list[regex.Match[str]]:
+    """The first match of a rule's regex on `raw` (every match with `every`), each search
+    under MATCH_TIMEOUT; a search that outlasts it is an error naming the rule."""
     import regex  # only for rules with a regex: most manifests have none
 
     try:
-        return regex.search(pattern, raw, flags, timeout=MATCH_TIMEOUT)
+        if every:
+            return list(regex.finditer(pattern, raw, flags, timeout=MATCH_TIMEOUT))
+        first = regex.search(pattern, raw, flags, timeout=MATCH_TIMEOUT)
     except TimeoutError:
-        raise _too_slow(source, key, raw) from None
-
-
-def _too_slow(source: str, key: str, raw: str) -> ValueError:
-    return ValueError(
-        f"{source!r}: {key} took more than {MATCH_TIMEOUT:g} s on {raw!r} (it backtracks "
-        "without end: nested repeats like `(a*)*`); simplify it"
-    )
+        raise ValueError(
+            f"{source!r}: {key} took more than {MATCH_TIMEOUT:g} s on {raw!r} (it backtracks "
+            "without end: nested repeats like `(a*)*`); simplify it"
+        ) from None
+    return [first] if first else []
 
 
 def _match(raw: str, pattern: str, group: int, source: str = "") -> list[tuple[str, bool]]:
@@ -438,19 +441,12 @@ def _match(raw: str, pattern: str, group: int, source: str = "") -> list[tuple[s
     if letters:
         flags |= re.IGNORECASE if "i" in letters else 0
         if "g" in letters:
-            import regex
-
-            try:
-                every = [
-                    m.group(0) for m in regex.finditer(pattern, raw, flags, timeout=MATCH_TIMEOUT)
-                ]
-            except TimeoutError:
-                raise _too_slow(source, "pattern", raw) from None
+            every = [m.group(0) for m in _found(pattern, raw, flags, source, "pattern", every=True)]
             return [(every[group], True)] if group < len(every) else []
-    found = _search(pattern, raw, flags, source, "pattern")
-    if not found or group > (found.re.groups or 0) or found.group(group) is None:
+    first = _found(pattern, raw, flags, source, "pattern")
+    if not first or group > (first[0].re.groups or 0) or first[0].group(group) is None:
         return []
-    return [(found.group(group), True)]
+    return [(first[0].group(group), True)]
 
 
 def _semver(raw: str, pattern: str) -> list[tuple[str, bool]]:

@@ -185,6 +185,19 @@ def test_date_expressions_use_build_date() -> None:
     assert tags.expand(["c-{{commit_date 'YYYY.MM.DD'}}"], values) == ["c-2023.11.14"]
 
 
+def one_rule_project(tmp_path: Path, entry: object) -> Path:
+    """A project whose one target has the one tag rule `entry` (on builds.yaml's line 5)."""
+    text = f"""\
+        version: 1
+        project: {{name: app, image: localhost:5000/app}}
+        targets:
+          production:
+            tags:
+              - {json.dumps(entry)}
+        """
+    return write_project(tmp_path, text)
+
+
 @pytest.mark.parametrize(
     ("entry", "message"),
     [
@@ -203,15 +216,7 @@ def test_date_expressions_use_build_date() -> None:
     ],
 )
 def test_bad_rules_are_user_errors(tmp_path: Path, entry: str, message: str) -> None:
-    text = f"""\
-        version: 1
-        project: {{name: app, image: localhost:5000/app}}
-        targets:
-          production:
-            tags:
-              - {json.dumps(entry)}
-        """
-    path = write_project(tmp_path, text)
+    path = one_rule_project(tmp_path, entry)
     with pytest.raises(ManifestError) as info:
         resolve(path)
     assert f"{path}:5: targets.production.tags: " in str(info.value)
@@ -381,15 +386,7 @@ def test_a_regex_that_backtracks_without_end_is_one_line_in_bounded_time(
     """Python's re has no timeout: a rule's regex that backtracks without end on a long tag
     (`(.*){1,32000}[bc]`; in re also `((a*)*)*b`) held `plan` forever."""
     monkeypatch.setattr(tagrules, "MATCH_TIMEOUT", 0.2)
-    text = f"""\
-        version: 1
-        project: {{name: app, image: localhost:5000/app}}
-        targets:
-          production:
-            tags:
-              - {json.dumps(entry)}
-        """
-    path = write_project(tmp_path, text)
+    path = one_rule_project(tmp_path, entry)
     started = time.monotonic()
     with pytest.raises(ManifestError) as info:
         resolve(path, cli={"GIT_REF": "refs/tags/" + "a" * 40})
